@@ -1,0 +1,84 @@
+"""The HTTP API under /api/v1: one NinjaAPI, one error shape ({"detail", "code"}), routers from each domain."""
+
+import logging
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from kervan.accounts.api import router as accounts_router
+from kervan.accounts.api_auth import ApiKeyAuth, RateLimited, StaffSessionAuth
+from kervan.catalog.api import router as catalog_router
+from kervan.core.errors import KervanError
+from kervan.customers.api import router as customers_router
+from kervan.events.api import router as events_router
+from kervan.imports.api import router as imports_router
+from kervan.orders.api import router as orders_router
+
+logger = logging.getLogger("kervan.api")
+
+api = NinjaAPI(
+    title="Kervan API",
+    version="1",
+    urls_namespace="api",
+    auth=[ApiKeyAuth(), StaffSessionAuth()],
+    docs_url="/docs",
+)
+
+
+def error(request, status: int, detail: str, code: str, **extra):
+    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+@api.exception_handler(KervanError)
+def kervan_error(request, exc: KervanError):
+    extra = {"field": exc.field} if exc.field else {}
+    response = error(request, exc.status, exc.detail, exc.code, **extra)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    errors = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload", "query")),
+            "message": e.get("msg", ""),
+        }
+        for e in exc.errors
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid input"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return error(request, 422, detail, "validation_error", errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request, exc):
+    return error(request, 401, "Authentication required: send a valid API key or log in.", "not_authenticated")
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return error(request, 404, "Not found.", "not_found")
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    message = str(exc)
+    code = "malformed_request" if exc.status_code == 400 else "error"
+    return error(request, exc.status_code, message, code)
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request, exc):
+    logger.exception("api.unhandled_error", extra={"path": request.path})
+    return error(request, 500, "Something went wrong on our side; it has been logged.", "server_error")
+
+
+api.add_router("/accounts", accounts_router)
+api.add_router("/customers", customers_router)
+api.add_router("/events", events_router)
+api.add_router("/catalog", catalog_router)
+api.add_router("/orders", orders_router)
+api.add_router("/imports", imports_router)

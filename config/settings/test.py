@@ -1,0 +1,6 @@
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+LANGUAGE_CODE = "en"
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405

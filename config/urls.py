@@ -1,0 +1,23 @@
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+
+from config.api import api
+
+
+def api_not_found(request, rest=""):
+    return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="customers:list", permanent=False)),
+    path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("accounts/", include("kervan.accounts.urls")),
+    path("customers/", include("kervan.customers.urls")),
+    path("events/", include("kervan.events.urls")),
+    path("catalog/", include("kervan.catalog.urls")),
+    path("orders/", include("kervan.orders.urls")),
+    path("imports/", include("kervan.imports.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

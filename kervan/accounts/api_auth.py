@@ -1,0 +1,76 @@
+"""API authentication: API keys (Bearer) for machines, the login session (with CSRF) for the web UI.
+
+Both resolve to an Actor; the per-key rate limit is applied here, before any work is done.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from ninja.security import HttpBearer, SessionAuth
+
+from kervan.accounts.actors import Actor
+from kervan.accounts.models import ApiKey
+from kervan.core.errors import KervanError
+
+
+class RateLimited(KervanError):
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__("Too many requests for this API key; slow down.", "rate_limited")
+        self.retry_after = retry_after
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def check_rate_limit(api_key_id: int, limit: int | None = None) -> None:
+    """Fixed one-minute window per key, counted in the shared cache (Redis across machines)."""
+    limit = limit or settings.KERVAN_API_RATE_LIMIT
+    window = int(time.time() // 60)
+    counter = f"ratelimit:{api_key_id}:{window}"
+    if cache.add(counter, 1, timeout=61):
+        return
+    try:
+        used = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        cache.add(counter, 1, timeout=61)
+        return
+    if used > limit:
+        raise RateLimited(retry_after=60 - int(time.time()) % 60)
+
+
+class ApiKeyAuth(HttpBearer):
+    def authenticate(self, request, token: str):
+        parts = token.split("_")
+        if len(parts) < 3 or parts[0] != "kv":
+            return None
+        try:
+            key = ApiKey.objects.get(prefix=parts[1], revoked_at__isnull=True)
+        except ApiKey.DoesNotExist:
+            return None
+        if key.key_hash != ApiKey.hash_secret(token):
+            return None
+        check_rate_limit(key.pk)
+        key.touch()
+        actor = Actor.for_api_key(key, client_ip(request))
+        request.actor = actor
+        return actor
+
+
+class StaffSessionAuth(SessionAuth):
+    """The logged-in staff user; refused when their role demands 2FA and this session has not passed it."""
+
+    def authenticate(self, request, key):
+        user = request.user
+        if not user.is_authenticated or not user.is_active:
+            return None
+        from kervan.accounts.two_factor import session_needs_two_factor
+
+        if session_needs_two_factor(request):
+            return None
+        actor = Actor.for_user(user, client_ip(request))
+        request.actor = actor
+        return actor

@@ -1,0 +1,30 @@
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from kervan.accounts.two_factor import session_needs_two_factor
+
+
+class TwoFactorMiddleware:
+    """Sends a logged-in user who still owes a second factor to the 2FA page before anything else.
+
+    The API is not redirected: its session authentication refuses such a session with 401 itself.
+    """
+
+    EXEMPT_PREFIXES = ("/static/", "/api/", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            request.user.is_authenticated
+            and not request.path.startswith(self.EXEMPT_PREFIXES)
+            and request.path not in self._exempt_paths()
+            and session_needs_two_factor(request)
+        ):
+            return redirect("accounts:two_factor")
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt_paths() -> set[str]:
+        return {reverse("accounts:two_factor"), reverse("accounts:logout")}

@@ -1,0 +1,85 @@
+"""Fixtures every domain's tests share: a cast of staff users (one per role), actors and API clients."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from kervan.accounts.actors import Actor
+from kervan.accounts.models import ApiKey, User
+from kervan.accounts.permissions import Domain, Role
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str = Role.ADMIN, username: str | None = None, **extra) -> User:
+        username = username or f"{role}-user"
+        return User.objects.create_user(username=username, password="kervan-test-pw", role=role, **extra)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN, "ayse", first_name="Ayşe", last_name="Yılmaz")
+
+
+@pytest.fixture
+def admin_actor(admin_user):
+    return Actor.for_user(admin_user)
+
+
+@pytest.fixture
+def system_actor():
+    return Actor.system()
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def make_api_key(db, admin_user):
+    def make(scopes: dict | None = None, name: str = "test key") -> tuple[ApiKey, str]:
+        prefix, secret = ApiKey.generate_secret()
+        key = ApiKey.objects.create(
+            name=name,
+            prefix=prefix,
+            key_hash=ApiKey.hash_secret(secret),
+            scopes=scopes if scopes is not None else {d: "write" for d in Domain.values},
+            created_by=admin_user,
+        )
+        return key, secret
+
+    return make
+
+
+@pytest.fixture
+def api(make_api_key):
+    """A JSON client authenticated with a full-access API key: api.get("/customers/"), api.post(path, data)."""
+    _, secret = make_api_key()
+    return ApiClient(secret)
+
+
+class ApiClient:
+    def __init__(self, secret: str):
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("/api/") else "/api/v1" + path
+
+    def get(self, path, params=None):
+        return self.client.get(self._url(path), params or {})
+
+    def post(self, path, data=None, raw: str | bytes | None = None):
+        body = raw if raw is not None else json.dumps(data if data is not None else {})
+        return self.client.post(self._url(path), body, content_type="application/json")
+
+    def patch(self, path, data):
+        return self.client.patch(self._url(path), json.dumps(data), content_type="application/json")
+
+    def delete(self, path):
+        return self.client.delete(self._url(path))

@@ -1,0 +1,14 @@
+import re
+
+from kervan.core.errors import KervanError
+
+# Deliberately simple: one @, a dot in the domain, no spaces. Deliverability is the mail server's job.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def normalize_email(raw: str) -> str:
+    """Return `raw` trimmed and lower-cased, or raise KervanError(code="invalid_email")."""
+    value = (raw or "").strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise KervanError(f"'{raw}' is not a valid email address.", "invalid_email")
+    return value

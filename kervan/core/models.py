@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Source(TimeStampedModel):
+    """Where rows come from: a Shopify shop, a WooCommerce site, a marketplace account, a POS, an import.
+
+    Every imported row keeps its source and the source's own id, so the same row arriving twice is recognised.
+    """
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+        TRACKER = "tracker", _("Website tracker")
+        SHOPIFY = "shopify", "Shopify"
+        WOOCOMMERCE = "woocommerce", "WooCommerce"
+        MAGENTO = "magento", "Magento"
+        OPENCART = "opencart", "OpenCart"
+        MARKETPLACE = "marketplace", _("Marketplace")
+        POS = "pos", _("Store POS")
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MANUAL)
+    currency = models.CharField(max_length=3, default="TRY")
+    time_zone = models.CharField(max_length=64, default="Europe/Istanbul")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditLog(models.Model):
+    """Who (staff user or API key) viewed, changed, exported or deleted which customer data."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed")
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Changed")
+        DELETE = "delete", _("Deleted")
+        EXPORT = "export", _("Exported")
+        MERGE = "merge", _("Merged")
+        IMPORT = "import", _("Imported")
+        LOGIN = "login", _("Logged in")
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=64, blank=True)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True)  # {"field": [old, new]} or a short summary
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer_id", "-occurred_at"], name="audit_customer_idx"),
+            models.Index(fields=["actor_user", "-occurred_at"], name="audit_user_idx"),
+        ]
+        ordering = ["-occurred_at", "-id"]

@@ -1,0 +1,56 @@
+"""Money is a Decimal amount with an ISO 4217 currency; never a float."""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import models
+
+from kervan.core.errors import KervanError
+
+CENT = Decimal("0.01")
+CURRENCIES = ("TRY", "USD", "EUR", "GBP")
+
+
+def to_amount(value, field: str = "amount") -> Decimal:
+    """Parse a user-supplied amount ("1.234,50" is not accepted; use a dot) into a 2-place Decimal."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field) from None
+    if not amount.is_finite():
+        raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field)
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_currency(value: str | None) -> str:
+    code = (value or settings.KERVAN_DEFAULT_CURRENCY).strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise KervanError(f"'{value}' is not a currency code.", "invalid_currency", field="currency")
+    return code
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __str__(self) -> str:
+        sign = {"TRY": "₺", "USD": "$", "EUR": "€", "GBP": "£"}.get(self.currency)
+        text = f"{self.amount:,.2f}"
+        return f"{sign}{text}" if sign else f"{text} {self.currency}"
+
+
+def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+    kwargs.setdefault("max_digits", 14)
+    kwargs.setdefault("decimal_places", 2)
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(**kwargs)
+
+
+def CurrencyField(**kwargs) -> models.CharField:  # noqa: N802
+    kwargs.setdefault("max_length", 3)
+    kwargs.setdefault("default", "TRY")
+    return models.CharField(**kwargs)

@@ -1,0 +1,60 @@
+from django.db import models
+from django.db.models import Q
+
+
+class CanonicalEvent(models.TextChoices):
+    """Names every source (store platforms, the JS tracker, the API) uses, so segments and flows work alike."""
+
+    VIEWED_PAGE = "Viewed Page"
+    VIEWED_PRODUCT = "Viewed Product"
+    ADDED_TO_CART = "Added to Cart"
+    STARTED_CHECKOUT = "Started Checkout"
+    PLACED_ORDER = "Placed Order"
+    ORDERED_PRODUCT = "Ordered Product"
+    FULFILLED_ORDER = "Fulfilled Order"
+    SHIPPED_ORDER = "Shipped Order"
+    DELIVERED_ORDER = "Delivered Order"
+    CANCELLED_ORDER = "Cancelled Order"
+    REFUNDED_ORDER = "Refunded Order"
+    RETURNED_PRODUCT = "Returned Product"
+    SUBSCRIBED_BACK_IN_STOCK = "Subscribed to Back in Stock"
+    RECEIVED_EMAIL = "Received Email"
+    OPENED_EMAIL = "Opened Email"
+    CLICKED_EMAIL = "Clicked Email"
+    BOUNCED_EMAIL = "Bounced Email"
+    UNSUBSCRIBED = "Unsubscribed"
+    RECEIVED_SMS = "Received SMS"
+    CLICKED_SMS = "Clicked SMS"
+    OPENED_TICKET = "Opened Ticket"
+    STARTED_CHAT = "Started Chat"
+    SUBMITTED_REVIEW = "Submitted Review"
+    ANSWERED_SURVEY = "Answered Survey"
+    EARNED_POINTS = "Earned Points"
+    REDEEMED_POINTS = "Redeemed Points"
+
+
+class Event(models.Model):
+    """Append-only behaviour record. `dedupe_key` makes every delivery idempotent.
+
+    (customer, name, occurred_at) is indexed so "did X at least N times in the last D days" is a range scan.
+    """
+
+    dedupe_key = models.CharField(max_length=100, unique=True)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    anonymous_id = models.CharField(max_length=100, blank=True, default="")
+    name = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "name", "occurred_at"], name="event_customer_name_time_idx"),
+            models.Index(fields=["customer", "-occurred_at"], name="event_customer_time_idx"),
+            models.Index(
+                fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
+            ),
+        ]

@@ -1,0 +1,192 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from kervan.core.models import TimeStampedModel
+from kervan.core.money import AmountField, CurrencyField
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", _("Placed")
+    PAID = "paid", _("Paid")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SalesChannel(models.TextChoices):
+    WEB = "web", _("Web store")
+    MOBILE_APP = "mobile_app", _("Mobile app")
+    MARKETPLACE = "marketplace", _("Marketplace")
+    POS = "pos", _("Store POS")
+    PHONE = "phone", _("Phone")
+
+
+class Marketplace(models.TextChoices):
+    NONE = "", "—"
+    TRENDYOL = "trendyol", "Trendyol"
+    HEPSIBURADA = "hepsiburada", "Hepsiburada"
+    N11 = "n11", "n11"
+    AMAZON = "amazon", "Amazon"
+    CICEKSEPETI = "ciceksepeti", "Çiçeksepeti"
+
+
+class Order(TimeStampedModel):
+    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_id = models.CharField(max_length=64, blank=True)  # the source's own order id
+    number = models.CharField(max_length=64, blank=True)  # what the customer sees: "#1001"
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.PLACED)
+    currency = CurrencyField()
+    subtotal = AmountField()
+    discount_total = AmountField()
+    tax_total = AmountField()
+    shipping_total = AmountField()
+    total = AmountField()
+    refunded_total = AmountField()
+    sales_channel = models.CharField(max_length=12, choices=SalesChannel.choices, default=SalesChannel.WEB)
+    marketplace = models.CharField(max_length=12, choices=Marketplace.choices, blank=True, default="")
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    discount_codes = models.JSONField(default=list, blank=True)
+    placed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~Q(external_id=""), name="order_source_external_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_time_idx"),
+            models.Index(fields=["-placed_at"], name="order_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+    @property
+    def net_total(self):
+        return self.total - self.refunded_total
+
+    def can_cancel(self) -> bool:
+        return self.status in (OrderStatus.PLACED, OrderStatus.PAID)
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey("catalog.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sku = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price = AmountField()
+    discount = AmountField()
+    tax = AmountField()
+    total = AmountField()  # quantity × unit_price − discount + tax
+    returned_quantity = models.PositiveIntegerField(default=0)
+
+
+class Payment(models.Model):
+    class Method(models.TextChoices):
+        CARD = "card", _("Card")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        CASH_ON_DELIVERY = "cod", _("Cash on delivery")
+        WALLET = "wallet", _("Wallet")
+        MARKETPLACE = "marketplace", _("Marketplace")
+
+    class Status(models.TextChoices):
+        AUTHORIZED = "authorized", _("Authorised")
+        CAPTURED = "captured", _("Captured")
+        FAILED = "failed", _("Failed")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
+    amount = AmountField()
+    currency = CurrencyField()
+    method = models.CharField(max_length=14, choices=Method.choices, default=Method.CARD)
+    provider = models.CharField(max_length=40, blank=True)  # iyzico, stripe, paytr …
+    reference = models.CharField(max_length=100, blank=True)
+    installments = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CAPTURED)
+    occurred_at = models.DateTimeField()
+
+
+class Shipment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    carrier = models.CharField(max_length=60)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    shipped_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+
+class OrderStatusChange(models.Model):
+    """The order's timeline: one row per status it entered, with who and any details (carrier, tracking)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    customer_id = models.BigIntegerField()  # denormalised so the customer timeline reads one index
+    status = models.CharField(max_length=12, choices=OrderStatus.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "-occurred_at"], name="status_customer_time_idx")]
+        ordering = ["occurred_at", "id"]
+
+
+class ReturnReason(models.TextChoices):
+    DAMAGED = "damaged", _("Damaged or defective")
+    WRONG_ITEM = "wrong_item", _("Wrong item")
+    SIZE = "size", _("Wrong size or fit")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    CHANGED_MIND = "changed_mind", _("Changed mind")
+    LATE = "late", _("Arrived late")
+    OTHER = "other", _("Other")
+
+
+class Return(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns")
+    customer_id = models.BigIntegerField()
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices)
+    note = models.TextField(blank=True)
+    external_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "-created_at"], name="return_customer_time_idx")]
+
+
+class ReturnLine(models.Model):
+    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="return_lines")
+    quantity = models.PositiveIntegerField()
+
+
+class Refund(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    customer_id = models.BigIntegerField()
+    return_request = models.ForeignKey(Return, null=True, blank=True, on_delete=models.SET_NULL, related_name="refunds")
+    amount = AmountField()
+    currency = CurrencyField()
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices, default=ReturnReason.OTHER)
+    note = models.TextField(blank=True)
+    external_id = models.CharField(max_length=64, blank=True)  # the source's refund id: replays are recognised
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "external_id"], condition=~Q(external_id=""), name="refund_external_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["customer_id", "-occurred_at"], name="refund_customer_time_idx")]
