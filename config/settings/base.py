@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "kervan.catalog",
     "kervan.orders",
     "kervan.imports",
+    "kervan.demo",
 ]
 
 MIDDLEWARE = [

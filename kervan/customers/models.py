@@ -61,6 +61,8 @@ class Customer(TimeStampedModel):
     consent_whatsapp = models.CharField(max_length=8, choices=ConsentStatus.choices, blank=True, default="")
     # Turkish-folded name/email/phone/city (kervan.core.text.search_fold), for case- and accent-blind search.
     search_key = models.TextField(blank=True, default="")
+    # Turkish-folded "first last", for duplicate suggestions.
+    name_key = models.CharField(max_length=201, blank=True, default="", db_index=True)
 
     objects = CustomerQuerySet.as_manager()
 
