@@ -6,9 +6,9 @@ from kervan.core.errors import KervanError
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
-def normalize_email(raw: str) -> str:
-    """Return `raw` trimmed and lower-cased, or raise KervanError(code="invalid_email")."""
+def normalize_email(raw: str, field: str = "email") -> str:
+    """Return `raw` trimmed and lower-cased, or raise KervanError(code="invalid_email", field=field)."""
     value = (raw or "").strip().lower()
     if not _EMAIL.match(value) or len(value) > 254:
-        raise KervanError(f"'{raw}' is not a valid email address.", "invalid_email")
+        raise KervanError(f"'{raw}' is not a valid email address.", "invalid_email", field=field)
     return value

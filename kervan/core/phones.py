@@ -13,11 +13,11 @@ _TR_MOBILE = re.compile(r"^(?:\+?90|0)?(5\d{9})$")
 _STRIP = re.compile(r"[\s\-().]")
 
 
-def normalize_phone(raw: str, region: str | None = None) -> str:
-    """Return `raw` as E.164 or raise KervanError(code="invalid_phone")."""
+def normalize_phone(raw: str, region: str | None = None, field: str = "phone") -> str:
+    """Return `raw` as E.164 or raise KervanError(code="invalid_phone", field=field)."""
     value = _STRIP.sub("", raw or "")
     if not value:
-        raise KervanError("Phone number is empty.", "invalid_phone")
+        raise KervanError("Phone number is empty.", "invalid_phone", field=field)
     region = region or settings.KERVAN_DEFAULT_PHONE_REGION
     if region == "TR" and (match := _TR_MOBILE.match(value)):
         return "+90" + match.group(1)
@@ -26,7 +26,7 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     try:
         parsed = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise KervanError(f"'{raw}' is not a phone number.", "invalid_phone") from None
+        raise KervanError(f"'{raw}' is not a phone number.", "invalid_phone", field=field) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise KervanError(f"'{raw}' is not a valid phone number.", "invalid_phone")
+        raise KervanError(f"'{raw}' is not a valid phone number.", "invalid_phone", field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

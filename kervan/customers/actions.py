@@ -1,0 +1,304 @@
+"""Every write to customer data: validated, written, audited in one transaction."""
+
+import datetime as dt
+import zoneinfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kervan.accounts.actors import Actor
+from kervan.core.audit import audit, diff
+from kervan.core.emails import normalize_email
+from kervan.core.errors import Conflict, KervanError
+from kervan.core.phones import normalize_phone
+from kervan.customers.custom_fields import clean_custom_fields
+from kervan.customers.models import (
+    ConsentRecord,
+    Customer,
+    CustomerMerge,
+    CustomerNote,
+    CustomerStats,
+    Gender,
+    Identity,
+    Tag,
+)
+from kervan.customers.search import customer_name_key, customer_search_key
+from kervan.customers.stats import stats_merge
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "gender",
+    "city",
+    "country",
+    "language",
+    "time_zone",
+)
+_TEXT_LIMITS = {"first_name": 100, "last_name": 100, "city": 100}
+
+
+def clean_profile(data: dict) -> dict:
+    """Normalise and check profile fields; raise KervanError naming the first bad field."""
+    cleaned = {}
+    for name, value in data.items():
+        if name not in PROFILE_FIELDS:
+            raise KervanError(f"Unknown field '{name}'.", "unknown_field", field=name)
+        if value is None:
+            value = "" if name not in ("birth_date",) else None
+        if name in _TEXT_LIMITS:
+            value = str(value).strip()
+            if len(value) > _TEXT_LIMITS[name]:
+                raise KervanError(f"{name}: at most {_TEXT_LIMITS[name]} characters.", "too_long", field=name)
+        elif name == "email":
+            value = normalize_email(value) if value else ""
+        elif name == "phone":
+            value = normalize_phone(value) if value else ""
+        elif name == "birth_date" and value is not None:
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value)
+                except ValueError:
+                    raise KervanError(f"birth_date: '{value}' is not a date (YYYY-MM-DD).", "invalid_date", field=name)
+            if value > timezone.localdate() or value.year < 1900:
+                raise KervanError("birth_date is out of range.", "invalid_date", field=name)
+        elif name == "gender":
+            if value not in Gender.values:
+                raise KervanError(
+                    f"gender must be one of: {', '.join(v for v in Gender.values if v)}.", "invalid_choice", field=name
+                )
+        elif name == "country":
+            value = str(value).strip().upper()
+            if value and (len(value) != 2 or not value.isalpha()):
+                raise KervanError("country must be a two-letter ISO code such as TR.", "invalid_country", field=name)
+        elif name == "language":
+            value = str(value).strip().lower()
+            if value and (len(value) > 8 or not value.replace("-", "").isalpha()):
+                raise KervanError("language must be a language code such as tr or en.", "invalid_language", field=name)
+        elif name == "time_zone":
+            if value not in zoneinfo.available_timezones():
+                raise KervanError(f"'{value}' is not a time zone.", "invalid_time_zone", field=name)
+        cleaned[name] = value
+    return cleaned
+
+
+def _refresh_keys(customer: Customer) -> None:
+    customer.search_key = customer_search_key(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=customer.phone,
+        city=customer.city,
+    )
+    customer.name_key = customer_name_key(first_name=customer.first_name, last_name=customer.last_name)
+
+
+def _claim_identity(customer: Customer, kind: str, value: str, source=None) -> Identity:
+    """Point (kind, value[, source]) at `customer`; refuse if it already belongs to someone else."""
+    existing = Identity.objects.filter(kind=kind, value=value, source=source).first()
+    if existing is not None:
+        if existing.customer_id != customer.pk:
+            raise Conflict(f"{kind} '{value}' already belongs to customer {existing.customer_id}.", f"duplicate_{kind}")
+        return existing
+    try:
+        with transaction.atomic():
+            return Identity.objects.create(customer=customer, kind=kind, value=value, source=source)
+    except IntegrityError:  # someone claimed it concurrently
+        raise Conflict(f"{kind} '{value}' already belongs to another customer.", f"duplicate_{kind}")
+
+
+def _set_tags(customer: Customer, names) -> None:
+    names = sorted({str(n).strip()[:64] for n in names if str(n).strip()})
+    tags = []
+    for name in names:
+        tag, _ = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    customer.tags.set(tags)
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: Actor,
+    tags=(),
+    custom_fields: dict | None = None,
+    source=None,
+    source_customer_id: str = "",
+    **profile,
+) -> Customer:
+    """Create a customer with its identities (email, phone, store id) and an empty stats row."""
+    cleaned = clean_profile(profile)
+    customer = Customer(**cleaned, source=source)
+    customer.custom_fields = clean_custom_fields(custom_fields or {})
+    _refresh_keys(customer)
+    customer.save()
+    if customer.email:
+        _claim_identity(customer, Identity.Kind.EMAIL, customer.email)
+    if customer.phone:
+        _claim_identity(customer, Identity.Kind.PHONE, customer.phone)
+    if source_customer_id:
+        if source is None:
+            raise KervanError("source_customer_id needs a source.", "missing_source", field="source")
+        _claim_identity(customer, Identity.Kind.SOURCE_ID, str(source_customer_id), source)
+    if tags:
+        _set_tags(customer, tags)
+    CustomerStats.objects.create(customer=customer)
+    audit(
+        actor=actor,
+        action="create",
+        obj=customer,
+        customer_id=customer.pk,
+        changes={k: [None, v] for k, v in cleaned.items() if v not in ("", None)},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, actor: Actor, customer: Customer, tags=None, custom_fields: dict | None = None, **profile
+) -> Customer:
+    """Change profile fields; a new email/phone becomes an identity too (the old one stays, for recognition)."""
+    cleaned = clean_profile(profile)
+    changes = diff(customer, cleaned)
+    if custom_fields is not None:
+        new_custom = clean_custom_fields(custom_fields, existing=customer.custom_fields)
+        if new_custom != customer.custom_fields:
+            changes["custom_fields"] = [customer.custom_fields, new_custom]
+            customer.custom_fields = new_custom
+    for name, (_, new) in changes.items():
+        setattr(customer, name, new)
+    if "email" in changes and customer.email:
+        _claim_identity(customer, Identity.Kind.EMAIL, customer.email)
+    if "phone" in changes and customer.phone:
+        _claim_identity(customer, Identity.Kind.PHONE, customer.phone)
+    if tags is not None:
+        old_tags = sorted(customer.tags.values_list("name", flat=True))
+        _set_tags(customer, tags)
+        new_tags = sorted(customer.tags.values_list("name", flat=True))
+        if old_tags != new_tags:
+            changes["tags"] = [old_tags, new_tags]
+    if changes:
+        _refresh_keys(customer)
+        customer.save()
+        audit(actor=actor, action="update", obj=customer, customer_id=customer.pk, changes=changes)
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, actor: Actor, customer: Customer) -> None:
+    """Erase a customer and everything about them (a KVKK/GDPR erasure). Orders keep their numbers only."""
+    if customer.orders.exists():
+        raise Conflict("This customer has orders; anonymise instead of deleting.", "has_orders")
+    audit(
+        actor=actor,
+        action="delete",
+        obj=customer,
+        customer_id=customer.pk,
+        changes={"name": [customer.full_name, None], "email": [customer.email, None]},
+    )
+    customer.delete()
+
+
+@transaction.atomic
+def note_add(*, actor: Actor, customer: Customer, body: str) -> CustomerNote:
+    body = (body or "").strip()
+    if not body:
+        raise KervanError("A note cannot be empty.", "empty_note", field="body")
+    if len(body) > 10_000:
+        raise KervanError("A note can be at most 10,000 characters.", "too_long", field="body")
+    note = CustomerNote.objects.create(customer=customer, author=actor.user, body=body)
+    audit(actor=actor, action="create", obj=note, customer_id=customer.pk, changes={"body": [None, body[:200]]})
+    return note
+
+
+@transaction.atomic
+def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, source=None) -> Identity:
+    if kind not in Identity.Kind.values:
+        raise KervanError(f"kind must be one of {', '.join(Identity.Kind.values)}.", "invalid_choice", field="kind")
+    value = normalize_identity_value(kind, value)
+    if kind == Identity.Kind.SOURCE_ID and source is None:
+        raise KervanError("A store customer id needs its source.", "missing_source", field="source")
+    identity = _claim_identity(customer, kind, value, source if kind == Identity.Kind.SOURCE_ID else None)
+    audit(
+        actor=actor,
+        action="update",
+        obj=customer,
+        customer_id=customer.pk,
+        changes={"identity": [None, f"{kind}:{value}"]},
+    )
+    return identity
+
+
+def normalize_identity_value(kind: str, value: str) -> str:
+    if kind == Identity.Kind.EMAIL:
+        return normalize_email(value)
+    if kind == Identity.Kind.PHONE:
+        return normalize_phone(value)
+    value = str(value or "").strip()
+    if not value or len(value) > 254:
+        raise KervanError(f"{kind} must be 1–254 characters.", "invalid_identity", field="value")
+    return value
+
+
+@transaction.atomic
+def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> CustomerMerge:
+    """Merge `merged` into `survivor`: identities, orders, events, consents, notes and stats move; nothing is lost.
+
+    The merged profile is kept (merged_into set) with a snapshot, and the merge appears on the survivor's timeline.
+    Empty survivor fields are filled from the merged profile; where both have a value, the survivor's wins.
+    """
+    from kervan.events.actions import events_reassign
+    from kervan.orders.actions import orders_reassign
+
+    if survivor.pk == merged.pk:
+        raise KervanError("A customer cannot be merged into itself.", "same_customer")
+    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
+    merged = Customer.objects.select_for_update().get(pk=merged.pk)
+    if survivor.merged_into_id or merged.merged_into_id:
+        raise Conflict("One of these customers has already been merged.", "already_merged")
+    snapshot = {f: str(getattr(merged, f) or "") for f in PROFILE_FIELDS}
+    snapshot["id"] = merged.pk
+    snapshot["custom_fields"] = merged.custom_fields
+    snapshot["tags"] = list(merged.tags.values_list("name", flat=True))
+
+    filled = {}
+    for name in PROFILE_FIELDS:
+        if not getattr(survivor, name) and getattr(merged, name):
+            filled[name] = [getattr(survivor, name), getattr(merged, name)]
+            setattr(survivor, name, getattr(merged, name))
+    survivor.custom_fields = {**merged.custom_fields, **survivor.custom_fields}
+    Identity.objects.filter(customer=merged).update(customer=survivor)
+    survivor.tags.add(*merged.tags.all())
+    CustomerNote.objects.filter(customer=merged).update(customer=survivor)
+    ConsentRecord.objects.filter(customer=merged).update(customer=survivor)
+    orders_reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
+    events_reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
+    stats_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+    _refresh_consent_cache(survivor)  # the cache follows the latest ledger record, whichever profile held it
+    _refresh_keys(survivor)
+    survivor.save()
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into", "updated_at"])
+    record = CustomerMerge.objects.create(survivor=survivor, merged=merged, actor=actor.user, snapshot=snapshot)
+    audit(
+        actor=actor,
+        action="merge",
+        obj=survivor,
+        customer_id=survivor.pk,
+        changes={"merged_customer": [merged.pk, survivor.pk], **filled},
+    )
+    audit(actor=actor, action="merge", obj=merged, customer_id=merged.pk, changes={"merged_into": [None, survivor.pk]})
+    return record
+
+
+def _refresh_consent_cache(customer: Customer) -> None:
+    for channel in ConsentRecord.Channel.values:
+        latest = (
+            ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=ConsentRecord.Purpose.MARKETING)
+            .order_by("-occurred_at", "-id")
+            .values_list("status", flat=True)
+            .first()
+        )
+        setattr(customer, f"consent_{channel}", latest or "")

@@ -1,0 +1,82 @@
+"""The consent ledger: append a record, keep the per-channel marketing cache on the customer in step."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from kervan.accounts.actors import Actor
+from kervan.core.audit import audit
+from kervan.core.errors import KervanError
+from kervan.customers.models import ConsentRecord, Customer
+
+
+def _choice(value: str, choices, field: str) -> str:
+    if value not in choices.values:
+        raise KervanError(f"{field} must be one of: {', '.join(choices.values)}.", "invalid_choice", field=field)
+    return value
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    actor: Actor,
+    customer: Customer,
+    channel: str,
+    status: str,
+    purpose: str = ConsentRecord.Purpose.MARKETING,
+    source: str = "",
+    proof: str = "",
+    occurred_at=None,
+    iys_source: str = "",
+    recipient_type: str = ConsentRecord.RecipientType.INDIVIDUAL,
+    address: str = "",
+) -> ConsentRecord:
+    """Append a consent record. The customer's cached marketing consent follows the latest record by time,
+    so a late-arriving older record is kept in the ledger but does not overturn a newer decision."""
+    _choice(channel, ConsentRecord.Channel, "channel")
+    _choice(status, ConsentRecord.Status, "status")
+    _choice(purpose, ConsentRecord.Purpose, "purpose")
+    _choice(recipient_type, ConsentRecord.RecipientType, "recipient_type")
+    if iys_source:
+        _choice(iys_source, ConsentRecord.IysSource, "iys_source")
+    occurred_at = occurred_at or timezone.now()
+    if timezone.is_naive(occurred_at):
+        raise KervanError("occurred_at needs a time zone.", "naive_datetime", field="occurred_at")
+    if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
+        raise KervanError("occurred_at is in the future.", "future_datetime", field="occurred_at")
+    if not address:
+        address = customer.email if channel == ConsentRecord.Channel.EMAIL else customer.phone
+    record = ConsentRecord.objects.create(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        status=status,
+        source=(source or "")[:100],
+        proof=proof or "",
+        occurred_at=occurred_at,
+        actor=actor.user,
+        address=address or "",
+        iys_channel=ConsentRecord.IYS_CHANNEL[channel],
+        iys_status="ONAY" if status == ConsentRecord.Status.GRANTED else "RET",
+        iys_source=iys_source,
+        iys_recipient_type=recipient_type,
+    )
+    if purpose == ConsentRecord.Purpose.MARKETING:
+        latest = (
+            ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=purpose)
+            .order_by("-occurred_at", "-id")
+            .values_list("status", flat=True)
+            .first()
+        )
+        field = f"consent_{channel}"
+        old = getattr(customer, field)
+        if latest != old:
+            setattr(customer, field, latest)
+            customer.save(update_fields=[field, "updated_at"])
+    audit(
+        actor=actor,
+        action="create",
+        obj=record,
+        customer_id=customer.pk,
+        changes={f"consent.{channel}.{purpose}": [None, status]},
+    )
+    return record

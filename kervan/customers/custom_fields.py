@@ -1,0 +1,79 @@
+"""Validation of custom field values against the definitions an Admin made."""
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from kervan.core.errors import KervanError
+from kervan.customers.models import CustomFieldDefinition
+
+FieldType = CustomFieldDefinition.FieldType
+
+
+def clean_custom_fields(
+    values: dict, *, definitions: dict[str, CustomFieldDefinition] | None = None, existing: dict | None = None
+) -> dict:
+    """Return `existing` updated with `values`, each checked and converted to its JSON form.
+
+    A value of None removes the field. Unknown keys and wrong types are refused with the field named.
+    """
+    if not isinstance(values, dict):
+        raise KervanError("custom_fields must be an object.", "invalid_custom_fields")
+    if definitions is None:
+        definitions = {d.key: d for d in CustomFieldDefinition.objects.all()}
+    result = dict(existing or {})
+    for key, raw in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            raise KervanError(f"Unknown custom field '{key}'.", "unknown_custom_field", field=key)
+        if raw is None or raw == "":
+            if definition.required:
+                raise KervanError(f"Custom field '{key}' is required.", "required", field=key)
+            result.pop(key, None)
+            continue
+        result[key] = _convert(definition, raw)
+    missing = [d.key for d in definitions.values() if d.required and d.key not in result]
+    if missing:
+        raise KervanError(f"Custom field '{missing[0]}' is required.", "required", field=missing[0])
+    return result
+
+
+def _convert(definition: CustomFieldDefinition, raw):
+    key = definition.key
+    kind = definition.field_type
+    if kind == FieldType.TEXT:
+        if not isinstance(raw, (str, int, float)):
+            raise KervanError(f"{key}: expected text.", "invalid_custom_field", field=key)
+        text = str(raw).strip()
+        if len(text) > 1000:
+            raise KervanError(f"{key}: at most 1000 characters.", "invalid_custom_field", field=key)
+        return text
+    if kind == FieldType.NUMBER:
+        if isinstance(raw, bool):
+            raise KervanError(f"{key}: expected a number.", "invalid_custom_field", field=key)
+        try:
+            number = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise KervanError(f"{key}: '{raw}' is not a number.", "invalid_custom_field", field=key)
+        if not number.is_finite():
+            raise KervanError(f"{key}: '{raw}' is not a number.", "invalid_custom_field", field=key)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == FieldType.DATE:
+        try:
+            return dt.date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise KervanError(f"{key}: '{raw}' is not a date (YYYY-MM-DD).", "invalid_custom_field", field=key)
+    if kind == FieldType.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "evet", "e"):
+            return True
+        if text in ("false", "0", "no", "hayır", "hayir", "h"):
+            return False
+        raise KervanError(f"{key}: '{raw}' is not yes/no.", "invalid_custom_field", field=key)
+    if kind == FieldType.CHOICE:
+        if str(raw) not in definition.choices:
+            allowed = ", ".join(definition.choices)
+            raise KervanError(f"{key}: '{raw}' is not one of {allowed}.", "invalid_custom_field", field=key)
+        return str(raw)
+    raise KervanError(f"{key}: unsupported type.", "invalid_custom_field", field=key)

@@ -1,0 +1,107 @@
+"""Identity resolution: from whatever a source knows about a person to one Customer."""
+
+from django.db import transaction
+
+from kervan.accounts.actors import Actor
+from kervan.core.emails import normalize_email
+from kervan.core.phones import normalize_phone
+from kervan.customers.actions import customer_create, customer_update
+from kervan.customers.models import Customer, Identity
+
+TRAIT_FIELDS = ("first_name", "last_name", "birth_date", "gender", "city", "country", "language", "time_zone")
+
+
+def identities_lookup(kind: str, values, source=None) -> dict[str, int]:
+    """{value: customer_id} for the given identity values of one kind, in one query (merged profiles followed)."""
+    rows = Identity.objects.filter(kind=kind, value__in=set(values), source=source).values_list(
+        "value", "customer_id", "customer__merged_into_id"
+    )
+    return {value: merged_into or customer_id for value, customer_id, merged_into in rows}
+
+
+def customer_resolve(
+    *, email: str = "", phone: str = "", source=None, source_customer_id: str = "", anonymous_id: str = ""
+) -> Customer | None:
+    """The customer these identifiers point at, strongest first: store id, email, phone, visitor id."""
+    candidates = []
+    if source is not None and source_customer_id:
+        candidates.append((Identity.Kind.SOURCE_ID, str(source_customer_id), source))
+    if email:
+        candidates.append((Identity.Kind.EMAIL, email, None))
+    if phone:
+        candidates.append((Identity.Kind.PHONE, phone, None))
+    if anonymous_id:
+        candidates.append((Identity.Kind.ANONYMOUS, anonymous_id, None))
+    for kind, value, src in candidates:
+        identity = Identity.objects.filter(kind=kind, value=value, source=src).select_related("customer").first()
+        if identity is not None:
+            customer = identity.customer
+            while customer.merged_into_id:  # follow merges to the surviving profile
+                customer = customer.merged_into
+            return customer
+    return None
+
+
+@transaction.atomic
+def customer_identify(
+    *,
+    actor: Actor,
+    anonymous_id: str = "",
+    email: str = "",
+    phone: str = "",
+    source=None,
+    source_customer_id: str = "",
+    traits: dict | None = None,
+) -> tuple[Customer, bool]:
+    """Find or create the customer behind these identifiers; attach any new ones; join an anonymous
+    visitor's past events to the profile. Returns (customer, created).
+
+    An identifier that already belongs to a different customer is left where it is: two profiles that
+    share a person are a merge suggestion for staff, never merged silently.
+    """
+    from kervan.events.actions import events_attach_anonymous
+
+    email = normalize_email(email) if email else ""
+    phone = normalize_phone(phone) if phone else ""
+    anonymous_id = (anonymous_id or "").strip()[:100]
+    traits = {k: v for k, v in (traits or {}).items() if k in TRAIT_FIELDS and v not in (None, "")}
+    customer = customer_resolve(
+        email=email, phone=phone, source=source, source_customer_id=source_customer_id, anonymous_id=anonymous_id
+    )
+    created = customer is None
+    if created:
+        free_email = email and not Identity.objects.filter(kind=Identity.Kind.EMAIL, value=email).exists()
+        free_phone = phone and not Identity.objects.filter(kind=Identity.Kind.PHONE, value=phone).exists()
+        customer = customer_create(
+            actor=actor,
+            email=email if free_email else "",
+            phone=phone if free_phone else "",
+            source=source,
+            source_customer_id=source_customer_id,
+            **traits,
+        )
+    else:
+        updates = {k: v for k, v in traits.items() if str(getattr(customer, k) or "") != str(v)}
+        if not customer.email and email and not _taken(Identity.Kind.EMAIL, email, customer):
+            updates["email"] = email
+        if not customer.phone and phone and not _taken(Identity.Kind.PHONE, phone, customer):
+            updates["phone"] = phone
+        if updates:
+            customer_update(actor=actor, customer=customer, **updates)
+        for kind, value, src in (
+            (Identity.Kind.EMAIL, email, None),
+            (Identity.Kind.PHONE, phone, None),
+            (Identity.Kind.SOURCE_ID, str(source_customer_id or ""), source),
+        ):
+            if value and (kind != Identity.Kind.SOURCE_ID or source is not None):
+                if not Identity.objects.filter(kind=kind, value=value, source=src).exists():
+                    Identity.objects.create(customer=customer, kind=kind, value=value, source=src)
+    if anonymous_id:
+        if not Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id).exists():
+            Identity.objects.create(customer=customer, kind=Identity.Kind.ANONYMOUS, value=anonymous_id)
+        events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
+    return customer, created
+
+
+def _taken(kind: str, value: str, customer: Customer) -> bool:
+    return Identity.objects.filter(kind=kind, value=value).exclude(customer=customer).exists()

@@ -1,0 +1,137 @@
+"""Reads of customer data: the list (search, filters, sort), the 360 header, duplicates."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from kervan.core.errors import KervanError, NotFound
+from kervan.core.money import to_amount
+from kervan.core.text import search_fold
+from kervan.customers.models import ConsentRecord, Customer, CustomerStats, CustomFieldDefinition, Identity
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# Public sort names → keyset-paginable expressions (non-null).
+SORTS = {
+    "newest": "-created_at",
+    "oldest": "created_at",
+    "name": "name_key",
+    "total_spent": "-stats__total_spent",
+    "orders": "-stats__order_count",
+    "last_order": "-last_order_sort",
+}
+
+
+@dataclass
+class CustomerFilters:
+    q: str = ""
+    tag: str = ""
+    city: str = ""
+    country: str = ""
+    consent_email: str = ""
+    consent_sms: str = ""
+    has_orders: bool | None = None
+    min_spent: str = ""
+    sort: str = "newest"
+    extra: dict = field(default_factory=dict)
+
+
+def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
+    """Active (not merged-away) customers matching `filters`, with stats joined; returns (queryset, order)."""
+    if filters.sort not in SORTS:
+        raise KervanError(f"sort must be one of {', '.join(SORTS)}.", "invalid_sort", field="sort")
+    qs = Customer.objects.active().select_related("stats")
+    for word in search_fold(filters.q).split():
+        qs = qs.filter(search_key__contains=word)
+    if filters.tag:
+        qs = qs.filter(tags__name=filters.tag)
+    if filters.city:
+        qs = qs.filter(city=filters.city)
+    if filters.country:
+        qs = qs.filter(country=filters.country.upper())
+    for channel in ("email", "sms"):
+        value = getattr(filters, f"consent_{channel}")
+        if value:
+            if value not in ("granted", "refused", "unknown"):
+                raise KervanError("consent filters take granted, refused or unknown.", "invalid_choice")
+            qs = qs.filter(**{f"consent_{channel}": "" if value == "unknown" else value})
+    if filters.has_orders is True:
+        qs = qs.filter(stats__order_count__gt=0)
+    elif filters.has_orders is False:
+        qs = qs.filter(Q(stats__order_count=0) | Q(stats__isnull=True))
+    if filters.min_spent:
+        qs = qs.filter(stats__total_spent__gte=to_amount(filters.min_spent, "min_spent"))
+    order = SORTS[filters.sort]
+    if filters.sort == "last_order":
+        qs = qs.annotate(last_order_sort=Coalesce("stats__last_order_at", Value(EPOCH)))
+    return qs, order
+
+
+def customer_get(customer_id: int) -> Customer:
+    try:
+        return Customer.objects.select_related("stats", "merged_into").get(pk=customer_id)
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Customer {customer_id} does not exist.", "customer_not_found")
+
+
+@dataclass
+class Customer360:
+    customer: Customer
+    stats: CustomerStats
+    tags: list[str]
+    identities: list[Identity]
+    consents: dict  # channel → {"marketing": record|None, "transactional": record|None}
+    custom_fields: list[tuple[CustomFieldDefinition, object]]
+    duplicate_count: int
+
+
+def customer_360(customer: Customer) -> Customer360:
+    """Everything the 360 header shows, in a handful of indexed queries."""
+    stats = getattr(customer, "stats", None) or CustomerStats(customer=customer)
+    consents: dict = {c: {"marketing": None, "transactional": None} for c in ConsentRecord.Channel.values}
+    for record in ConsentRecord.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:200]:
+        slot = consents[record.channel]
+        if slot[record.purpose] is None:
+            slot[record.purpose] = record
+    definitions = list(CustomFieldDefinition.objects.all())
+    return Customer360(
+        customer=customer,
+        stats=stats,
+        tags=sorted(customer.tags.values_list("name", flat=True)),
+        identities=list(customer.identities.select_related("source").order_by("kind", "value")),
+        consents=consents,
+        custom_fields=[(d, customer.custom_fields.get(d.key)) for d in definitions],
+        duplicate_count=len(duplicate_candidates(customer, limit=10)),
+    )
+
+
+def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[Customer, list[str]]]:
+    """Profiles that are probably the same person, each with why: same name plus a matching detail
+    (city, birth date, email name, phone) — never the name alone, which is common ("Mehmet Yılmaz")."""
+    if not customer.name_key:
+        return []
+    candidates = (
+        Customer.objects.active()
+        .filter(name_key=customer.name_key)
+        .exclude(pk=customer.pk)
+        .order_by("-created_at")[:200]
+    )
+    local = customer.email.split("@")[0] if customer.email else ""
+    found = []
+    for other in candidates:
+        reasons = []
+        if customer.city and search_fold(other.city) == search_fold(customer.city):
+            reasons.append("same city")
+        if customer.birth_date and other.birth_date == customer.birth_date:
+            reasons.append("same birth date")
+        if local and other.email and other.email.split("@")[0] == local:
+            reasons.append("same email name")
+        if customer.phone and other.phone and other.phone[-7:] == customer.phone[-7:]:
+            reasons.append("similar phone")
+        if reasons:
+            found.append((other, ["same name", *reasons]))
+        if len(found) >= limit:
+            break
+    return found

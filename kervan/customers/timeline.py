@@ -1,0 +1,97 @@
+"""The Customer 360 timeline: one merged, paginated read over everything that happened to a customer.
+
+Nothing is copied into a timeline table. Each kind is read newest-first from its own (customer, time) index,
+the streams are merged by time, and the cursor (time, kind, id) says where the next page starts.
+"""
+
+import base64
+import datetime as dt
+import heapq
+import json
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from kervan.core.errors import KervanError
+from kervan.customers.models import ConsentRecord, CustomerMerge, CustomerNote
+from kervan.events.models import Event
+from kervan.orders.models import OrderStatusChange, Refund, Return
+
+# Events that Kervan's own order actions emit are shown through the order rows instead (dedupe_key prefixes).
+_ORDER_ACTION_EVENT_PREFIXES = ("order:", "return:", "refund:")
+
+
+@dataclass
+class TimelineItem:
+    kind: str
+    id: int
+    occurred_at: dt.datetime
+    obj: object
+
+
+# kind → (model, customer filter field, time field, select_related). The tuple order is the tie-break rank.
+SOURCES = {
+    "event": (Event, "customer_id", "occurred_at", ()),
+    "order": (OrderStatusChange, "customer_id", "occurred_at", ("order",)),
+    "return": (Return, "customer_id", "created_at", ("order",)),
+    "refund": (Refund, "customer_id", "occurred_at", ("order",)),
+    "note": (CustomerNote, "customer_id", "created_at", ("author",)),
+    "merge": (CustomerMerge, "survivor_id", "occurred_at", ("merged", "actor")),
+    "consent": (ConsentRecord, "customer_id", "occurred_at", ("actor",)),
+}
+KINDS = tuple(SOURCES)
+_RANK = {kind: i for i, kind in enumerate(KINDS)}
+
+
+def _encode(item: TimelineItem) -> str:
+    raw = json.dumps([item.occurred_at.isoformat(), item.kind, item.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
+    try:
+        when, kind, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if kind not in _RANK or not isinstance(pk, int):
+            raise ValueError
+        return dt.datetime.fromisoformat(when), kind, pk
+    except (ValueError, TypeError):
+        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor") from None
+
+
+def customer_timeline(
+    *, customer_id: int, kinds: list[str] | None = None, cursor: str | None = None, limit: int = 30
+) -> tuple[list[TimelineItem], str | None]:
+    """Newest first. `kinds` narrows to some of KINDS. Returns (items, next cursor or None)."""
+    kinds = kinds or list(KINDS)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise KervanError(f"Unknown timeline kind '{sorted(unknown)[0]}'. Use {', '.join(KINDS)}.", "invalid_kind")
+    if not 1 <= limit <= 200:
+        raise KervanError("limit must be between 1 and 200.", "invalid_limit")
+    after = _decode(cursor) if cursor else None
+    streams = []
+    for kind in kinds:
+        model, customer_field, time_field, related = SOURCES[kind]
+        qs = model.objects.filter(**{customer_field: customer_id})
+        if kind == "event":
+            for prefix in _ORDER_ACTION_EVENT_PREFIXES:
+                qs = qs.exclude(dedupe_key__startswith=prefix)
+        if after:
+            when, after_kind, after_id = after
+            if _RANK[kind] < _RANK[after_kind]:  # same instant sorts this kind after the cursor's
+                qs = qs.filter(**{f"{time_field}__lte": when})
+            elif kind == after_kind:
+                qs = qs.filter(Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "pk__lt": after_id}))
+            else:
+                qs = qs.filter(**{f"{time_field}__lt": when})
+        rows = qs.select_related(*related).order_by(f"-{time_field}", "-pk")[: limit + 1]
+        streams.append([TimelineItem(kind, row.pk, getattr(row, time_field), row) for row in rows])
+    # Merge newest-first; at one instant, higher rank first, then higher id — the same order the cursor assumes.
+    merged = heapq.merge(*streams, key=lambda it: (it.occurred_at, _RANK[it.kind], it.id), reverse=True)
+    items = []
+    for item in merged:
+        items.append(item)
+        if len(items) > limit:
+            break
+    next_cursor = _encode(items[limit - 1]) if len(items) > limit else None
+    return items[:limit], next_cursor
