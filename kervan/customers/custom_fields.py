@@ -3,7 +3,8 @@
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from kervan.core.errors import KervanError
+from kervan.core.audit import audit
+from kervan.core.errors import KervanError, NotFound
 from kervan.customers.models import CustomFieldDefinition
 
 FieldType = CustomFieldDefinition.FieldType
@@ -77,3 +78,33 @@ def _convert(definition: CustomFieldDefinition, raw):
             raise KervanError(f"{key}: '{raw}' is not one of {allowed}.", "invalid_custom_field", field=key)
         return str(raw)
     raise KervanError(f"{key}: unsupported type.", "invalid_custom_field", field=key)
+
+
+def custom_field_define(*, actor, key: str, label: str, field_type: str, choices=(), required: bool = False):
+    """Create or change a custom field definition (Admin). Existing values are not rewritten."""
+    if field_type not in FieldType.values:
+        raise KervanError(
+            f"field_type must be one of {', '.join(FieldType.values)}.", "invalid_choice", field="field_type"
+        )
+    choices = [str(c).strip() for c in choices if str(c).strip()]
+    if field_type == FieldType.CHOICE and not choices:
+        raise KervanError("A choice field needs at least one choice.", "no_choices", field="choices")
+    if field_type != FieldType.CHOICE and choices:
+        raise KervanError("Only choice fields take choices.", "unexpected_choices", field="choices")
+    definition, created = CustomFieldDefinition.objects.update_or_create(
+        key=key, defaults={"label": label.strip(), "field_type": field_type, "choices": choices, "required": required}
+    )
+    audit(
+        actor=actor,
+        action="create" if created else "update",
+        obj=definition,
+        changes={"definition": [None, {"key": key, "type": field_type, "required": required}]},
+    )
+    return definition
+
+
+def custom_field_delete(*, actor, key: str) -> None:
+    deleted, _ = CustomFieldDefinition.objects.filter(key=key).delete()
+    if not deleted:
+        raise NotFound(f"No custom field '{key}'.", "custom_field_not_found")
+    audit(actor=actor, action="delete", object_type="customers.customfielddefinition", object_id=key)

@@ -95,3 +95,74 @@ def customer_timeline(
             break
     next_cursor = _encode(items[limit - 1]) if len(items) > limit else None
     return items[:limit], next_cursor
+
+
+def timeline_present(item: TimelineItem) -> dict:
+    """Title, icon and a small data dict for one timeline item — shared by the 360 page and the API."""
+    from django.utils.translation import gettext as _
+
+    obj = item.obj
+    if item.kind == "event":
+        return {"icon": "⚡", "title": obj.name, "data": obj.properties}
+    if item.kind == "order":
+        order = obj.order
+        titles = {
+            "placed": _("Order %(number)s placed"),
+            "paid": _("Order %(number)s paid"),
+            "fulfilled": _("Order %(number)s fulfilled"),
+            "shipped": _("Order %(number)s shipped"),
+            "delivered": _("Order %(number)s delivered"),
+            "cancelled": _("Order %(number)s cancelled"),
+        }
+        data = {
+            "order_id": order.pk,
+            "status": obj.status,
+            "total": str(order.total),
+            "currency": order.currency,
+            **obj.details,
+        }
+        return {"icon": "📦", "title": titles[obj.status] % {"number": order.number}, "data": data}
+    if item.kind == "return":
+        return {
+            "icon": "↩️",
+            "title": _("Return on order %(number)s") % {"number": obj.order.number},
+            "data": {"order_id": obj.order_id, "reason": obj.get_reason_display(), "note": obj.note},
+        }
+    if item.kind == "refund":
+        return {
+            "icon": "💸",
+            "title": _("Refund on order %(number)s") % {"number": obj.order.number},
+            "data": {
+                "order_id": obj.order_id,
+                "amount": str(obj.amount),
+                "currency": obj.currency,
+                "reason": obj.get_reason_display(),
+            },
+        }
+    if item.kind == "note":
+        author = obj.author.get_full_name() or obj.author.username if obj.author else ""
+        return {"icon": "📝", "title": _("Note"), "data": {"body": obj.body, "author": author}}
+    if item.kind == "merge":
+        return {
+            "icon": "🔗",
+            "title": _("Merged with profile #%(id)s") % {"id": obj.merged_id},
+            "data": {"merged_id": obj.merged_id, "snapshot": obj.snapshot},
+        }
+    if item.kind == "consent":
+        return {
+            "icon": "✅" if obj.status == "granted" else "⛔",
+            "title": _("%(channel)s %(purpose)s consent %(status)s")
+            % {
+                "channel": obj.get_channel_display(),
+                "purpose": obj.get_purpose_display().lower(),
+                "status": obj.get_status_display().lower(),
+            },
+            "data": {
+                "channel": obj.channel,
+                "status": obj.status,
+                "source": obj.source,
+                "proof": obj.proof,
+                "iys": f"{obj.iys_channel}/{obj.iys_status}/{obj.iys_source}".strip("/"),
+            },
+        }
+    raise ValueError(item.kind)
