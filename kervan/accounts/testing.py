@@ -36,9 +36,10 @@ SUCCESS = (200, 201, 204)
 
 
 def make_role_user(role: str, **extra) -> User:
-    """A fresh active staff user with `role` and a unique username (no usable password: log in with force_login)."""
+    """A fresh active staff user with `role` and a unique username (no usable password unless `password` is given)."""
     username = extra.pop("username", None) or f"{role}-{uuid.uuid4().hex[:8]}"
-    return User.objects.create_user(username=username, password=None, role=role, **extra)
+    password = extra.pop("password", None)
+    return User.objects.create_user(username=username, password=password, role=role, **extra)
 
 
 def login_client(user: User) -> Client:
