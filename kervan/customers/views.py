@@ -1,0 +1,272 @@
+"""Customer pages: the list (search, filters, sort, export) and the Customer 360."""
+
+from django.contrib import messages
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kervan.accounts.decorators import require_access
+from kervan.core.audit import audit
+from kervan.core.errors import KervanError
+from kervan.core.pagination import paginate
+from kervan.customers import actions, consent, custom_fields, selectors, timeline
+from kervan.customers.export import export_rows, export_stream
+from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition, Gender, Tag
+
+FILTER_PARAMS = ("q", "tag", "city", "consent_email", "consent_sms", "min_spent", "sort")
+
+
+def _filters(request) -> selectors.CustomerFilters:
+    params = {name: request.GET.get(name, "").strip() for name in FILTER_PARAMS}
+    params["sort"] = params["sort"] or "newest"
+    has_orders = request.GET.get("has_orders")
+    return selectors.CustomerFilters(**params, has_orders={"yes": True, "no": False}.get(has_orders))
+
+
+@require_access("customers", "read")
+def customer_list(request):
+    filters = _filters(request)
+    try:
+        qs, order = selectors.customer_list(filters)
+        page = paginate(qs, order=order, cursor=request.GET.get("cursor") or None, limit=50)
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+        return redirect("customers:list")
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "has_orders": request.GET.get("has_orders", ""),
+        "query": query.urlencode(),
+        "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
+        "cities": Customer.objects.exclude(city="").order_by("city").values_list("city", flat=True).distinct()[:300],
+        "sorts": [
+            ("newest", _("Newest")),
+            ("name", _("Name")),
+            ("total_spent", _("Total spent")),
+            ("orders", _("Orders")),
+            ("last_order", _("Last order")),
+            ("oldest", _("Oldest")),
+        ],
+    }
+    template = "customers/_rows.html" if request.htmx and request.GET.get("cursor") else "customers/list.html"
+    return render(request, template, context)
+
+
+@require_access("exports", "read")
+def customer_export(request):
+    if not request.actor.can("customers", "read"):
+        return render(request, "403.html", {"domain": "customers", "access": "read"}, status=403)
+    filters = _filters(request)
+    qs, order = selectors.customer_list(filters)
+    audit(
+        actor=request.actor,
+        action="export",
+        object_type="customers.customer",
+        changes={"filters": {k: v for k, v in vars(filters).items() if v not in ("", None, {})}},
+    )
+    response = StreamingHttpResponse(export_stream(export_rows(qs.order_by(order))), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="kervan-customers.csv"'
+    return response
+
+
+@require_access("customers", "read")
+def customer_detail(request, customer_id: int):
+    customer = selectors.customer_get(customer_id)
+    if customer.merged_into_id:
+        messages.info(request, _("This profile was merged into another one."))
+        return redirect("customers:detail", customer_id=customer.merged_into_id)
+    kinds = [k for k in request.GET.getlist("kind") if k in timeline.KINDS]
+    items, next_cursor = timeline.customer_timeline(
+        customer_id=customer.pk, kinds=kinds or None, cursor=request.GET.get("cursor") or None, limit=30
+    )
+    entries = [(item, timeline.timeline_present(item)) for item in items]
+    if request.htmx and request.GET.get("cursor"):
+        return render(
+            request,
+            "customers/_timeline_items.html",
+            {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds},
+        )
+    audit(actor=request.actor, action="view", obj=customer, customer_id=customer.pk)
+    view = selectors.customer_360(customer)
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            "customer": customer,
+            "view": view,
+            "entries": entries,
+            "next_cursor": next_cursor,
+            "kinds": kinds,
+            "all_kinds": [
+                ("event", _("Events")),
+                ("order", _("Orders")),
+                ("return", _("Returns")),
+                ("refund", _("Refunds")),
+                ("note", _("Notes")),
+                ("merge", _("Merges")),
+                ("consent", _("Consent")),
+            ],
+            "recent_orders": customer.orders.order_by("-placed_at")[:5],
+            "channels": ConsentRecord.Channel.choices,
+            "iys_sources": ConsentRecord.IysSource.choices,
+        },
+    )
+
+
+def _form_profile(request) -> dict:
+    data = {name: request.POST.get(name, "").strip() for name in actions.PROFILE_FIELDS}
+    data["birth_date"] = data["birth_date"] or None
+    return data
+
+
+def _form_custom_fields(request) -> dict:
+    return {d.key: request.POST.get(f"cf_{d.key}", "") for d in CustomFieldDefinition.objects.all()}
+
+
+@require_access("customers", "write")
+def customer_create(request):
+    form = {}
+    if request.method == "POST":
+        form = request.POST
+        try:
+            customer = actions.customer_create(
+                actor=request.actor,
+                **_form_profile(request),
+                custom_fields=_form_custom_fields(request),
+                tags=[t for t in request.POST.get("tags", "").split(",") if t.strip()],
+            )
+        except KervanError as exc:
+            messages.error(request, exc.detail)
+        else:
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(
+        request,
+        "customers/form.html",
+        {"form": form, "genders": Gender.choices, "definitions": CustomFieldDefinition.objects.all()},
+    )
+
+
+@require_access("customers", "write")
+def customer_edit(request, customer_id: int):
+    customer = selectors.customer_get(customer_id)
+    if request.method == "POST":
+        try:
+            actions.customer_update(
+                actor=request.actor,
+                customer=customer,
+                **_form_profile(request),
+                custom_fields=_form_custom_fields(request),
+                tags=[t for t in request.POST.get("tags", "").split(",") if t.strip()],
+            )
+        except KervanError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customers:detail", customer_id=customer.pk)
+    form = {name: getattr(customer, name) or "" for name in actions.PROFILE_FIELDS}
+    form["tags"] = ", ".join(customer.tags.values_list("name", flat=True))
+    for key, value in customer.custom_fields.items():
+        form[f"cf_{key}"] = value
+    return render(
+        request,
+        "customers/form.html",
+        {
+            "form": form,
+            "customer": customer,
+            "genders": Gender.choices,
+            "definitions": CustomFieldDefinition.objects.all(),
+        },
+    )
+
+
+@require_POST
+@require_access("customers", "write")
+def note_add(request, customer_id: int):
+    customer = selectors.customer_get(customer_id)
+    try:
+        actions.note_add(actor=request.actor, customer=customer, body=request.POST.get("body", ""))
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+    return redirect("customers:detail", customer_id=customer.pk)
+
+
+@require_POST
+@require_access("customers", "write")
+def consent_add(request, customer_id: int):
+    customer = selectors.customer_get(customer_id)
+    try:
+        consent.consent_record(
+            actor=request.actor,
+            customer=customer,
+            channel=request.POST.get("channel", ""),
+            status=request.POST.get("status", ""),
+            source=request.POST.get("source", ""),
+            proof=request.POST.get("proof", ""),
+            iys_source=request.POST.get("iys_source", ""),
+        )
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+    return redirect("customers:detail", customer_id=customer.pk)
+
+
+@require_access("customers", "write")
+def customer_merge(request, customer_id: int):
+    """Pick a suggested duplicate (or type an id), see both side by side, confirm."""
+    survivor = selectors.customer_get(customer_id)
+    other_id = request.POST.get("merged_id") or request.GET.get("with")
+    other = None
+    if other_id:
+        try:
+            other = selectors.customer_get(int(other_id))
+        except (KervanError, ValueError):
+            messages.error(request, _("No customer with that number."))
+    if request.method == "POST" and other is not None:
+        try:
+            actions.customer_merge(actor=request.actor, survivor=survivor, merged=other)
+        except KervanError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, _("Profiles merged."))
+            return redirect("customers:detail", customer_id=survivor.pk)
+    return render(
+        request,
+        "customers/merge.html",
+        {
+            "customer": survivor,
+            "other": other,
+            "candidates": selectors.duplicate_candidates(survivor),
+        },
+    )
+
+
+@require_access("settings", "read")
+def custom_field_list(request):
+    if request.method == "POST":
+        if not request.actor.can("settings", "write"):
+            return render(request, "403.html", {"domain": "settings", "access": "write"}, status=403)
+        try:
+            if request.POST.get("delete"):
+                custom_fields.custom_field_delete(actor=request.actor, key=request.POST["delete"])
+            else:
+                custom_fields.custom_field_define(
+                    actor=request.actor,
+                    key=request.POST.get("key", "").strip(),
+                    label=request.POST.get("label", ""),
+                    field_type=request.POST.get("field_type", ""),
+                    choices=request.POST.get("choices", "").split(","),
+                    required=request.POST.get("required") == "on",
+                )
+        except KervanError as exc:
+            messages.error(request, exc.detail)
+        return redirect("customers:custom_fields")
+    return render(
+        request,
+        "customers/custom_fields.html",
+        {
+            "definitions": CustomFieldDefinition.objects.all(),
+            "types": CustomFieldDefinition.FieldType.choices,
+        },
+    )
