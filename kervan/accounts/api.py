@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from kervan.accounts import actions, selectors
 from kervan.accounts.permissions import READ, WRITE, Domain
@@ -186,7 +186,7 @@ def user_list(request, q: str = "", active: bool | None = None, cursor: str | No
 @router.post("/users", response={201: UserOut, **ERRORS})
 def user_create(request, payload: UserIn):
     request.auth.require(Domain.SETTINGS, WRITE)
-    return 201, user_out(actions.user_create(actor=request.auth, **payload.dict()))
+    return Status(201, user_out(actions.user_create(actor=request.auth, **payload.dict())))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERRORS})
@@ -240,7 +240,7 @@ def api_key_create(request, payload: ApiKeyIn):
     """The response holds the full key (`key`): it is shown this once and cannot be recovered."""
     request.auth.require(Domain.SETTINGS, WRITE)
     key, secret = actions.api_key_create(actor=request.auth, name=payload.name, scopes=payload.scopes)
-    return 201, {**api_key_out(key), "key": secret}
+    return Status(201, {**api_key_out(key), "key": secret})
 
 
 @router.get("/api-keys/{key_id}", response={200: ApiKeyOut, **ERRORS})
