@@ -58,3 +58,23 @@ class Event(models.Model):
                 fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
             ),
         ]
+
+
+class TrackerSite(models.Model):
+    """A storefront that runs the JS tracker. Its `public_key` is publishable: it sits in the page's HTML, so it
+    only lets a browser send storefront events for visitors, never read data or act as a staff member.
+    """
+
+    name = models.CharField(max_length=100)
+    public_key = models.CharField(max_length=40, unique=True)
+    # Exact origins ("https://shop.example.com") allowed to call the collect endpoint from a browser.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name

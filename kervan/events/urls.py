@@ -1,2 +1,11 @@
+from django.urls import path
+
+from kervan.events import views
+
 app_name = "events"
-urlpatterns: list = []
+urlpatterns = [
+    path("tracker.js", views.tracker_js, name="tracker_js"),
+    path("collect", views.collect, name="collect"),
+    path("tracker/", views.tracker_settings, name="tracker"),
+    path("tracker/demo/", views.tracker_demo, name="tracker_demo"),
+]

@@ -1,0 +1,169 @@
+"""The browser side of events: the tracker script, its public collect endpoint, the snippet page and a demo shop.
+
+The collect endpoint is public by design (a browser cannot keep a secret): it takes a site's publishable key,
+accepts only storefront events for visitors, answers CORS only for the site's origins, and is rate-limited.
+"""
+
+from pathlib import Path
+
+import orjson
+import pydantic
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from kervan.accounts.actors import Actor
+from kervan.accounts.api_auth import check_rate_limit, client_ip
+from kervan.accounts.decorators import require_access
+from kervan.core.errors import KervanError
+from kervan.events import actions, selectors
+from kervan.events.schemas import CollectIn
+
+TRACKER_JS = Path(__file__).parent / "assets" / "tracker.js"
+_tracker_source: bytes | None = None
+
+
+@require_GET
+def tracker_js(request):
+    global _tracker_source
+    if _tracker_source is None or settings.DEBUG:
+        _tracker_source = TRACKER_JS.read_bytes()
+    response = HttpResponse(_tracker_source, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@csrf_exempt
+def collect(request):
+    """POST {"key", "sent_at"?, "batch": [track|identify, …]} from the tracker; any content type (sendBeacon
+    sends text/plain). Answers 202 {"accepted", "duplicates", "identified"} or 4xx {"detail", "code"}."""
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return _preflight(request, origin)
+    if request.method != "POST":
+        return _cors(_error(405, "Use POST.", "method_not_allowed"), request, origin)
+    try:
+        check_rate_limit(f"collect:{client_ip(request)}", _collect_limit())
+        payload = _parse(request.body)
+        site = selectors.tracker_site_for_key(payload.key)
+        if site is None:
+            raise KervanError("Unknown or disabled site key.", "invalid_site_key", status=403, field="key")
+        if origin is not None and not _origin_allowed(request, origin, site.allowed_origins):
+            raise KervanError(f"{origin} may not send events with this site key.", "origin_not_allowed", status=403)
+        skew = None
+        if payload.sent_at is not None:
+            if payload.sent_at.tzinfo is None:
+                raise KervanError("sent_at: needs a UTC offset.", "naive_datetime", status=422, field="sent_at")
+            skew = timezone.now() - payload.sent_at
+        actor = Actor(scopes={"events": "write"}, ip_address=client_ip(request))
+        result = actions.events_ingest(
+            actor=actor, items=payload.batch, default_source=site.source, clock_skew=skew, storefront_only=True
+        )
+        response = JsonResponse(
+            {"accepted": result.accepted, "duplicates": result.duplicates, "identified": result.identified},
+            status=202,
+        )
+    except KervanError as exc:
+        response = _error(exc.status, exc.detail, exc.code, field=exc.field)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+    return _cors(response, request, origin)
+
+
+def _parse(body: bytes) -> CollectIn:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise KervanError("The body is not valid JSON.", "malformed_request")
+    try:
+        return CollectIn.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        raise KervanError(
+            f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid"),
+            "validation_error",
+            status=422,
+            field=field or None,
+        )
+
+
+def _collect_limit() -> int:
+    return getattr(settings, "KERVAN_TRACKER_RATE_LIMIT", 600)  # requests/minute per client IP
+
+
+def _own_origin(request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def _origin_allowed(request, origin: str, allowed) -> bool:
+    return origin == _own_origin(request) or origin in allowed
+
+
+def _error(status: int, detail: str, code: str, field: str | None = None) -> JsonResponse:
+    body = {"detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    return JsonResponse(body, status=status)
+
+
+def _preflight(request, origin):
+    if origin is None:
+        return HttpResponse(status=204)
+    allowed = any(origin in s.allowed_origins for s in selectors.tracker_sites().filter(is_active=True))
+    if not (allowed or origin == _own_origin(request)):
+        return _error(403, f"{origin} is not an allowed origin for any tracker site.", "origin_not_allowed")
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Max-Age"] = "86400"
+    return _cors(response, request, origin)
+
+
+def _cors(response, request, origin):
+    """Let the page read the answer. Refusals for a foreign origin are still sent with the header, so the
+    tracker sees a 4xx (and stops retrying) instead of a network error."""
+    if origin is not None:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+    return response
+
+
+@require_access("settings", "read")
+def tracker_settings(request):
+    """The copy-paste snippet for the storefront, with the site's publishable key and allowed origins."""
+    site = actions.tracker_site_default(actor=request.actor)
+    if request.method == "POST":
+        if not request.actor.can("settings", "write"):
+            return render(request, "403.html", {"domain": "settings", "access": "write"}, status=403)
+        origins = request.POST.get("allowed_origins", "").split()
+        try:
+            actions.tracker_site_update(actor=request.actor, site=site, allowed_origins=origins)
+        except KervanError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, _("Allowed origins saved."))
+            return redirect("events:tracker")
+    return render(request, "events/tracker.html", {"site": site, "snippet": _snippet(request, site)})
+
+
+@require_access("settings", "read")
+def tracker_demo(request):
+    """A sample storefront page running the snippet: try the tracker without a shop."""
+    site = actions.tracker_site_default(actor=request.actor)
+    return render(request, "events/demo_store.html", {"site": site, "snippet": _snippet(request, site)})
+
+
+def _snippet(request, site) -> str:
+    src = request.build_absolute_uri("/events/tracker.js")
+    return (
+        "<script>!function(w,m){var k=w.kervan=w.kervan||{q:[]};m.forEach(function(n){k[n]=k[n]||function(){"
+        "k.q.push([n,[].slice.call(arguments)])}})}(window,"
+        '["track","identify","viewedProduct","addedToCart","startedCheckout"]);</script>\n'
+        f'<script async src="{src}" data-key="{site.public_key}"></script>'
+    )
