@@ -1,5 +1,6 @@
 """The Settings area: index, staff users, 2FA policy, API keys and the audit log. Views parse and call actions."""
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -162,10 +163,14 @@ def api_key_revoke(request, key_id: int):
 
 def _changes_text(changes) -> list[tuple[str, str]]:
     """{"field": [old, new]} as ("field", "old → new"); other values as they are."""
+
+    def text(value) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
     if not isinstance(changes, dict):
-        return [("", str(changes))]
+        return [("", text(changes))]
     return [
-        (field, f"{value[0]} → {value[1]}" if isinstance(value, list) and len(value) == 2 else str(value))
+        (field, f"{text(value[0])} → {text(value[1])}" if isinstance(value, list) and len(value) == 2 else text(value))
         for field, value in changes.items()
     ]
 

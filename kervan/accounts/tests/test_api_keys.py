@@ -71,6 +71,20 @@ def test_scopes_are_enforced(make_api_key, db):
     assert actor.can("customers", "read") and not actor.can("customers", "write")
 
 
+def test_a_customers_read_key_may_read_customers_but_not_write_them(make_api_key):
+    from kervan.customers.models import Customer
+
+    _, reader = make_api_key({"customers": "read"}, name="reader")
+    _, writer = make_api_key({"customers": "write"}, name="writer")
+    payload = {"first_name": "Ece", "email": "ece@example.com"}
+    assert bearer(reader).get("/api/v1/customers/").status_code == 200
+    refused = bearer(reader).post("/api/v1/customers/", payload, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    assert not Customer.objects.exists()
+    allowed = bearer(writer).post("/api/v1/customers/", payload, content_type="application/json")
+    assert allowed.status_code == 201 and Customer.objects.count() == 1
+
+
 def test_a_key_cannot_create_a_key_with_more_access_than_itself(make_api_key):
     _, secret = make_api_key({"settings": "write", "customers": "read"})
     client = bearer(secret)
