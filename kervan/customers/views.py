@@ -168,7 +168,7 @@ def customer_edit(request, customer_id: int):
             return redirect("customers:detail", customer_id=customer.pk)
     form = {name: getattr(customer, name) or "" for name in actions.PROFILE_FIELDS}
     form["birth_date"] = customer.birth_date.isoformat() if customer.birth_date else ""
-    form["tags"] = ", ".join(customer.tags.values_list("name", flat=True))
+    form["tags"] = ", ".join(customer.tags.order_by("name").values_list("name", flat=True))
     for key, value in customer.custom_fields.items():
         form[f"cf_{key}"] = value
     return render(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import StringConstraints, field_validator
+from pydantic import BeforeValidator, StringConstraints, field_validator
 
 from kervan.core.api import InputSchema
 from kervan.core.errors import KervanError
@@ -26,6 +26,14 @@ def Text(max_length: int, min_length: int = 0):  # noqa: N802 - reads like a typ
     ]
 
 
+def _iso_text(value):
+    # Numbers would otherwise be read as Unix timestamps; an event's time must say its offset explicitly.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string such as 2026-05-01T14:03:00+03:00")
+    return value
+
+
+IsoDatetime = Annotated[dt.datetime, BeforeValidator(_iso_text)]
 CustomerId = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventName = Text(100, 1)
 
@@ -56,7 +64,7 @@ class Traits(InputSchema):
 class TrackIn(Who):
     event_id: Text(100, 1) = Field(description="The client's unique id for this event; re-sending it is harmless.")
     name: EventName = Field(description="A canonical name such as 'Viewed Product', or a custom one.")
-    occurred_at: dt.datetime = Field(description="ISO 8601 with a UTC offset, e.g. 2026-05-01T14:03:00+03:00.")
+    occurred_at: IsoDatetime = Field(description="ISO 8601 with a UTC offset, e.g. 2026-05-01T14:03:00+03:00.")
     properties: dict[str, Any] = Field(default_factory=dict, description="A JSON object, at most 16 KB.")
 
 
@@ -118,7 +126,7 @@ class IdentifyOut(Schema):
 class EventOut(Schema):
     id: int
     name: str
-    occurred_at: dt.datetime
+    occurred_at: IsoDatetime
     received_at: dt.datetime
     customer_id: int | None
     anonymous_id: str
@@ -136,7 +144,7 @@ class CollectTrack(InputSchema):
     type: Literal["track"]
     event_id: Text(100, 1)
     name: EventName
-    occurred_at: dt.datetime
+    occurred_at: IsoDatetime
     properties: dict[str, Any] = Field(default_factory=dict)
     anonymous_id: Text(100, 1)
 
@@ -151,7 +159,7 @@ class CollectIdentify(InputSchema):
 
 class CollectIn(InputSchema):
     key: Text(40, 1) = Field(description="The site's publishable key.")
-    sent_at: dt.datetime | None = Field(None, description="The browser's clock when sending; corrects clock skew.")
+    sent_at: IsoDatetime | None = Field(None, description="The browser's clock when sending; corrects clock skew.")
     batch: list[Annotated[CollectTrack | CollectIdentify, Field(discriminator="type")]]
 
     _size = _size_checker(lambda: COLLECT_BATCH_MAX)
