@@ -126,7 +126,7 @@ class IdentifyOut(Schema):
 class EventOut(Schema):
     id: int
     name: str
-    occurred_at: IsoDatetime
+    occurred_at: dt.datetime
     received_at: dt.datetime
     customer_id: int | None
     anonymous_id: str
