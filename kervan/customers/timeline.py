@@ -98,12 +98,12 @@ def customer_timeline(
 
 
 def timeline_present(item: TimelineItem) -> dict:
-    """Title, icon and a small data dict for one timeline item — shared by the 360 page and the API."""
+    """Title and a small data dict for one timeline item — shared by the 360 page and the API."""
     from django.utils.translation import gettext as _
 
     obj = item.obj
     if item.kind == "event":
-        return {"icon": "⚡", "title": obj.name, "data": obj.properties}
+        return {"title": obj.name, "data": obj.properties}
     if item.kind == "order":
         order = obj.order
         titles = {
@@ -121,16 +121,14 @@ def timeline_present(item: TimelineItem) -> dict:
             "currency": order.currency,
             **obj.details,
         }
-        return {"icon": "📦", "title": titles[obj.status] % {"number": order.number}, "data": data}
+        return {"title": titles[obj.status] % {"number": order.number}, "data": data}
     if item.kind == "return":
         return {
-            "icon": "↩️",
             "title": _("Return on order %(number)s") % {"number": obj.order.number},
             "data": {"order_id": obj.order_id, "reason": obj.get_reason_display(), "note": obj.note},
         }
     if item.kind == "refund":
         return {
-            "icon": "💸",
             "title": _("Refund on order %(number)s") % {"number": obj.order.number},
             "data": {
                 "order_id": obj.order_id,
@@ -141,22 +139,20 @@ def timeline_present(item: TimelineItem) -> dict:
         }
     if item.kind == "note":
         author = obj.author.get_full_name() or obj.author.username if obj.author else ""
-        return {"icon": "📝", "title": _("Note"), "data": {"body": obj.body, "author": author}}
+        return {"title": _("Note"), "data": {"body": obj.body, "author": author}}
     if item.kind == "merge":
         return {
-            "icon": "🔗",
             "title": _("Merged with profile #%(id)s") % {"id": obj.merged_id},
             "data": {"merged_id": obj.merged_id, "snapshot": obj.snapshot},
         }
     if item.kind == "consent":
         return {
-            "icon": "✅" if obj.status == "granted" else "⛔",
-            "title": _("%(channel)s %(purpose)s consent %(status)s")
-            % {
-                "channel": obj.get_channel_display(),
-                "purpose": obj.get_purpose_display().lower(),
-                "status": obj.get_status_display().lower(),
-            },
+            "title": (
+                _("%(channel)s consent granted (%(purpose)s)")
+                if obj.status == "granted"
+                else _("%(channel)s consent refused (%(purpose)s)")
+            )
+            % {"channel": obj.get_channel_display(), "purpose": obj.get_purpose_display()},
             "data": {
                 "channel": obj.channel,
                 "status": obj.status,
