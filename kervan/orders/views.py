@@ -1,0 +1,101 @@
+"""Order pages: one order's lines, payments, shipments, status timeline, returns and refunds, and the forms
+that move it along (for roles that may write orders)."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kervan.accounts.decorators import require_access
+from kervan.core.errors import KervanError
+from kervan.orders import actions, selectors
+from kervan.orders.models import OrderStatus, ReturnReason
+
+
+@require_access("orders", "read")
+def order_detail(request, order_id: int):
+    order = selectors.order_get(order_id)
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "lines": order.lines.all(),
+            "timeline": order.status_changes.select_related("actor"),
+            "payments": order.payments.all(),
+            "shipments": order.shipments.all(),
+            "returns": order.returns.prefetch_related("lines__order_line"),
+            "refunds": order.refunds.all(),
+            "next_statuses": [
+                (s, OrderStatus(s).label) for s in OrderStatus.values if s in actions.NEXT_STATUSES[order.status]
+            ],
+            "reasons": ReturnReason.choices,
+            "refundable": order.total - order.refunded_total,
+        },
+    )
+
+
+@require_POST
+@require_access("orders", "write")
+def order_status(request, order_id: int):
+    order = selectors.order_get(order_id)
+    try:
+        actions.order_set_status(
+            actor=request.actor,
+            order=order,
+            status=request.POST.get("status", ""),
+            carrier=request.POST.get("carrier", ""),
+            tracking_number=request.POST.get("tracking_number", ""),
+            note=request.POST.get("note", ""),
+        )
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+    return redirect("orders:detail", order_id=order.pk)
+
+
+@require_POST
+@require_access("orders", "write")
+def order_return(request, order_id: int):
+    order = selectors.order_get(order_id)
+    lines = []
+    for line in order.lines.all():
+        raw = request.POST.get(f"qty_{line.pk}", "").strip()
+        if raw:
+            if not raw.isdigit():
+                messages.error(request, _("Quantities must be whole numbers."))
+                return redirect("orders:detail", order_id=order.pk)
+            if int(raw):
+                lines.append({"order_line_id": line.pk, "quantity": int(raw)})
+    try:
+        actions.return_create(
+            actor=request.actor,
+            order=order,
+            lines=lines,
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+            restock=request.POST.get("restock") == "on",
+        )
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, _("Return recorded."))
+    return redirect("orders:detail", order_id=order.pk)
+
+
+@require_POST
+@require_access("orders", "write")
+def order_refund(request, order_id: int):
+    order = selectors.order_get(order_id)
+    try:
+        actions.refund_create(
+            actor=request.actor,
+            order=order,
+            amount=request.POST.get("amount", ""),
+            reason=request.POST.get("reason", "other"),
+            note=request.POST.get("note", ""),
+        )
+    except KervanError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, _("Refund recorded."))
+    return redirect("orders:detail", order_id=order.pk)
