@@ -65,7 +65,6 @@ class _Track:
     name: str
     occurred_at: dt.datetime
     properties: dict
-    properties_json: str
     customer_id: int | None
     email: str
     phone: str
@@ -139,7 +138,6 @@ def events_ingest(
                 name=t.name,
                 occurred_at=t.occurred_at,
                 properties=t.properties,
-                properties_json=t.properties_json,
                 customer_id=t.resolved,
                 anonymous_id=t.anonymous_id,
                 source_id=source.pk if source is not None else None,
@@ -294,7 +292,8 @@ def _prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[_Track
                 status=403,
             )
         properties = item.properties
-        properties_json = _properties_json(i, properties, refuse) if properties else "{}"
+        if properties:
+            _check_properties(i, properties, refuse)
         email, phone, user_id, source_key = _who(i, item, refuse)
         customer_id = getattr(item, "customer_id", None)
         anonymous_id = item.anonymous_id or ""
@@ -312,7 +311,6 @@ def _prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[_Track
                 item.name,
                 occurred,
                 properties,
-                properties_json,
                 customer_id,
                 email,
                 phone,
@@ -324,7 +322,7 @@ def _prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[_Track
     return tracks, identifies
 
 
-def _properties_json(i: int, properties: dict, refuse) -> str:
+def _check_properties(i: int, properties: dict, refuse) -> None:
     try:
         dumped = orjson.dumps(properties)
     except TypeError as exc:  # integers beyond 64 bits, nesting deeper than 255, invalid Unicode
@@ -333,7 +331,6 @@ def _properties_json(i: int, properties: dict, refuse) -> str:
         raise refuse(i, "properties", f"at most {MAX_PROPERTIES_BYTES // 1024} KB of JSON.", "properties_too_large")
     if b"\\u0000" in dumped and _NUL_ESCAPE.search(dumped):
         raise refuse(i, "properties", "text cannot contain NUL characters.", "invalid_properties")
-    return dumped.decode()
 
 
 def _who(i: int, item, refuse) -> tuple[str, str, str, str]:

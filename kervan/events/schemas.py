@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import BeforeValidator, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, field_validator
 
 from kervan.core.api import InputSchema
 from kervan.core.errors import KervanError
@@ -38,7 +38,15 @@ CustomerId = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventName = Text(100, 1)
 
 
-class Who(InputSchema):
+class Item(BaseModel):
+    """Base of the batch items. Plain pydantic, not ninja's Schema: Schema wraps every instance in a Python-level
+    validator (twice, with extra="forbid"), which made a 100-item batch take 4.2 ms to validate instead of 0.2 ms.
+    Extra fields are refused all the same."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Who(Item):
     """Who did it. At least one is needed; the strongest one present wins: customer_id, user_id+source, email,
     phone, then anonymous_id."""
 
@@ -50,7 +58,7 @@ class Who(InputSchema):
     anonymous_id: Text(100) | None = None
 
 
-class Traits(InputSchema):
+class Traits(Item):
     first_name: Text(100) | None = None
     last_name: Text(100) | None = None
     birth_date: dt.date | None = None
@@ -61,14 +69,14 @@ class Traits(InputSchema):
     time_zone: Text(64) | None = None
 
 
-class TrackIn(Who):
+class TrackFields(Who):
     event_id: Text(100, 1) = Field(description="The client's unique id for this event; re-sending it is harmless.")
     name: EventName = Field(description="A canonical name such as 'Viewed Product', or a custom one.")
     occurred_at: IsoDatetime = Field(description="ISO 8601 with a UTC offset, e.g. 2026-05-01T14:03:00+03:00.")
     properties: dict[str, Any] = Field(default_factory=dict, description="A JSON object, at most 16 KB.")
 
 
-class IdentifyIn(InputSchema):
+class IdentifyFields(Item):
     anonymous_id: Text(100) | None = None
     email: Text(254) | None = None
     phone: Text(40) | None = None
@@ -77,11 +85,19 @@ class IdentifyIn(InputSchema):
     traits: Traits = Field(default_factory=Traits)
 
 
-class TrackItem(TrackIn):
+class TrackIn(InputSchema, TrackFields):
+    pass
+
+
+class IdentifyIn(InputSchema, IdentifyFields):
+    pass
+
+
+class TrackItem(TrackFields):
     type: Literal["track"]
 
 
-class IdentifyItem(IdentifyIn):
+class IdentifyItem(IdentifyFields):
     type: Literal["identify"]
 
 
@@ -106,7 +122,9 @@ def _check_size(items, limit: int):
     return items
 
 
-class BatchIn(InputSchema):
+class BatchIn(Item):
+    """Plain pydantic like the items (see Item): InputSchema would validate the whole batch twice."""
+
     batch: list[Annotated[TrackItem | IdentifyItem, Field(discriminator="type")]]
 
     _size = _size_checker(lambda: settings.KERVAN_EVENT_BATCH_MAX)
@@ -140,7 +158,7 @@ class EventPage(Schema):
 
 
 # The browser tracker's body. No customer_id or store user id: a visitor's browser may only speak for itself.
-class CollectTrack(InputSchema):
+class CollectTrack(Item):
     type: Literal["track"]
     event_id: Text(100, 1)
     name: EventName
@@ -149,7 +167,7 @@ class CollectTrack(InputSchema):
     anonymous_id: Text(100, 1)
 
 
-class CollectIdentify(InputSchema):
+class CollectIdentify(Item):
     type: Literal["identify"]
     anonymous_id: Text(100, 1)
     email: Text(254) | None = None

@@ -1,0 +1,485 @@
+"""Event ingestion throughput: POST /api/v1/events/batch with 100-event batches, on PostgreSQL.
+
+Creates (if needed) and migrates the database, pre-creates customers with email and visitor-id identities, serves
+Kervan with gunicorn on 127.0.0.1 (config.settings.production: DEBUG off, a throwaway KERVAN_SECRET_KEY) and drives
+it with wrk for --duration seconds. Each request is a batch of --batch events with fresh event ids: 30% by
+customer_id, 30% by a known email, 20% by a known visitor id, 20% by a never-identified visitor id; timestamps
+move forward, so CustomerStats.last_event_at is updated for nearly every customer in every batch (the costly case).
+
+    .venv/bin/python bench/ingest.py --duration 45 --workers 3 --connections 6
+
+Also measures where a batch's time goes in-process (`--breakdown`, on by default): parsing + validation,
+preparation, customer resolution, insert and the stats update, each as milliseconds per 100-event batch.
+Writes bench/results/ingest.json. Needs Debian's wrk (apt-get install wrk).
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/kervan_ingest_bench"
+
+LUA = r"""
+local function load(path)
+  local t = {}
+  for line in io.lines(path) do t[#t + 1] = line end
+  return t
+end
+local ids, emails, known_anon = load("%(ids)s"), load("%(emails)s"), load("%(anon)s")
+local names = {"Viewed Page", "Viewed Product", "Added to Cart", "Started Checkout"}
+local counter, thread_tag = 0, ""
+local start = os.time()
+
+local thread_count = 0
+function setup(thread)
+  thread_count = thread_count + 1
+  thread:set("tag", "%(run)s-" .. thread_count)
+end
+
+function init(args)
+  thread_tag = tag or "%(run)s"
+  math.randomseed(%(seed)d + #thread_tag)
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(secret)s"
+
+request = function()
+  counter = counter + 1
+  local now = os.time()
+  local base = os.date("!%%Y-%%m-%%dT%%H:%%M:%%S", now - 120)
+  local parts = {}
+  for i = 1, %(batch)d do
+    local r = math.random(100)
+    local who
+    if r <= 30 then who = '"customer_id":' .. ids[math.random(#ids)]
+    elseif r <= 60 then who = '"email":"' .. emails[math.random(#emails)] .. '"'
+    elseif r <= 80 then who = '"anonymous_id":"' .. known_anon[math.random(#known_anon)] .. '"'
+    else who = '"anonymous_id":"v-' .. thread_tag .. '-' .. math.random(50000) .. '"' end
+    local product = math.random(5000)
+    parts[i] = string.format(
+      '{"type":"track","event_id":"%%s-%%d-%%d","name":"%%s","occurred_at":"%%s.%%03d+00:00",' ..
+      '"properties":{"product_id":"p-%%d","price":%%d.90,"url":"/urun/p-%%d"},%%s}',
+      thread_tag, counter, i, names[(i %% 4) + 1], base, (counter * 7 + i) %% 1000, product, product %% 900 + 50,
+      product, who)
+  end
+  return wrk.format(nil, "/api/v1/events/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%.3f %%d %%d\n", summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.mean / 1000, summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    from config.database import database_from_url
+
+    db = database_from_url(url)
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres", autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
+    import django
+
+    django.setup()
+
+
+def ensure_customers(n: int) -> tuple[list[int], list[str], list[str]]:
+    """n customers (bench-<i>@example.com) with email and visitor-id identities and a stats row."""
+    from django.db import transaction
+
+    from kervan.customers.models import Customer, CustomerStats, Identity
+
+    existing = Customer.objects.filter(email__startswith="bench-").count()
+    if existing < n:
+        with transaction.atomic():
+            batch = [
+                Customer(email=f"bench-{i}@example.com", first_name=f"Bench{i}", search_key=f"bench{i}")
+                for i in range(existing, n)
+            ]
+            Customer.objects.bulk_create(batch, batch_size=5000)
+            made = list(Customer.objects.filter(email__in=[c.email for c in batch]).values_list("pk", "email"))
+            Identity.objects.bulk_create(
+                [Identity(customer_id=pk, kind="email", value=email) for pk, email in made]
+                + [Identity(customer_id=pk, kind="anonymous", value=f"known-{pk}") for pk, _ in made],
+                batch_size=5000,
+            )
+            CustomerStats.objects.bulk_create([CustomerStats(customer_id=pk) for pk, _ in made], batch_size=5000)
+        # A bulk load leaves the planner's statistics empty (autovacuum catches up later): without them it picks
+        # sequential scans for the identity lookups and the stats update.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    rows = list(Customer.objects.filter(email__startswith="bench-").order_by("pk").values_list("pk", "email")[:n])
+    return [pk for pk, _ in rows], [email for _, email in rows], [f"known-{pk}" for pk, _ in rows]
+
+
+def api_key() -> str:
+    from kervan.accounts.models import ApiKey
+
+    prefix, secret = ApiKey.generate_secret()
+    ApiKey.objects.create(
+        name="bench ingest", prefix=prefix, key_hash=ApiKey.hash_secret(secret), scopes={"events": "write"}
+    )
+    return secret
+
+
+def event_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_event")
+        return cursor.fetchone()[0]
+
+
+def breakdown(ids, emails, anon, batches: int, size: int) -> dict:
+    """Milliseconds per batch spent in each phase of the batch path, measured in this process."""
+    import uuid
+
+    import orjson
+
+    from kervan.accounts.actors import Actor
+    from kervan.events import actions
+    from kervan.events.schemas import BatchIn
+
+    spent: dict[str, float] = {}
+
+    def timed(module, name, label):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
+        setattr(module, name, wrapper)
+        return original
+
+    originals = [
+        (actions, "_prepare", timed(actions, "_prepare", "prepare (dates, emails, properties JSON)")),
+        (actions, "_customers_for", timed(actions, "_customers_for", "check customer_ids")),
+        (actions, "_resolve", timed(actions, "_resolve", "resolve identities (bulk lookups)")),
+        (actions, "events_insert", timed(actions, "events_insert", "insert events (ON CONFLICT)")),
+        (actions, "last_event_bump", timed(actions, "last_event_bump", "update CustomerStats.last_event_at")),
+    ]
+    import random
+
+    rng = random.Random(3)
+    actor = Actor(scopes={"events": "write"})
+    total = parse = 0.0
+    base = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    try:
+        for b in range(batches):
+            items = []
+            for i in range(size):
+                r = rng.randrange(100)
+                who = (
+                    {"customer_id": rng.choice(ids)}
+                    if r < 30
+                    else {"email": rng.choice(emails)}
+                    if r < 60
+                    else {"anonymous_id": rng.choice(anon)}
+                    if r < 80
+                    else {"anonymous_id": f"v-{rng.randrange(9999)}"}
+                )
+                items.append(
+                    {
+                        "type": "track",
+                        "event_id": str(uuid.uuid4()),
+                        "name": "Viewed Product",
+                        "occurred_at": (base + dt.timedelta(milliseconds=b * size + i)).isoformat(),
+                        "properties": {"product_id": f"p-{i}", "price": 349.9, "url": f"/urun/p-{i}"},
+                        **who,
+                    }
+                )
+            body = orjson.dumps({"batch": items})
+            t0 = time.perf_counter()
+            payload = BatchIn.model_validate(json.loads(body))
+            t1 = time.perf_counter()
+            actions.events_ingest(actor=actor, items=payload.batch)
+            t2 = time.perf_counter()
+            parse += t1 - t0
+            total += t2 - t0
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+    result = {"parse + validate (json.loads, pydantic)": parse}
+    result.update(spent)
+    result["total in-process (no HTTP, no auth)"] = total
+    return {k: round(v / batches * 1000, 3) for k, v in result.items()}
+
+
+def cpu_seconds(pids) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / ticks
+
+
+def postgres_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of the PostgreSQL processes working for this benchmark: the backends connected to its
+    database (gunicorn's, autovacuum's) and the shared WAL writer, checkpointer and background writer. Other
+    helpers' databases on the same server are left out."""
+    import psycopg
+
+    from config.database import database_from_url
+
+    db = database_from_url(url)
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"], autocommit=True
+    ) as conn:
+        own = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() OR backend_type IN"
+                " ('walwriter', 'checkpointer', 'background writer')) AND pid <> pg_backend_pid()"
+            )
+        ]
+    return {pid: cpu_seconds([pid]) for pid in pids if pid != own}
+
+
+def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def children_of(pid: int) -> list[int]:
+    out = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def run_wrk(base: str, script: Path, connections: int, duration: int, threads: int = 1) -> dict:
+    started = time.time()
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
+    if not match:
+        raise SystemExit(f"wrk said:\n{out}")
+    requests, duration_us, p50, p95, p99, mean, bad_status, socket_errors = match.groups()
+    return {
+        "requests": int(requests),
+        "seconds": int(duration_us) / 1e6,
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "mean_ms": float(mean),
+        "non_2xx": int(bad_status),
+        "socket_errors": int(socket_errors),
+        "wall": time.time() - started,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--customers", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--connections", type=int, default=6)
+    parser.add_argument("--duration", type=int, default=45)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results/ingest.json")
+    args = parser.parse_args()
+
+    ensure_database(args.database_url)
+    setup_django(args.database_url)
+    from django.db import connection
+
+    ids, emails, anon = ensure_customers(args.customers)
+    secret = api_key()
+    phases = None if args.no_breakdown else breakdown(ids, emails, anon, batches=30, size=args.batch)
+    events_before = event_count()
+    connection.close()
+
+    env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
+    gunicorn = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "config.wsgi",
+        "-w",
+        str(args.workers),
+        "-k",
+        args.worker_class,
+        "-b",
+        f"127.0.0.1:{args.port}",
+        "--log-level",
+        "warning",
+        "--access-logfile",
+        "/dev/null",
+        "--backlog",
+        "256",
+    ]
+    if args.worker_class == "gthread":
+        gunicorn += ["--threads", "2"]
+    server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/events/tracker.js", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {}
+            for label, values in (("ids", ids), ("emails", emails), ("anon", anon)):
+                files[label] = Path(tmp) / f"{label}.txt"
+                files[label].write_text("\n".join(map(str, values)) + "\n")
+            script = Path(tmp) / "ingest.lua"
+
+            def write_script(run: str) -> None:
+                script.write_text(
+                    LUA
+                    % {
+                        **{k: str(v) for k, v in files.items()},
+                        "secret": secret,
+                        "batch": args.batch,
+                        "run": run,
+                        "seed": time.time_ns() % 1_000_000,
+                    }
+                )
+
+            write_script(f"w{time.time_ns()}")
+            run_wrk(base, script, 2, 5)  # warm-up: connections, imports, caches
+            write_script(f"r{time.time_ns()}")
+            load_before = os.getloadavg()
+            app = children_of(server.pid)
+            pg_before, cpu_app, t0 = postgres_cpu(args.database_url), cpu_seconds(app), time.time()
+            wrk_usage = os.times()
+            result = run_wrk(base, script, args.connections, args.duration)
+            wall = time.time() - t0
+            wrk_cpu = (os.times().children_user + os.times().children_system) - (
+                wrk_usage.children_user + wrk_usage.children_system
+            )
+            cpu = {
+                "gunicorn workers": cpu_seconds(app) - cpu_app,
+                "postgres (this database + WAL writer)": postgres_cpu_delta(pg_before, postgres_cpu(args.database_url)),
+                "wrk": wrk_cpu,
+            }
+            load_after = os.getloadavg()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+
+    setup_django(args.database_url)
+    stored = event_count() - events_before
+    ok = result["requests"] - result["non_2xx"]
+    events_per_s = ok * args.batch / result["seconds"]
+    cpu_per_batch = {k: round(v / max(result["requests"], 1) * 1000, 2) for k, v in cpu.items()}
+    summary = {
+        "events_per_s": round(events_per_s),
+        "requests_per_s": round(result["requests"] / result["seconds"], 1),
+        "stored_events_per_s (all runs incl. warm-up, from the table)": round(stored / wall),
+        **result,
+        "cpu_ms_per_batch": cpu_per_batch,
+        "cpu_utilisation_of_2_cores": round(sum(cpu.values()) / wall / 2, 2),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "breakdown_ms_per_batch": phases,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.no_write:
+        return
+    command = "  ".join([".venv/bin/python bench/ingest.py", *sys.argv[1:]]).replace("  ", " ")
+    data = (
+        f"{args.customers} pre-created customers; {args.batch}-event batches (30% customer_id, 30% email, "
+        f"20% known visitor id, 20% new visitor id); {args.workers} gunicorn {args.worker_class} workers "
+        f"(config.settings.production, DEBUG off), wrk with {args.connections} connections for {args.duration}s; "
+        f"2 shared cores, load average before {summary['load_average_before']}"
+    )
+    common = {"data": data, "db": "postgresql", "command": command}
+    figures = {
+        "Event ingestion throughput": {
+            "value": summary["events_per_s"],
+            "unit": "events/s",
+            "target": ">= 25000",
+            **common,
+            "requests_per_s": summary["requests_per_s"],
+            "non_2xx": result["non_2xx"],
+            "socket_errors": result["socket_errors"],
+            "cpu_ms_per_batch": cpu_per_batch,
+        },
+        "Event batch p99 latency": {
+            "value": result["p99_ms"],
+            "unit": "ms",
+            "target": "<= 200",
+            **common,
+            "p50_ms": result["p50_ms"],
+            "p95_ms": result["p95_ms"],
+        },
+        "Event batch p50 latency": {"value": result["p50_ms"], "unit": "ms", "target": "", **common},
+    }
+    if phases:
+        figures["Event batch time breakdown"] = {
+            "value": phases["total in-process (no HTTP, no auth)"],
+            "unit": "ms per 100-event batch",
+            "target": "",
+            **common,
+            "phases": phases,
+        }
+    out = ROOT / "bench" / "results" / "ingest.json"
+    out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
