@@ -1,0 +1,233 @@
+"""Import jobs: upload a file (draft), choose the column mapping (queued), run it in the background (done).
+
+A run checks every row first, then writes in one transaction: in "refuse" mode a single bad row means nothing is
+written; in "skip" mode exactly the good rows are; a crash leaves nothing behind. Each job writes one audit row.
+"""
+
+import logging
+import secrets
+import time
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from kervan.accounts.actors import Actor
+from kervan.core.audit import audit
+from kervan.core.errors import Conflict, KervanError
+from kervan.imports import bulk
+from kervan.imports.base import Progress, Report
+from kervan.imports.fields import FIELDS, check_mapping, guess_mapping
+from kervan.imports.models import ImportJob, ImportKind, ImportMode, ImportRowError, ImportStatus
+from kervan.imports.reading import open_table
+
+logger = logging.getLogger("kervan.imports")
+
+# An import writes into these domains, so the actor needs write access to them as well as to imports.
+KIND_DOMAINS = {
+    ImportKind.CUSTOMERS: ("customers",),
+    ImportKind.PRODUCTS: ("catalog",),
+    ImportKind.ORDERS: ("orders", "customers"),
+}
+_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+
+
+def require_import_access(actor: Actor, kind: str) -> None:
+    if kind not in FIELDS:
+        raise KervanError(f"kind must be one of: {', '.join(FIELDS)}.", "invalid_kind", field="kind")
+    actor.require("imports", "write")
+    for domain in KIND_DOMAINS[kind]:
+        actor.require(domain, "write")
+
+
+def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
+    """Keep an uploaded file as a draft job: its header is read and a column mapping guessed from it."""
+    require_import_access(actor, kind)
+    if upload is None or not upload.size:
+        raise KervanError("The file is empty.", "empty_file", field="file")
+    name = Path(upload.name or "upload").name[:255]
+    suffix = Path(name).suffix.lower()
+    job = ImportJob(
+        kind=kind,
+        token=secrets.token_hex(16),
+        file_name=name,
+        created_by=actor.user,
+        created_by_api_key=actor.api_key,
+    )
+    job.file.save(f"upload{suffix if suffix in _SUFFIXES else ''}", upload, save=False)
+    try:
+        table = open_table(job.file.path, preview_rows=0)
+        job.file_format = table.file_format
+        job.encoding = table.encoding
+        job.delimiter = table.delimiter
+        job.columns = table.columns
+        job.total_rows = table.estimated_rows
+        job.mapping = guess_mapping(kind, table.columns)
+        job.save()
+    except BaseException:
+        job.file.delete(save=False)
+        raise
+    return job
+
+
+@transaction.atomic
+def import_job_start(
+    *, actor: Actor, job: ImportJob, mapping: dict | None = None, mode: str = ImportMode.SKIP
+) -> ImportJob:
+    """Fix the mapping (None: keep the guessed one) and the bad-row policy, and queue the job."""
+    from kervan.imports.tasks import import_job_process
+
+    require_import_access(actor, job.kind)
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportStatus.DRAFT:
+        raise Conflict("This import has already been started.", "already_started")
+    if mode not in ImportMode.values:
+        raise KervanError(f"mode must be one of: {', '.join(ImportMode.values)}.", "invalid_mode", field="mode")
+    job.mapping = check_mapping(job.kind, job.columns, job.mapping if mapping is None else mapping)
+    job.mode = mode
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["mapping", "mode", "status"])
+    transaction.on_commit(lambda: import_job_process.enqueue(job.pk))
+    return job
+
+
+def import_job_create(
+    *, actor: Actor, kind: str, upload, mapping: dict | None = None, mode: str = ImportMode.SKIP
+) -> ImportJob:
+    """Upload and start in one step (the API): a bad mapping or mode leaves no job behind."""
+    with transaction.atomic():
+        job = import_job_upload(actor=actor, kind=kind, upload=upload)
+        try:
+            return import_job_start(actor=actor, job=job, mapping=mapping, mode=mode)
+        except BaseException:
+            job.file.delete(save=False)
+            raise
+
+
+def job_actor(job: ImportJob) -> Actor:
+    if job.created_by_id:
+        return Actor.for_user(job.created_by)
+    if job.created_by_api_key_id:
+        return Actor.for_api_key(job.created_by_api_key)
+    return Actor.system()
+
+
+def _importer_class(kind: str):
+    if kind == ImportKind.CUSTOMERS:
+        from kervan.imports.customers import CustomerImport
+
+        return CustomerImport
+    if kind == ImportKind.PRODUCTS:
+        from kervan.imports.products import ProductImport
+
+        return ProductImport
+    from kervan.imports.orders import OrderImport
+
+    return OrderImport
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued job to the end. A job that is not queued (running, done, refused, failed) is left alone,
+    so running the task twice does nothing the second time."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.CHECKING, started_at=timezone.now(), processed_rows=0
+    )
+    if not claimed:
+        return None
+    job = ImportJob.objects.select_related("created_by", "created_by_api_key").get(pk=job_id)
+    actor = job_actor(job)
+    report = Report()
+    started = time.perf_counter()
+    timings = {}
+    try:
+        table = open_table(job.file.path, preview_rows=0)
+        importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=Progress(job), report=report)
+        importer.check()
+        timings["check_seconds"] = round(time.perf_counter() - started, 3)
+        rows = importer.rows_seen
+        refused = job.mode == ImportMode.REFUSE and report.error_count
+        if not refused:
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.SAVING)
+            try:
+                with bulk.write_transaction(importer.reserve()) as first_ids:
+                    importer.write(first_ids)
+                    if job.mode == ImportMode.REFUSE and report.error_count:
+                        raise _Refused  # a row failed while writing: undo everything
+                    _finish(job, actor, report, rows, ImportStatus.DONE)
+            except _Refused:
+                refused = True
+        if refused:
+            with transaction.atomic():
+                _finish(job, actor, report, rows, ImportStatus.REFUSED)
+        timings["total_seconds"] = round(time.perf_counter() - started, 3)
+        logger.info("imports.job_finished", extra={"job_id": job_id, "rows": rows, **timings})
+    except KervanError as exc:
+        _fail(job, actor, exc.detail)
+    except Exception:
+        logger.exception("imports.job_failed", extra={"job_id": job_id})
+        _fail(job, actor, "Something went wrong while importing; it has been logged. Nothing was imported.")
+    job.refresh_from_db()
+    job.timings = timings
+    return job
+
+
+class _Refused(Exception):
+    pass
+
+
+def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str) -> None:
+    if status == ImportStatus.REFUSED:
+        counts = {"imported": 0, "updated": 0, "unchanged": 0, "skipped": report.skipped}
+    else:
+        counts = {
+            "imported": report.imported,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+        }
+    ImportRowError.objects.bulk_create(
+        (
+            ImportRowError(job_id=job.pk, row=r, column=c[:255], value=v, reason=reason, code=code[:40])
+            for r, c, v, reason, code in report.errors
+        ),
+        batch_size=2000,
+    )
+    file_name = job.file.name
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status,
+        total_rows=rows,
+        processed_rows=rows,
+        error_count=report.error_count,
+        finished_at=timezone.now(),
+        file="",
+        **counts,
+    )
+    audit(
+        actor=actor,
+        action="import",
+        obj=job,
+        changes={
+            "kind": job.kind,
+            "file": job.file_name,
+            "status": status,
+            "rows": rows,
+            "errors": report.error_count,
+            **counts,
+        },
+    )
+    if file_name:  # the upload holds customer data: it is not kept once its rows are in (or refused)
+        storage = job.file.storage
+        transaction.on_commit(lambda: storage.delete(file_name))
+
+
+def _fail(job: ImportJob, actor: Actor, reason: str) -> None:
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, failure=reason, finished_at=timezone.now()
+        )
+        audit(
+            actor=actor,
+            action="import",
+            obj=job,
+            changes={"kind": job.kind, "file": job.file_name, "status": ImportStatus.FAILED, "failure": reason},
+        )

@@ -1,0 +1,136 @@
+"""Bulk writes for big imports: COPY on PostgreSQL, executemany on SQLite, both inside the caller's transaction.
+
+Rows are tuples of values already in database form: str, int, None (and, on SQLite, anything sqlite3 binds).
+Use `db_datetime`/`db_date` to turn Python values into that form once, not per row.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+
+_PG_SPECIAL = ("\\", "\n", "\r")
+_BATCH = 5000
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def db_datetime(value: dt.datetime) -> str:
+    """An aware datetime as the text the database stores for a DateTimeField."""
+    if is_postgresql():
+        return value.isoformat()
+    return str(connection.ops.adapt_datetimefield_value(value))
+
+
+def db_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextmanager
+def write_transaction(reserve: dict[str, int] | None = None) -> Iterator[dict[str, int]]:
+    """One transaction for all the writes of an import; yields {table: first id} for the id ranges asked for.
+
+    On PostgreSQL each range is taken from the table's sequence in its own short transaction, holding the table's
+    lock only for that moment, so other writers are not blocked for the whole import; the range is ours even if the
+    import then rolls back (the ids are simply skipped). SQLite has one writer at a time, so there the range is
+    read inside the import's own transaction.
+    """
+    reserve = {table: n for table, n in (reserve or {}).items() if n}
+    first_ids: dict[str, int] = {}
+    if is_postgresql():
+        for table, count in reserve.items():
+            first_ids[table] = _pg_reserve(table, count)
+    with transaction.atomic():
+        if not is_postgresql():
+            for table in reserve:
+                first_ids[table] = _sqlite_next_id(table)
+        yield first_ids
+
+
+def _pg_reserve(table: str, count: int) -> int:
+    quoted = connection.ops.quote_name(table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '30s'")
+        # EXCLUSIVE blocks inserts (which take their id from the sequence) but not reads.
+        cursor.execute(f"LOCK TABLE {quoted} IN EXCLUSIVE MODE")
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        first = cursor.fetchone()[0]
+        cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+    return first
+
+
+def _sqlite_next_id(table: str) -> int:
+    quoted = connection.ops.quote_name(table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {quoted}")
+        highest = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+    return max(highest, row[0] if row else 0) + 1
+
+
+def insert_rows(table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
+    """Insert `rows` into `table`; returns how many."""
+    if is_postgresql():
+        return copy_lines(table, columns, (pg_line(row) for row in rows))
+    quoted = connection.ops.quote_name(table)
+    sql = f"INSERT INTO {quoted} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    count = 0
+    raw = connection.connection  # the sqlite3 connection: executemany without Django's per-row wrapping
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            raw.executemany(sql, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        raw.executemany(sql, batch)
+        count += len(batch)
+    return count
+
+
+def pg_text(value: str) -> str:
+    """Escape a string for COPY's text format."""
+    if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
+        return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return value
+
+
+def pg_line(row: tuple) -> str:
+    return "\t".join("\\N" if v is None else pg_text(v if v.__class__ is str else str(v)) for v in row) + "\n"
+
+
+def copy_lines(table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
+    """COPY text-format lines (tab-separated, escaped, newline-terminated) into `table`."""
+    quoted = connection.ops.quote_name(table)
+    count = 0
+    with connection.cursor() as cursor, cursor.copy(f"COPY {quoted} ({', '.join(columns)}) FROM STDIN") as copy:
+        batch = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= _BATCH:
+                copy.write("".join(batch))
+                count += len(batch)
+                batch = []
+        if batch:
+            copy.write("".join(batch))
+            count += len(batch)
+    return count
+
+
+def update_rows(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """UPDATE `table` SET columns… WHERE id = the row's last value, for each row."""
+    if not rows:
+        return
+    quoted = connection.ops.quote_name(table)
+    sql = f"UPDATE {quoted} SET {', '.join(f'{c} = %s' for c in columns)} WHERE id = %s"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _BATCH):
+            cursor.executemany(sql, rows[start : start + _BATCH])

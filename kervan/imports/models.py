@@ -1,0 +1,105 @@
+"""Import jobs: one uploaded file of customers, products or orders, processed in the background."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    PRODUCTS = "products", _("Products")
+    ORDERS = "orders", _("Orders")
+
+
+class ImportMode(models.TextChoices):
+    SKIP = "skip", _("Skip bad rows and report them")
+    REFUSE = "refuse", _("Refuse the whole file if any row is bad")
+
+
+class ImportStatus(models.TextChoices):
+    DRAFT = "draft", _("Waiting for the column mapping")
+    QUEUED = "queued", _("Queued")
+    CHECKING = "checking", _("Checking rows")
+    SAVING = "saving", _("Saving")
+    DONE = "done", _("Done")
+    REFUSED = "refused", _("Refused: nothing was imported")
+    FAILED = "failed", _("Failed: nothing was imported")
+
+
+FINISHED = (ImportStatus.DONE, ImportStatus.REFUSED, ImportStatus.FAILED)
+
+
+def _upload_to(job, filename: str) -> str:
+    return f"imports/{job.token}/{filename}"
+
+
+class ImportJob(models.Model):
+    kind = models.CharField(max_length=10, choices=ImportKind.choices)
+    mode = models.CharField(max_length=6, choices=ImportMode.choices, default=ImportMode.SKIP)
+    status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.DRAFT)
+    token = models.CharField(max_length=32, unique=True)  # the upload's folder name, not guessable
+    file = models.FileField(upload_to=_upload_to, max_length=255, blank=True)
+    file_name = models.CharField(max_length=255)  # as the user named it
+    file_format = models.CharField(max_length=4)  # csv | xlsx
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    columns = models.JSONField(default=list)  # the file's header, made unique
+    mapping = models.JSONField(default=dict)  # {column header: field}
+    total_rows = models.PositiveIntegerField(default=0)  # estimated until the file is read to the end
+    processed_rows = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True)  # why a job failed as a whole
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import #{self.pk} ({self.file_name})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in FINISHED or self.status == ImportStatus.SAVING:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+    def counts(self) -> dict:
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "errors": self.error_count,
+        }
+
+
+class ImportRowError(models.Model):
+    """One problem with one cell (or one row) of an import file: the validation report."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField()  # as in the file: the header is row 1
+    column = models.CharField(max_length=255, blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+    code = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["id"]
