@@ -106,6 +106,13 @@ CACHES = {
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Sessions are read on every page. With a shared cache (Redis) they are served from it and written through to
+# the database; a per-process memory cache would let one worker keep a session another has logged out.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if os.environ.get("KERVAN_CACHE_BACKEND")
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
