@@ -83,6 +83,7 @@ class _Identify:
     user_id: str
     source_key: str
     traits: dict
+    storefront: bool = False
 
 
 class _Refusal:
@@ -364,7 +365,7 @@ def _prepare_identify(i: int, item, refuse, *, require_anonymous: bool) -> _Iden
         traits = clean_profile(traits)
     except KervanError as exc:
         raise refuse(i, f"traits.{exc.field or ''}".rstrip("."), exc.detail, exc.code)
-    return _Identify(i, anonymous_id, email, phone, user_id, source_key, traits)
+    return _Identify(i, anonymous_id, email, phone, user_id, source_key, traits, storefront=require_anonymous)
 
 
 def _sources_for(tracks, identifies, refuse) -> dict[str, Source]:
@@ -406,6 +407,10 @@ def _customers_for(tracks, refuse) -> dict[int, int]:
 
 
 def _run_identify(actor: Actor, identify: _Identify, sources: dict[str, Source]) -> tuple[Customer, bool]:
+    traits = identify.traits
+    if identify.storefront and traits and _known(identify):
+        # Anyone can type anyone's email into a shop's form: a browser may name a new profile, never rename one.
+        traits = {}
     return customer_identify(
         actor=actor,
         anonymous_id=identify.anonymous_id,
@@ -413,7 +418,14 @@ def _run_identify(actor: Actor, identify: _Identify, sources: dict[str, Source])
         phone=identify.phone,
         source=sources.get(identify.source_key) if identify.source_key else None,
         source_customer_id=identify.user_id,
-        traits=identify.traits,
+        traits=traits,
+    )
+
+
+def _known(identify: _Identify) -> bool:
+    return bool(
+        (identify.email and identities_lookup(Identity.Kind.EMAIL, [identify.email]))
+        or (identify.phone and identities_lookup(Identity.Kind.PHONE, [identify.phone]))
     )
 
 

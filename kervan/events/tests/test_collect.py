@@ -83,6 +83,28 @@ def test_collect_identify_joins_the_visitor(client, site):
     assert Event.objects.filter(customer=ece).count() == 2
 
 
+def test_a_browser_cannot_rename_an_existing_customer(client, site, zeynep):
+    response = collect(
+        client,
+        {
+            "key": site.public_key,
+            "batch": [
+                {
+                    "type": "identify",
+                    "anonymous_id": "visitor-1",
+                    "email": "zeynep@example.com",
+                    "traits": {"first_name": "Hacker", "city": "Nowhere"},
+                },
+                page_view(),
+            ],
+        },
+    )
+    assert response.status_code == 202
+    zeynep.refresh_from_db()
+    assert (zeynep.first_name, zeynep.city) == ("Zeynep", "")
+    assert Event.objects.get().customer_id == zeynep.pk  # the visit still joins the profile
+
+
 def test_clock_skew_is_corrected_with_sent_at(client, site):
     # The browser's clock is two days fast; its events are moved back by the same amount.
     response = collect(
