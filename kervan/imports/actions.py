@@ -56,6 +56,8 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
     )
     job.file.save(f"upload{suffix if suffix in _SUFFIXES else ''}", upload, save=False)
     try:
+        if not job.file:
+            raise KervanError("The uploaded file is no longer there; upload it again.", "missing_file")
         table = open_table(job.file.path, preview_rows=0)
         job.file_format = table.file_format
         job.encoding = table.encoding
@@ -140,6 +142,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     started = time.perf_counter()
     timings = {}
     try:
+        if not job.file:
+            raise KervanError("The uploaded file is no longer there; upload it again.", "missing_file")
         table = open_table(job.file.path, preview_rows=0)
         importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=Progress(job), report=report)
         importer.check()

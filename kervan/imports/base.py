@@ -59,9 +59,10 @@ class Importer:
         self.report = report
         self.column_of = {field: column for column, field in job.mapping.items()}
         index = {column: i for i, column in enumerate(table.columns)}
-        self.plan: list[tuple[str, int, Parser]] = [
-            (field, index[column], self.parser(field)) for column, field in job.mapping.items()
-        ]
+        # In the file's column order, so a row's problems are reported left to right.
+        self.plan: list[tuple[str, int, Parser]] = sorted(
+            ((field, index[column], self.parser(field)) for column, field in job.mapping.items()), key=lambda p: p[1]
+        )
         self.rows_seen = 0
 
     def parser(self, field: str) -> Parser:

@@ -1,0 +1,74 @@
+"""Reads for imports: the jobs, one job, its validation report (paginated, or whole as CSV)."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+from kervan.accounts.actors import Actor
+from kervan.core.errors import NotFound
+from kervan.core.pagination import Page, paginate
+from kervan.imports.fields import kind_fields
+from kervan.imports.models import ImportJob, ImportRowError
+from kervan.imports.reading import open_table
+
+REPORT_HEADER = ("row", "column", "value", "reason", "code")
+
+
+def import_jobs(*, actor: Actor, cursor: str | None = None, limit: int = 20) -> Page:
+    """Every import of the business, newest first: imports are team work, so all who may import see them."""
+    actor.require("imports", "read")
+    return paginate(ImportJob.objects.select_related("created_by"), order="-id", cursor=cursor, limit=limit)
+
+
+def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
+    actor.require("imports", "read")
+    job = ImportJob.objects.select_related("created_by", "created_by_api_key").filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such import.")
+    return job
+
+
+def import_job_errors(*, job: ImportJob, cursor: str | None = None, limit: int = 50) -> Page:
+    return paginate(job.row_errors.all(), order="id", cursor=cursor, limit=limit)
+
+
+def import_job_preview(*, job: ImportJob, rows: int = 3) -> list[list[str]]:
+    """The first rows of a draft job's file, to show beside the column mapping."""
+    if not job.file:
+        return []
+    return open_table(job.file.path, preview_rows=rows).preview
+
+
+def import_field_choices(kind: str) -> list[tuple[str, str]]:
+    return [(f.name, str(f.label)) for f in kind_fields(kind)]
+
+
+def import_report_csv(*, job: ImportJob) -> Iterator[str]:
+    """The validation report as CSV text, streamed a thousand rows at a time (UTF-8 with BOM, for Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield "\ufeff"
+    writer.writerow(REPORT_HEADER)
+    rows = ImportRowError.objects.filter(job=job).order_by("id").values_list("row", "column", "value", "reason", "code")
+    for i, row in enumerate(rows.iterator(chunk_size=2000), start=1):
+        writer.writerow([_spreadsheet_safe(v) for v in row])
+        if i % 1000 == 0:
+            yield flush()
+    yield flush()
+
+
+def _spreadsheet_safe(value):
+    """A cell a spreadsheet will not run as a formula ("=HYPERLINK(…)" in a customer's name); phone numbers such
+    as +905321234567 stay as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "@", "\t", "\r", "+", "-"):
+        if value[:1] in ("+", "-") and value[1:2].isdigit():
+            return value
+        return "'" + value
+    return value
