@@ -1,0 +1,111 @@
+import pytest
+from django.urls import reverse
+
+from kervan.accounts.permissions import ROLE_ACCESS, Role
+from kervan.accounts.testing import assert_page_matrix, role_client
+from kervan.customers.models import Customer
+from kervan.imports.models import ImportJob, ImportStatus
+
+from .conftest import csv_file
+
+pytestmark = pytest.mark.django_db
+
+ROWS = [
+    ["Ad", "Soyad", "E-posta", "Telefon"],
+    ["Ayşe", "Yılmaz", "ayse@example.com", "0532 123 45 67"],
+    ["Ali", "Can", "ali@", ""],
+]
+
+
+def test_upload_map_run_and_read_the_report(admin_client, django_capture_on_commit_callbacks):
+    page = admin_client.get(reverse("imports:list"))
+    assert page.status_code == 200 and b'type="file"' in page.content
+    response = admin_client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file(ROWS)})
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response.url == reverse("imports:mapping", args=[job.pk])
+    mapping = admin_client.get(response.url)
+    html = mapping.content.decode()
+    assert '<option value="email" selected>' in html and "ayse@example.com" in html  # guessed, with samples
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            response.url, {"map_0": "first_name", "map_1": "", "map_2": "email", "map_3": "phone", "mode": "skip"}
+        )
+    assert response.status_code == 302 and response.url == reverse("imports:detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.mapping == {"Ad": "first_name", "E-posta": "email", "Telefon": "phone"}
+    assert job.status == ImportStatus.DONE and (job.imported, job.skipped) == (1, 1)
+    assert Customer.objects.get().last_name == ""  # Soyad was left out of the mapping
+    detail = admin_client.get(response.url).content.decode()
+    assert "hx-trigger" not in detail and "ali@" in detail and reverse("imports:report", args=[job.pk]) in detail
+    report = admin_client.get(reverse("imports:report", args=[job.pk]))
+    text = b"".join(report.streaming_content).decode("utf-8-sig")
+    assert text.splitlines() == [
+        "row,column,value,reason,code",
+        "3,E-posta,ali@,'ali@' is not a valid email address.,invalid_email",
+    ]
+
+
+def test_mapping_page_refuses_a_mapping_without_email_or_phone(admin_client):
+    admin_client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file(ROWS)})
+    job = ImportJob.objects.get()
+    response = admin_client.post(reverse("imports:mapping", args=[job.pk]), {"map_0": "first_name", "mode": "skip"})
+    assert response.status_code == 400 and "Map a column to email or phone" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DRAFT
+
+
+def test_upload_page_shows_bad_files(admin_client):
+    response = admin_client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file([[""]])})
+    assert response.status_code == 400 and ImportJob.objects.count() == 0
+
+
+def test_progress_partial_polls_until_done(admin_client, admin_user):
+    job = ImportJob.objects.create(
+        kind="customers",
+        token="t1",
+        file_name="big.csv",
+        file_format="csv",
+        status=ImportStatus.CHECKING,
+        total_rows=200,
+        processed_rows=50,
+        created_by=admin_user,
+    )
+    html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in html and '<progress max="100" value="25"' in html and "50 of about 200" in html
+    job.status, job.processed_rows = ImportStatus.SAVING, 200
+    job.save()
+    html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in html and "writing them now" in html
+    job.status, job.imported = ImportStatus.DONE, 200
+    job.save()
+    html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert "hx-trigger" not in html and "Import finished" in html
+
+
+def test_pages_by_role():
+    assert_page_matrix(reverse("imports:list"), "imports", "write")
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_upload_by_role_and_refusals_change_nothing(role, django_capture_on_commit_callbacks):
+    client = role_client(role)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file(ROWS)})
+    if ROLE_ACCESS[role]["imports"] == "write" and ROLE_ACCESS[role]["customers"] == "write":
+        assert response.status_code == 302
+        assert ImportJob.objects.count() == 1
+    else:
+        assert response.status_code == 403
+        assert ImportJob.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_marketing_may_import_customers_but_not_orders(django_capture_on_commit_callbacks):
+    client = role_client(Role.MARKETING)
+    order_rows = [
+        ["Sipariş No", "Tarih", "E-posta", "Ürün", "Adet", "Fiyat"],
+        ["1", "2024-01-01", "a@b.co", "x", "1", "1"],
+    ]
+    response = client.post("/api/v1/imports/", {"kind": "orders", "file": csv_file(order_rows)})
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    response = client.post(reverse("imports:list"), {"kind": "orders", "file": csv_file(order_rows)})
+    assert response.status_code == 403 and ImportJob.objects.count() == 0
