@@ -20,7 +20,7 @@ from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.models import Source
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, Identity, Tag
-from kervan.demo.bulk import TableWriter, deferred_indexes
+from kervan.demo.bulk import TableWriter, deferred_indexes, prepare_session, write_batches
 from kervan.demo.catalog import CATEGORIES, build_catalog, ean13
 from kervan.demo.generator import SOURCES, TAGS, CatalogueItem, DemoSettings, ShopGenerator
 from kervan.demo.rows import COLUMNS, ID_TABLES, TABLE_ORDER
@@ -106,7 +106,11 @@ def demo_load(
     if settings.customers < 1:
         raise KervanError("customers must be at least 1.", "invalid_customers")
     started = time.monotonic()
-    say = progress or (lambda message: None)
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(f"[{time.monotonic() - started:7.1f}s] {message}")
+
     if Customer.objects.exists():
         if if_empty:
             return DemoLoadResult(skipped=True)
@@ -130,28 +134,22 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
         catalogue, catalogue_counts = _catalogue(settings.seed, sources["web"])
     first_ids = {table: (MODELS[table].objects.aggregate(m=Max("pk"))["m"] or 0) + 1 for table in ID_TABLES}
     generator = ShopGenerator(settings, catalogue=catalogue, sources=sources, tags=tags, first_ids=first_ids)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET TIME ZONE 'UTC'")  # the generator writes UTC wall times
-    writers = {table: TableWriter(MODELS[table], COLUMNS[table], connection) for table in TABLE_ORDER}
+    writers = {table: TableWriter(MODELS[table], COLUMNS[table]) for table in TABLE_ORDER}
+    written = {"customer": 0, "order": 0, "event": 0}
 
-    def write_all():
-        done = 0
-        for batch in generator.batches():
-            with transaction.atomic():
-                for table in TABLE_ORDER:
-                    writers[table].write(batch[table])
-            done += len(batch["customer"])
-            if bulk or done == settings.customers:
-                say(f"  {done:,} customers, {generator.counts['order']:,} orders, {generator.counts['event']:,} events")
+    def after_batch(batch) -> None:
+        for table in written:
+            written[table] += len(batch[table])
+        if bulk or written["customer"] == settings.customers:
+            say(f"{written['customer']:,} customers, {written['order']:,} orders, {written['event']:,} events")
 
+    prepare_session()
     if bulk:
-        tables = [MODELS[t]._meta.db_table for t in TABLE_ORDER]
-        with deferred_indexes(connection, tables, log=say):
-            write_all()
+        with deferred_indexes([MODELS[t]._meta.db_table for t in TABLE_ORDER], log=say):
+            write_batches(generator.batches(), writers, groups=_writer_groups(), after_batch=after_batch)
             say("Rebuilding indexes and constraints…")
     else:
-        write_all()
+        write_batches(generator.batches(), writers, after_batch=after_batch)
 
     with transaction.atomic():
         _reset_sequences()
@@ -168,6 +166,19 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
             for table in TABLE_ORDER:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(MODELS[table]._meta.db_table)}")
     return DemoLoadResult(counts=counts, users_created=users)
+
+
+def _writer_groups() -> list[list[str]] | None:
+    """Tables per writer thread for a bulk load (None: write from this thread, inside its transaction).
+
+    PostgreSQL takes the two biggest tables on a second connection; SQLite has one writer at a time anyway.
+    """
+    if connection.in_atomic_block:
+        return None
+    if connection.vendor != "postgresql":
+        return [list(TABLE_ORDER)]
+    heavy = ["status", "event"]
+    return [[t for t in TABLE_ORDER if t not in heavy], heavy]
 
 
 def _reset_sequences() -> None:
@@ -209,7 +220,7 @@ def _catalogue(seed: int, web_source_id: int) -> tuple[list[CatalogueItem], dict
                 category=category_index[variant.product.category_id],
             )
         )
-    return items, {"product": len(specs), "variant": len(items)}
+    return items, {"product": len({item.product_id for item in items}), "variant": len(items)}
 
 
 def _catalogue_create(specs, categories, web_source_id: int) -> None:

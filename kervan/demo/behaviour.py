@@ -49,7 +49,9 @@ class Clickstream:
             )
         )
 
-    def order_placed(self, customer_id, order_id, number, total, lines, channel, discount, placed: str, source_id):
+    def order_placed(
+        self, customer_id, order_id, number, total, lines, channel, discount, placed: str, source_id, per_line: bool
+    ) -> None:
         codes = f'["{discount[0]}"]' if discount else "[]"
         items = sum(line[1] for line in lines)
         self._event(
@@ -61,7 +63,7 @@ class Clickstream:
             f'"item_count": {items}, "sales_channel": "{channel}", "discount_codes": {codes}}}',
             source_id,
         )
-        for item, quantity, _discount, _tax, line_total in lines:
+        for item, quantity, _discount, _tax, line_total in lines if per_line else ():
             self._event(
                 customer_id,
                 "",

@@ -56,7 +56,8 @@ class DemoSettings:
     seed: int = 7
     orders: int | None = None  # about this many orders in all; default 2.5 per customer
     events_per_customer: float = 10.0  # browsing events (page, product, cart, checkout) per customer, on average
-    order_events: bool = True  # "Placed Order" + one "Ordered Product" per line for every order
+    # Per order: "all" = "Placed Order" + one "Ordered Product" per line, "placed" = only "Placed Order", "none"
+    order_events: str = "all"
     anonymous_share: float = 0.3  # anonymous visitors per customer
     until: dt.date = DEFAULT_UNTIL  # the last day of data; "now" is the midnight after it, Europe/Istanbul
     batch_size: int = 2000  # customers per batch

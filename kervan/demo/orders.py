@@ -112,6 +112,7 @@ class OrderMaker:
             ranks = zipf_weights(len(items), 0.9)
             self.by_category.append(Weighted((item, w * 100000 / item.price) for w, item in zip(ranks, items)))  # noqa: B905
         self.order_seq = 0
+        self.order_events = generator.settings.order_events
 
     def pick_item(self, preferred: int):
         rand = self.random
@@ -332,9 +333,10 @@ class OrderMaker:
             totals.last = placed
         if channel in ("web", "mobile_app"):
             totals.placed_funnels.append((placed, lines))
-        if g.settings.order_events:
+        if self.order_events != "none":
+            per_line = self.order_events == "all"
             g.clicks.order_placed(
-                customer_id, order_id, number, total, lines, channel, discount, placed_text, source_id
+                customer_id, order_id, number, total, lines, channel, discount, placed_text, source_id, per_line
             )
             totals.last_event = placed  # orders come in time order
 

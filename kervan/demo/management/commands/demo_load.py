@@ -19,7 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--orders", type=int, default=None, help="about this many orders (default 2.5/customer)")
         parser.add_argument("--events-per-customer", type=float, default=10.0, help="browsing events per customer")
-        parser.add_argument("--no-order-events", action="store_true", help="skip Placed Order/Ordered Product events")
+        parser.add_argument(
+            "--order-events",
+            choices=["all", "placed", "none"],
+            default="all",
+            help='per order: "Placed Order" and one "Ordered Product" per line (all), only the first, or none',
+        )
         parser.add_argument("--anonymous-share", type=float, default=0.3, help="anonymous visitors per customer")
         parser.add_argument(
             "--until", type=dt.date.fromisoformat, default=DEFAULT_UNTIL, help="last day of data (YYYY-MM-DD)"
@@ -36,7 +41,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             orders=options["orders"],
             events_per_customer=options["events_per_customer"],
-            order_events=not options["no_order_events"],
+            order_events=options["order_events"],
             anonymous_share=options["anonymous_share"],
             until=options["until"],
             batch_size=options["batch_size"],
