@@ -81,7 +81,7 @@ def _insert_postgres(rows: list[EventRow], received_at: dt.datetime) -> set[str]
             for r in rows
         ]
     ).decode()
-    with _server_bound_cursor() as cursor:
+    with _server_bound_cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, [received_at, document])
         return {key for (key,) in cursor.fetchall()}
 
@@ -90,7 +90,8 @@ def _server_bound_cursor():
     """A psycopg cursor on Django's connection (so inside its transaction) that sends parameters separately.
 
     Django's cursors bind client-side, quoting every array element into the SQL text in Python: for a
-    100-event batch that was about half of the insert's cost. Server-side binding ships the arrays as they are.
+    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are.
+    Callers wrap it in `connection.wrap_database_errors` so errors arrive as django.db exceptions, like the ORM's.
     """
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
@@ -108,7 +109,7 @@ def last_event_bump(latest: dict[int, dt.datetime]) -> None:
             " FROM json_to_recordset(%s::json) AS u(c bigint, t timestamptz)"
             " WHERE s.customer_id = u.c AND (s.last_event_at IS NULL OR s.last_event_at < u.t)"
         )
-        with _server_bound_cursor() as cursor:
+        with _server_bound_cursor() as cursor, connection.wrap_database_errors:
             cursor.execute(sql, [orjson.dumps([{"c": i, "t": latest[i]} for i in ids]).decode()])
         return
     newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())

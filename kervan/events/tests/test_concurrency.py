@@ -1,0 +1,66 @@
+"""Concurrent deliveries of overlapping batches (a client retrying while the first try is still running)."""
+
+import datetime as dt
+import threading
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection, connections
+
+from kervan.accounts.actors import Actor
+from kervan.customers.actions import customer_create
+from kervan.customers.models import CustomerStats
+from kervan.events.actions import events_ingest
+from kervan.events.models import Event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def item(n: int, customer_id: int, when: dt.datetime):
+    return SimpleNamespace(
+        type="track",
+        event_id=f"e-{n}",
+        name="Viewed Page",
+        occurred_at=when + dt.timedelta(seconds=n),
+        properties={"n": n},
+        customer_id=customer_id,
+        email=None,
+        phone=None,
+        user_id=None,
+        source=None,
+        anonymous_id=None,
+    )
+
+
+def test_overlapping_batches_in_parallel_store_each_event_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race only exists on PostgreSQL")
+    actor = Actor.system()
+    customers = [customer_create(actor=actor, email=f"c{i}@example.com").pk for i in range(5)]
+    when = dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)
+    # Four senders, each with events 0..199 in a different order, every event on one of five customers.
+    batches = [
+        [item(n, customers[n % 5], when) for n in order]
+        for order in (range(200), reversed(range(200)), range(0, 200, 2), range(1, 200, 2))
+    ]
+    results, errors = [], []
+
+    def send(batch):
+        try:
+            results.append(events_ingest(actor=actor, items=batch))
+        except Exception as exc:  # the test reports any failure
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert Event.objects.count() == 200
+    assert sum(r.accepted for r in results) == 200
+    assert sum(r.duplicates for r in results) == 600 - 200
+    latest = when + dt.timedelta(seconds=199)
+    assert CustomerStats.objects.get(customer_id=customers[199 % 5]).last_event_at == latest
