@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from kervan.core.errors import KervanError
 from kervan.imports.models import ImportJob
@@ -64,6 +65,16 @@ class Importer:
             ((field, index[column], self.parser(field)) for column, field in job.mapping.items()), key=lambda p: p[1]
         )
         self.rows_seen = 0
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, step: str):
+        """Time a step of the write, for the log line each job ends with (and the benchmark)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(self.timings.get(step, 0) + time.perf_counter() - started, 3)
 
     def parser(self, field: str) -> Parser:
         raise NotImplementedError

@@ -125,6 +125,26 @@ def copy_lines(table: str, columns: tuple[str, ...], lines: Iterable[str]) -> in
     return count
 
 
+def select_where_in(sql: str, column: str, values: list, params: tuple = ()) -> Iterator[tuple]:
+    """Rows of `sql` (a SELECT … WHERE …, with %s placeholders for `params`) AND `column` IN `values`, in chunks.
+
+    PostgreSQL gets each chunk as one array parameter (= ANY(%s)), which spares parsing a query with tens of
+    thousands of placeholders; SQLite gets IN lists short enough for its parameter limit.
+    """
+    if not values:
+        return
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            for start in range(0, len(values), 50_000):
+                cursor.execute(f"{sql} AND {column} = ANY(%s)", [*params, values[start : start + 50_000]])
+                yield from cursor.fetchall()
+        else:
+            for start in range(0, len(values), 900):
+                chunk = values[start : start + 900]
+                cursor.execute(f"{sql} AND {column} IN ({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
+                yield from cursor.fetchall()
+
+
 def update_rows(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """UPDATE `table` SET columns… WHERE id = the row's last value, for each row."""
     if not rows:

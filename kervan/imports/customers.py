@@ -8,6 +8,7 @@ one UPDATE each. An empty cell never erases a value; tags are added, never remov
 """
 
 import datetime as dt
+import json
 import re
 
 from django.conf import settings
@@ -218,11 +219,9 @@ class CustomerImport(Importer):
             (self.db_email if kind == "email" else self.db_phone)[value] = customer_id
 
     def _lookup(self, kind: str, values: set[str], into: dict[str, int]) -> None:
-        values = [v for v in values if v not in into]
-        for start in range(0, len(values), LOOKUP_CHUNK):
-            chunk = values[start : start + LOOKUP_CHUNK]
-            rows = Identity.objects.filter(kind=kind, value__in=chunk, source__isnull=True)
-            into.update(rows.values_list("value", "customer_id"))
+        wanted = [v for v in values if v not in into]
+        sql = f"SELECT value, customer_id FROM {Identity._meta.db_table} WHERE kind = %s AND source_id IS NULL"
+        into.update(bulk.select_where_in(sql, "value", wanted, (kind,)))
 
     def _resolve_batch(self) -> None:
         batch, self.batch = self.batch, []
@@ -243,26 +242,36 @@ class CustomerImport(Importer):
             self._apply(number, cells, values)
 
     def _load_customers(self, ids: set[int]) -> None:
+        """Read the customers the file's emails and phones point at, as they are now, with their tags."""
         ids_list = list(ids)
-        fields = (*PROFILE, "custom_fields", *(f"consent_{c}" for c in CHANNELS))
-        for start in range(0, len(ids_list), LOOKUP_CHUNK):
-            chunk = ids_list[start : start + LOOKUP_CHUNK]
-            survivors = {}
-            for row in Customer.objects.filter(pk__in=chunk).values("id", "merged_into_id", *fields):
-                if row["merged_into_id"]:
-                    survivors[row["id"]] = row["merged_into_id"]
-                    continue
-                row["tags"] = set()
-                self.known[row.pop("id")] = row
-            through = Customer.tags.through.objects.filter(customer_id__in=chunk)
-            for customer_id, name in through.values_list("customer_id", "tag__name"):
-                if customer_id in self.known:
-                    self.known[customer_id]["tags"].add(name)
-            if survivors:  # an identity still on a merged profile: the survivor is the customer
-                self._load_customers(set(survivors.values()) - set(self.known))
-                for merged, survivor in survivors.items():
-                    self.known[merged] = self.known.get(survivor, {})
-                    self.known[merged]["_id"] = survivor
+        columns = ("id", "merged_into_id", *PROFILE, "custom_fields", *(f"consent_{c}" for c in CHANNELS))
+        table = Customer._meta.db_table
+        survivors = {}
+        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE 1 = 1"
+        for row in bulk.select_where_in(sql, "id", ids_list):
+            values = dict(zip(columns, row, strict=True))
+            customer_id = values.pop("id")
+            if values.pop("merged_into_id"):
+                survivors[customer_id] = row[1]
+                continue
+            if isinstance(values["birth_date"], str):  # SQLite hands back text
+                values["birth_date"] = dt.date.fromisoformat(values["birth_date"])
+            if isinstance(values["custom_fields"], str):
+                values["custom_fields"] = json.loads(values["custom_fields"])
+            values["tags"] = set()
+            self.known[customer_id] = values
+        tags_sql = (
+            f"SELECT ct.customer_id, t.name FROM {Customer.tags.through._meta.db_table} ct "
+            f"JOIN {Tag._meta.db_table} t ON t.id = ct.tag_id WHERE 1 = 1"
+        )
+        for customer_id, name in bulk.select_where_in(tags_sql, "ct.customer_id", ids_list):
+            if customer_id in self.known:
+                self.known[customer_id]["tags"].add(name)
+        if survivors:  # an identity still on a merged profile: the survivor is the customer
+            self._load_customers(set(survivors.values()) - set(self.known))
+            for merged, survivor in survivors.items():
+                self.known[merged] = self.known.get(survivor, {})
+                self.known[merged]["_id"] = survivor
 
     def _owner(self, kind: str, value: str) -> int | None:
         if not value:
@@ -334,15 +343,23 @@ class CustomerImport(Importer):
         now = timezone.now()
         self.now_db = bulk.db_datetime(now)
         self.source_id = import_source().pk
-        tag_ids = self._tag_ids()
+        with self.timed("tags_seconds"):
+            tag_ids = self._tag_ids()
         if self.new:
-            self._insert_customers(first)
-            self._insert_stats(first)
-        self._insert_identities(first)
-        self._update_customers()
-        tags_table = Customer.tags.through._meta.db_table
-        bulk.insert_rows(tags_table, ("customer_id", "tag_id"), self._tag_rows(first, tag_ids))
-        bulk.insert_rows(ConsentRecord._meta.db_table, CONSENT_COLUMNS, self._consent_rows(first))
+            with self.timed("customers_seconds"):
+                self._insert_customers(first)
+            with self.timed("stats_seconds"):
+                self._insert_stats(first)
+        with self.timed("identities_seconds"):
+            self._insert_identities(first)
+        with self.timed("updates_seconds"):
+            self._update_customers()
+        with self.timed("tags_seconds"):
+            tags_table = Customer.tags.through._meta.db_table
+            bulk.insert_rows(tags_table, ("customer_id", "tag_id"), self._tag_rows(first, tag_ids))
+        if any(field.startswith("consent_") for field in self.column_of):
+            with self.timed("consents_seconds"):
+                bulk.insert_rows(ConsentRecord._meta.db_table, CONSENT_COLUMNS, self._consent_rows(first))
 
     def _tag_ids(self) -> dict[str, int]:
         names = set()
