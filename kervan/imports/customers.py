@@ -2,112 +2,28 @@
 
 Rows are checked in Python with the same rules as customers.actions.clean_profile (emails and phones normalised,
 birth dates in range, two-letter countries …), matched to existing customers by email, then phone (an email or
-phone seen earlier in the same file counts too), and written in bulk: new customers with their Identity rows,
-CustomerStats rows, tags and consent records by COPY on PostgreSQL or executemany on SQLite; changed customers by
-one UPDATE each. An empty cell never erases a value; tags are added, never removed.
+phone seen earlier in the same file counts too), and written in bulk by CustomerWriter. An empty cell never
+erases a value; tags are added, never removed.
 """
 
 import datetime as dt
 import json
-import re
 
-from django.conf import settings
 from django.utils import timezone
 
 from kervan.core.emails import normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.phones import normalize_phone
-from kervan.core.text import search_fold
 from kervan.customers.custom_fields import clean_custom_fields
-from kervan.customers.models import (
-    ConsentRecord,
-    Customer,
-    CustomerStats,
-    CustomFieldDefinition,
-    Identity,
-    Tag,
-)
+from kervan.customers.models import Customer, CustomFieldDefinition, Identity, Tag
 from kervan.imports import bulk
 from kervan.imports.base import Importer, memoized, text
+from kervan.imports.customers_write import CHANNELS, PROFILE, CustomerWriter, search_keys
 from kervan.imports.fields import CUSTOM_PREFIX
 from kervan.imports.values import parse_consent, parse_date, parse_gender, parse_tags, split_full_name
 
-PROFILE = ("first_name", "last_name", "email", "phone", "birth_date", "gender", "city", "country", "language")
-CHANNELS = ("email", "sms", "call", "whatsapp")
 BATCH = 5000
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-LOOKUP_CHUNK = 900  # below SQLite's smallest limit on query parameters
 PRELOAD_LIMIT = 3_000_000  # up to this many known emails/phones are read into memory at once
-
-CUSTOMER_COLUMNS = (
-    "id",
-    "created_at",
-    "updated_at",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "country",
-    "language",
-    "time_zone",
-    "custom_fields",
-    "consent_email",
-    "consent_sms",
-    "consent_call",
-    "consent_push",
-    "consent_whatsapp",
-    "search_key",
-    "name_key",
-    "source_id",
-)
-UPDATE_COLUMNS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "country",
-    "language",
-    "custom_fields",
-    "consent_email",
-    "consent_sms",
-    "consent_call",
-    "consent_whatsapp",
-    "search_key",
-    "name_key",
-    "updated_at",
-)
-STATS_COLUMNS = (
-    "customer_id",
-    "currency",
-    "total_spent",
-    "order_count",
-    "average_order_value",
-    "returns_count",
-    "refunded_total",
-)
-IDENTITY_COLUMNS = ("kind", "value", "customer_id", "created_at")
-CONSENT_COLUMNS = (
-    "customer_id",
-    "channel",
-    "purpose",
-    "status",
-    "source",
-    "proof",
-    "occurred_at",
-    "recorded_at",
-    "actor_id",
-    "address",
-    "iys_channel",
-    "iys_status",
-    "iys_source",
-    "iys_recipient_type",
-)
 
 
 def _country(raw: str) -> str:
@@ -131,7 +47,7 @@ def _full_name(raw: str) -> tuple[str, str]:
     return first, last
 
 
-class CustomerImport(Importer):
+class CustomerImport(CustomerWriter, Importer):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.today = timezone.localdate()
@@ -330,215 +246,6 @@ class CustomerImport(Importer):
             self.new_email[email] = owner
         if phone and by_phone is None:
             self.new_phone[phone] = owner
-
-    # -- writing ------------------------------------------------------------------------------------------------
-
-    def reserve(self) -> dict[str, int]:
-        return {Customer._meta.db_table: len(self.new)}
-
-    def write(self, first_ids: dict[str, int]) -> None:
-        from kervan.imports.sources import import_source
-
-        first = first_ids.get(Customer._meta.db_table, 0)
-        now = timezone.now()
-        self.now_db = bulk.db_datetime(now)
-        self.source_id = import_source().pk
-        with self.timed("tags_seconds"):
-            tag_ids = self._tag_ids()
-        if self.new:
-            with self.timed("customers_seconds"):
-                self._insert_customers(first)
-            with self.timed("stats_seconds"):
-                self._insert_stats(first)
-        with self.timed("identities_seconds"):
-            self._insert_identities(first)
-        with self.timed("updates_seconds"):
-            self._update_customers()
-        with self.timed("tags_seconds"):
-            tags_table = Customer.tags.through._meta.db_table
-            bulk.insert_rows(tags_table, ("customer_id", "tag_id"), self._tag_rows(first, tag_ids))
-        if any(field.startswith("consent_") for field in self.column_of):
-            with self.timed("consents_seconds"):
-                bulk.insert_rows(ConsentRecord._meta.db_table, CONSENT_COLUMNS, self._consent_rows(first))
-
-    def _tag_ids(self) -> dict[str, int]:
-        names = set()
-        for values in self.new:
-            names.update(values.get("tags", ()))
-        for cid in self.dirty:
-            names.update(self.known[cid].get("_new_tags", ()))
-        if not names:
-            return {}
-        Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True, batch_size=500)
-        ids = {}
-        names_list = sorted(names)
-        for start in range(0, len(names_list), LOOKUP_CHUNK):
-            chunk = names_list[start : start + LOOKUP_CHUNK]
-            ids.update(Tag.objects.filter(name__in=chunk).values_list("name", "id"))
-        return ids
-
-    def _insert_customers(self, first: int) -> None:
-        table = Customer._meta.db_table
-        if bulk.is_postgresql():
-            bulk.copy_lines(table, CUSTOMER_COLUMNS, self._customer_lines(first))
-        else:
-            bulk.insert_rows(table, CUSTOMER_COLUMNS, self._customer_rows(first, null=None))
-
-    def _customer_rows(self, first: int, null):
-        """One tuple per new customer; every value a str except the id and an empty birth date (`null`)."""
-        now, source = self.now_db, str(self.source_id)
-        country, zone = settings.KERVAN_DEFAULT_COUNTRY, settings.TIME_ZONE
-        keys = self.keys
-        for i, v in enumerate(self.new):
-            first_name = v.get("first_name", "")
-            last_name = v.get("last_name", "")
-            email = v.get("email", "")
-            phone = v.get("phone", "")
-            city = v.get("city", "")
-            birth = v.get("birth_date")
-            custom = v.get("custom_fields")
-            search_key, name_key = keys(first_name, last_name, email, phone, city)
-            yield (
-                first + i,
-                now,
-                now,
-                first_name,
-                last_name,
-                email,
-                phone,
-                birth.isoformat() if birth else null,
-                v.get("gender", ""),
-                city,
-                v.get("country", country),
-                v.get("language", "tr"),
-                zone,
-                bulk.db_json(custom) if custom else "{}",
-                v.get("consent_email", ""),
-                v.get("consent_sms", ""),
-                v.get("consent_call", ""),
-                "",
-                v.get("consent_whatsapp", ""),
-                search_key,
-                name_key,
-                source,
-            )
-
-    def _customer_lines(self, first: int):
-        """COPY text lines. Only the free-text cells can hold a character COPY must escape; they are checked
-        once per row and the rare row that needs it takes the general path."""
-        special = _COPY_SPECIAL.search
-        for row in self._customer_rows(first, null="\\N"):
-            if special(row[3]) or special(row[4]) or special(row[5]) or special(row[9]) or special(row[13]):
-                yield bulk.pg_line(row[:7] + ((None,) if row[7] == "\\N" else row[7:8]) + row[8:])
-            else:
-                yield f"{row[0]}\t" + "\t".join(row[1:]) + "\n"
-
-    def _insert_stats(self, first: int) -> None:
-        currency = settings.KERVAN_DEFAULT_CURRENCY
-        table = CustomerStats._meta.db_table
-        ids = range(first, first + len(self.new))
-        if bulk.is_postgresql():
-            bulk.copy_lines(table, STATS_COLUMNS, (f"{i}\t{currency}\t0\t0\t0\t0\t0\n" for i in ids))
-        else:
-            bulk.insert_rows(table, STATS_COLUMNS, ((i, currency, "0", 0, "0", 0, "0") for i in ids))
-
-    def _insert_identities(self, first: int) -> None:
-        now = self.now_db
-
-        def rows():
-            for kind, new in (("email", self.new_email), ("phone", self.new_phone)):
-                for value, owner in new.items():
-                    yield kind, value, (first - 1 - owner) if owner < 0 else owner, now
-
-        def lines():
-            special = _COPY_SPECIAL.search
-            for row in rows():
-                yield bulk.pg_line(row) if special(row[1]) else f"{row[0]}\t{row[1]}\t{row[2]}\t{now}\n"
-
-        table = Identity._meta.db_table
-        if bulk.is_postgresql():
-            bulk.copy_lines(table, IDENTITY_COLUMNS, lines())
-        else:
-            bulk.insert_rows(table, IDENTITY_COLUMNS, rows())
-
-    def _update_customers(self) -> None:
-        rows = []
-        for cid in sorted(self.dirty):
-            c = self.known[cid]
-            rows.append(
-                (
-                    *(c[f] for f in PROFILE),
-                    bulk.db_json(c["custom_fields"] or {}),
-                    *(c[f"consent_{ch}"] for ch in CHANNELS),
-                    *self.keys(c["first_name"], c["last_name"], c["email"], c["phone"], c["city"]),
-                    self.now_db,
-                    cid,
-                )
-            )
-        bulk.update_rows(Customer._meta.db_table, UPDATE_COLUMNS, rows)
-
-    def _tag_rows(self, first: int, tag_ids: dict[str, int]):
-        for i, values in enumerate(self.new):
-            for name in set(values.get("tags", ())):
-                yield first + i, tag_ids[name]
-        for cid in sorted(self.dirty):
-            for name in self.known[cid].get("_new_tags", ()):
-                yield cid, tag_ids[name]
-
-    def _consent_rows(self, first: int):
-        proof = f"Import #{self.job.pk}: {self.job.file_name}"[:1000]
-        actor_id = getattr(self.actor, "user_id", None)
-        now = self.now_db
-
-        def row(cid, channel, status, address):
-            return (
-                cid,
-                channel,
-                ConsentRecord.Purpose.MARKETING,
-                status,
-                "import",
-                proof,
-                now,
-                now,
-                actor_id,
-                address,
-                ConsentRecord.IYS_CHANNEL[channel],
-                "ONAY" if status == "granted" else "RET",
-                "",
-                ConsentRecord.RecipientType.INDIVIDUAL,
-            )
-
-        for i, values in enumerate(self.new):
-            for channel in CHANNELS:
-                status = values.get(f"consent_{channel}")
-                if status:
-                    address = values.get("email", "") if channel == "email" else values.get("phone", "")
-                    yield row(first + i, channel, status, address)
-        for cid in sorted(self.dirty):
-            c = self.known[cid]
-            for channel in c.get("_new_consents", ()):
-                address = c["email"] if channel == "email" else c["phone"]
-                yield row(cid, channel, c[f"consent_{channel}"], address)
-
-
-def search_keys():
-    """customer_search_key and customer_name_key, the same values, computed from cached folds of the name and
-    city parts: folding is per character (Turkish lower-casing, accents dropped, spaces collapsed), so folding the
-    parts and joining them equals folding the joined text; e-mails are already lower-case and phones are ASCII.
-    A million rows have a few thousand distinct names and cities, so this is much faster than folding each row."""
-    fold = memoized(search_fold)
-
-    def keys(first_name: str, last_name: str, email: str, phone: str, city: str) -> tuple[str, str]:
-        first = fold(first_name) if first_name else ""
-        last = fold(last_name) if last_name else ""
-        national = "0" + phone[3:] if phone.startswith("+90") else ""
-        if email and not email.isascii():
-            email = search_fold(email)
-        parts = (first, last, email, phone, national, fold(city) if city else "")
-        name_key = f"{first} {last}" if first and last else first or last
-        return " ".join([p for p in parts if p]), name_key
-
-    return keys
 
 
 def _merge(pending: dict, values: dict) -> None:
