@@ -1,6 +1,7 @@
 """POST /api/v1/events/track: one event, idempotent by event_id, strict about input."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -151,3 +152,26 @@ def test_anonymous_request_is_refused(db, client, event):
     response = client.post("/api/v1/events/track", event(anonymous_id="a"), content_type="application/json")
     assert response.status_code == 401
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["null", '"text"', "123", "[]", "{}", '{"batch": null}', "[" * 100_000, '{"properties": ' + "[" * 300 + "]" * 300],
+)
+def test_odd_bodies_are_4xx(api, raw):
+    for path in ("/events/track", "/events/identify", "/events/batch"):
+        response = api.post(path, raw=raw)
+        assert 400 <= response.status_code < 500, (path, raw[:30], response.content[:200])
+        assert response.json()["code"]
+    assert Event.objects.count() == 0
+
+
+def test_deeply_nested_properties_are_refused(api, event):
+    deep: dict = {}
+    node = deep
+    for _ in range(300):
+        node["x"] = {}
+        node = node["x"]
+    response = api.post("/events/track", raw=json.dumps(event(anonymous_id="a", properties=deep)))
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_properties"
