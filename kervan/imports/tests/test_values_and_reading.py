@@ -5,6 +5,7 @@ import pytest
 
 from kervan.core.errors import KervanError
 from kervan.customers.search import customer_name_key, customer_search_key
+from kervan.imports import reading
 from kervan.imports.customers import search_keys
 from kervan.imports.reading import detect_encoding, open_table, sniff_delimiter
 from kervan.imports.values import (
@@ -124,11 +125,32 @@ def test_duplicate_and_blank_headers_are_named(tmp_path):
     assert open_table(path).columns == ["Ad", "Column 2", "Ad (2)"]
 
 
-def test_xlsx_cells_read_as_text(tmp_path):
-    upload = xlsx_file([["Telefon", "Doğum tarihi", "Fiyat"], [5321234567, dt.datetime(1990, 4, 23), 1234.5]])
-    table = open_table(_saved(tmp_path, upload))
-    assert table.file_format == "xlsx"
-    assert [cells for _, cells in table.rows()] == [["5321234567", "1990-04-23", "1234.5"]]
+@pytest.mark.parametrize("backend", ["calamine", "openpyxl"])
+def test_xlsx_cells_read_as_text(tmp_path, monkeypatch, backend):
+    if backend == "openpyxl":
+        monkeypatch.setattr(reading, "_calamine", lambda: None)
+    elif reading._calamine() is None:
+        pytest.skip("python-calamine is not installed; openpyxl reads the workbooks")
+    rows = [
+        ["Telefon", "Doğum tarihi", "Fiyat"],
+        [5321234567, dt.datetime(1990, 4, 23), 1234.5],
+        [None, None, None],
+        ["05051112233", None, "1.234,50"],
+    ]
+    table = open_table(_saved(tmp_path, xlsx_file(rows)))
+    assert table.file_format == "xlsx" and table.columns == ["Telefon", "Doğum tarihi", "Fiyat"]
+    assert list(table.rows()) == [(2, ["5321234567", "1990-04-23", "1234.5"]), (4, ["05051112233", "", "1.234,50"])]
+
+
+@pytest.mark.parametrize("backend", ["calamine", "openpyxl"])
+def test_damaged_xlsx_is_refused_by_either_reader(tmp_path, monkeypatch, backend):
+    if backend == "openpyxl":
+        monkeypatch.setattr(reading, "_calamine", lambda: None)
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    with pytest.raises(KervanError) as exc:
+        open_table(str(path))
+    assert exc.value.code == "unreadable_file"
 
 
 @pytest.mark.parametrize(
