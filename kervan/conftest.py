@@ -14,6 +14,7 @@ from kervan.accounts.permissions import Domain, Role
 def make_user(db):
     def make(role: str = Role.ADMIN, username: str | None = None, **extra) -> User:
         username = username or f"{role}-user"
+        extra.setdefault("language", "en")  # tests read English text; Turkish is tested on its own
         return User.objects.create_user(username=username, password="kervan-test-pw", role=role, **extra)
 
     return make

@@ -39,6 +39,7 @@ def make_role_user(role: str, **extra) -> User:
     """A fresh active staff user with `role` and a unique username (no usable password unless `password` is given)."""
     username = extra.pop("username", None) or f"{role}-{uuid.uuid4().hex[:8]}"
     password = extra.pop("password", None)
+    extra.setdefault("language", "en")  # tests read English text; Turkish is tested on its own
     return User.objects.create_user(username=username, password=password, role=role, **extra)
 
 

@@ -1,14 +1,13 @@
 """Cursor (keyset) pagination: stable under inserts and as fast on page 1,000 as on page 1.
 
-A cursor is an opaque token holding the sort value and id of the last row served.
+A cursor is an opaque, signed token holding the sort value and id of the last row served.
 """
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core import signing
 from django.db.models import Q, QuerySet
 
 from kervan.core.errors import KervanError
@@ -22,39 +21,43 @@ class Page:
     next_cursor: str | None
 
 
-def _encode(values: list) -> str:
-    def enc(v):
-        if isinstance(v, dt.datetime):
-            return {"dt": v.isoformat()}
-        if isinstance(v, Decimal):
-            return {"dec": str(v)}
-        if isinstance(v, dt.date):
-            return {"d": v.isoformat()}
-        return v
-
-    raw = json.dumps([enc(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+_SALT = "kervan.cursor"
 
 
-def _decode(cursor: str) -> list:
-    def dec(v):
-        if isinstance(v, dict):
-            if "dt" in v:
-                return dt.datetime.fromisoformat(v["dt"])
-            if "dec" in v:
-                return Decimal(v["dec"])
-            if "d" in v:
-                return dt.date.fromisoformat(v["d"])
-        return v
+def _tag(v):
+    if isinstance(v, dt.datetime):
+        return {"dt": v.isoformat()}
+    if isinstance(v, Decimal):
+        return {"dec": str(v)}
+    if isinstance(v, dt.date):
+        return {"d": v.isoformat()}
+    return v
 
+
+def _untag(v):
+    if isinstance(v, dict):
+        if "dt" in v:
+            return dt.datetime.fromisoformat(v["dt"])
+        if "dec" in v:
+            return Decimal(v["dec"])
+        if "d" in v:
+            return dt.date.fromisoformat(v["d"])
+    return v
+
+
+def encode_cursor(values: list) -> str:
+    """An opaque, signed token: a client can hand it back but cannot forge or alter one."""
+    return signing.dumps([_tag(v) for v in values], salt=_SALT, compress=True)
+
+
+def decode_cursor(cursor: str, length: int) -> list:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError
-        return [dec(v) for v in values]
-    except (ValueError, TypeError):
+        values = signing.loads(cursor, salt=_SALT)
+    except signing.BadSignature:
         raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor") from None
+    if not isinstance(values, list) or len(values) != length:
+        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor")
+    return [_untag(v) for v in values]
 
 
 def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, limit: int = 50) -> Page:
@@ -71,7 +74,7 @@ def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, lim
     else:
         qs = qs.order_by(order, "-pk" if descending else "pk")
     if cursor:
-        value, pk = _decode(cursor)
+        value, pk = decode_cursor(cursor, 2)
         op = "lt" if descending else "gt"
         if field == "id":
             qs = qs.filter(**{f"pk__{op}": pk})
@@ -82,7 +85,7 @@ def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, lim
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode([_value(last, field), last.pk])
+        next_cursor = encode_cursor([_value(last, field), last.pk])
     return Page(items=rows, next_cursor=next_cursor)
 
 

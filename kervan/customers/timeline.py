@@ -4,15 +4,14 @@ Nothing is copied into a timeline table. Each kind is read newest-first from its
 the streams are merged by time, and the cursor (time, kind, id) says where the next page starts.
 """
 
-import base64
 import datetime as dt
 import heapq
-import json
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from kervan.core.errors import KervanError
+from kervan.core.pagination import decode_cursor, encode_cursor
 from kervan.customers.models import ConsentRecord, CustomerMerge, CustomerNote
 from kervan.events.models import Event
 from kervan.orders.models import OrderStatusChange, Refund, Return
@@ -44,18 +43,14 @@ _RANK = {kind: i for i, kind in enumerate(KINDS)}
 
 
 def _encode(item: TimelineItem) -> str:
-    raw = json.dumps([item.occurred_at.isoformat(), item.kind, item.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([item.occurred_at, item.kind, item.id])
 
 
 def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
-    try:
-        when, kind, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if kind not in _RANK or not isinstance(pk, int):
-            raise ValueError
-        return dt.datetime.fromisoformat(when), kind, pk
-    except (ValueError, TypeError):
-        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor") from None
+    when, kind, pk = decode_cursor(cursor, 3)
+    if not isinstance(when, dt.datetime) or kind not in _RANK or not isinstance(pk, int):
+        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor")
+    return when, kind, pk
 
 
 def customer_timeline(

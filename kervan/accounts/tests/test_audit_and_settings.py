@@ -139,14 +139,14 @@ def test_profile_for_every_role(db):
 
 
 def test_profile_language(admin_client, admin_user):
-    response = admin_client.post(reverse("accounts:profile"), {"language": "en"})
-    assert response.status_code == 302 and response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
+    response = admin_client.post(reverse("accounts:profile"), {"language": "tr"})
+    assert response.status_code == 302 and response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "tr"
     admin_user.refresh_from_db()
-    assert admin_user.language == "en"
-    assert AuditLog.objects.filter(object_id=str(admin_user.pk), changes={"language": ["tr", "en"]}).exists()
+    assert admin_user.language == "tr"
+    assert AuditLog.objects.filter(object_id=str(admin_user.pk), changes={"language": ["en", "tr"]}).exists()
     admin_client.post(reverse("accounts:profile"), {"language": "xx"})
     admin_user.refresh_from_db()
-    assert admin_user.language == "en"
+    assert admin_user.language == "tr"
 
 
 def test_profile_language_api(db):

@@ -17,7 +17,7 @@ NEXT = "/accounts/profile/"
 
 @pytest.fixture
 def enrolled_user(db):
-    user = User.objects.create_user(username="elif", password=PASSWORD, role=Role.SALES)
+    user = User.objects.create_user(username="elif", password=PASSWORD, role=Role.SALES, language="en")
     user.totp_secret = pyotp.random_base32()
     user.totp_confirmed_at = timezone.now()
     user.save()
