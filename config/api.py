@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from kervan.accounts.api import router as accounts_router
 from kervan.accounts.api_auth import ApiKeyAuth, RateLimited, StaffSessionAuth
 from kervan.catalog.api import router as catalog_router
+from kervan.core.api_json import ORJSONRenderer
 from kervan.core.errors import KervanError
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
@@ -23,6 +24,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[ApiKeyAuth(), StaffSessionAuth()],
     docs_url="/docs",
+    renderer=ORJSONRenderer(),
 )
 
 

@@ -1,6 +1,7 @@
 """Identity resolution: from whatever a source knows about a person to one Customer."""
 
 from django.db import transaction
+from django.db.models import Q
 
 from kervan.accounts.actors import Actor
 from kervan.core.emails import normalize_email
@@ -17,6 +18,21 @@ def identities_lookup(kind: str, values, source=None) -> dict[str, int]:
         "value", "customer_id", "customer__merged_into_id"
     )
     return {value: merged_into or customer_id for value, customer_id, merged_into in rows}
+
+
+def identities_lookup_global(values_by_kind: dict[str, set[str]]) -> dict[tuple[str, str], int]:
+    """{(kind, value): customer_id} for source-less identities (email, phone, visitor id) of several kinds, in one
+    query (merged profiles followed) — the batch event path resolves a whole batch with it."""
+    condition = Q()
+    for kind, values in values_by_kind.items():
+        if values:
+            condition |= Q(kind=kind, value__in=set(values))
+    if not condition:
+        return {}
+    rows = Identity.objects.filter(condition, source__isnull=True).values_list(
+        "kind", "value", "customer_id", "customer__merged_into_id"
+    )
+    return {(kind, value): merged_into or customer_id for kind, value, customer_id, merged_into in rows}
 
 
 def customer_resolve(

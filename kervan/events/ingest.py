@@ -17,7 +17,7 @@ from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
 from kervan.customers.actions import clean_profile
-from kervan.customers.identity import customer_identify, identities_lookup
+from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_global
 from kervan.customers.models import Customer, Identity
 from kervan.events.models import CanonicalEvent
 
@@ -257,13 +257,17 @@ def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source]) -> No
         for t in tracks:
             if t.resolved is None and t.source_key == key and t.user_id in found:
                 t.resolved = found[t.user_id]
-    for kind, attr in ((Identity.Kind.EMAIL, "email"), (Identity.Kind.PHONE, "phone")):
-        values = {getattr(t, attr) for t in tracks if t.resolved is None and getattr(t, attr)}
-        if values:
-            found = identities_lookup(kind, values)
-            for t in tracks:
-                if t.resolved is None and getattr(t, attr) in found:
-                    t.resolved = found[getattr(t, attr)]
+    # Emails, phones and visitor ids of the whole batch in one query; strongest identifier first.
+    found = identities_lookup_global(
+        {
+            Identity.Kind.EMAIL: {t.email for t in tracks if t.resolved is None and t.email},
+            Identity.Kind.PHONE: {t.phone for t in tracks if t.resolved is None and t.phone},
+            Identity.Kind.ANONYMOUS: {t.anonymous_id for t in tracks if t.resolved is None and t.anonymous_id},
+        }
+    )
+    for t in tracks:
+        if t.resolved is None:
+            t.resolved = found.get((Identity.Kind.EMAIL, t.email)) or found.get((Identity.Kind.PHONE, t.phone))
     known: dict[tuple, int] = {}
     for t in tracks:
         if t.resolved is not None or not (t.email or t.phone or t.user_id):
@@ -282,12 +286,12 @@ def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source]) -> No
             t.resolved = customer.pk
         for k in keys:
             known.setdefault(k, t.resolved)
-    anonymous = {t.anonymous_id for t in tracks if t.resolved is None and t.anonymous_id}
-    if anonymous:
-        found = identities_lookup(Identity.Kind.ANONYMOUS, anonymous)
-        for t in tracks:
-            if t.resolved is None and t.anonymous_id in found:
-                t.resolved = found[t.anonymous_id]
+        if t.anonymous_id:
+            known.setdefault(("a", t.anonymous_id), t.resolved)
+    for t in tracks:  # visitor ids last, including those the profiles created above have just claimed
+        if t.resolved is None and t.anonymous_id:
+            # An id already owned before this batch stays with its owner (identify never steals one).
+            t.resolved = found.get((Identity.Kind.ANONYMOUS, t.anonymous_id)) or known.get(("a", t.anonymous_id))
 
 
 def dedupe_key(namespace: str, event_id: str) -> str:
