@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from kervan.core.errors import KervanError, NotFound
 from kervan.core.money import to_amount
@@ -107,6 +108,15 @@ def customer_360(customer: Customer) -> Customer360:
     )
 
 
+DUPLICATE_REASONS = {
+    "same_name": _("same name"),
+    "same_city": _("same city"),
+    "same_birth_date": _("same birth date"),
+    "same_email_name": _("same email name"),
+    "similar_phone": _("similar phone"),
+}
+
+
 def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[Customer, list[str]]]:
     """Profiles that are probably the same person, each with why: same name plus a matching detail
     (city, birth date, email name, phone) — never the name alone, which is common ("Mehmet Yılmaz")."""
@@ -123,15 +133,15 @@ def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[C
     for other in candidates:
         reasons = []
         if customer.city and search_fold(other.city) == search_fold(customer.city):
-            reasons.append("same city")
+            reasons.append("same_city")
         if customer.birth_date and other.birth_date == customer.birth_date:
-            reasons.append("same birth date")
+            reasons.append("same_birth_date")
         if local and other.email and other.email.split("@")[0] == local:
-            reasons.append("same email name")
+            reasons.append("same_email_name")
         if customer.phone and other.phone and other.phone[-7:] == customer.phone[-7:]:
-            reasons.append("similar phone")
+            reasons.append("similar_phone")
         if reasons:
-            found.append((other, ["same name", *reasons]))
+            found.append((other, ["same_name", *reasons]))
         if len(found) >= limit:
             break
     return found

@@ -238,7 +238,10 @@ def customer_merge(request, customer_id: int):
         {
             "customer": survivor,
             "other": other,
-            "candidates": selectors.duplicate_candidates(survivor),
+            "candidates": [
+                (candidate, [selectors.DUPLICATE_REASONS[r] for r in reasons])
+                for candidate, reasons in selectors.duplicate_candidates(survivor)
+            ],
         },
     )
 
