@@ -52,6 +52,8 @@ class CustomerWriter:
         with self.timed("tags_seconds"):
             tag_ids = self._tag_ids()
         if self.new:
+            with self.timed("sort_seconds"):
+                self._sort_new_by_email()
             with self.timed("customers_seconds"):
                 self._insert_customers(first)
             with self.timed("stats_seconds"):
@@ -82,6 +84,19 @@ class CustomerWriter:
             chunk = names_list[start : start + LOOKUP_CHUNK]
             ids.update(Tag.objects.filter(name__in=chunk).values_list("name", "id"))
         return ids
+
+    def _sort_new_by_email(self) -> None:
+        """Give new customers their ids in email order: each index on the email (the customer's and the identity's)
+        then grows at its right edge instead of at a random place, which is much less work for the database."""
+        order = sorted(range(len(self.new)), key=lambda i: self.new[i].get("email", ""))
+        rank = [0] * len(order)
+        for position, i in enumerate(order):
+            rank[i] = position
+        self.new = [self.new[i] for i in order]
+        for owners in (self.new_email, self.new_phone):
+            for value, owner in owners.items():
+                if owner < 0:
+                    owners[value] = -1 - rank[-1 - owner]
 
     def _insert_customers(self, first: int) -> None:
         table = Customer._meta.db_table
@@ -153,7 +168,8 @@ class CustomerWriter:
 
         def rows():
             for kind, new in (("email", self.new_email), ("phone", self.new_phone)):
-                for value, owner in new.items():
+                for value in sorted(new):  # in index order, like the customers
+                    owner = new[value]
                     yield kind, value, (first - 1 - owner) if owner < 0 else owner, now
 
         def lines():
