@@ -59,7 +59,9 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
     try:
         if not job.file:
             raise KervanError("The uploaded file is no longer there; upload it again.", "missing_file")
-        table = open_table(job.file.path, preview_rows=0)
+        table = open_table(job.file.path, preview_rows=1)
+        if not table.preview:
+            raise KervanError("The file has no rows under its header.", "empty_file", field="file")
         job.file_format = table.file_format
         job.encoding = table.encoding
         job.delimiter = table.delimiter

@@ -90,6 +90,7 @@ def test_explicit_mapping(client_for, django_capture_on_commit_callbacks):
     [
         ({"kind": "invoices"}, "csv", 400, "invalid_kind"),
         ({"kind": "customers"}, "empty", 400, "empty_file"),
+        ({"kind": "customers"}, "header_only", 400, "empty_file"),
         ({"kind": "customers"}, "broken_xlsx", 400, "unreadable_file"),
         ({"kind": "customers", "mapping": '{"E-posta": "colour"}'}, "csv", 400, "unknown_field"),
         ({"kind": "customers", "mapping": '{"Ad": "first_name"}'}, "csv", 400, "missing_required_field"),
@@ -106,6 +107,7 @@ def test_bad_input_is_refused_and_leaves_nothing(
     files = {
         "csv": csv_file([HEADER, ["Ayşe", "ayse@example.com", ""]]),
         "empty": SimpleUploadedFile("empty.csv", b""),
+        "header_only": csv_file([HEADER]),
         "broken_xlsx": SimpleUploadedFile("broken.xlsx", b"PK\x03\x04 this is not a workbook"),
     }
     data = dict(fields)
