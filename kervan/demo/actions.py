@@ -115,6 +115,10 @@ def demo_load(
         if if_empty:
             return DemoLoadResult(skipped=True)
         raise Conflict("The database already has customers; the demo shop loads into an empty one.", "not_empty")
+    if Event.objects.filter(dedupe_key__startswith=f"demo:{settings.seed}:").exists():
+        raise Conflict(
+            f"Events of an earlier demo load with seed {settings.seed} remain; use another seed.", "not_empty"
+        )
     bulk = settings.customers >= BULK_FROM if bulk is None else bulk
 
     if not bulk:

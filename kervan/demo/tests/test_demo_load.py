@@ -256,3 +256,13 @@ def test_data_ends_on_the_until_day():
     load(20, 2, "--until", "2025-06-30")
     last = Order.objects.order_by("-placed_at").first().placed_at
     assert last.date() <= date(2025, 6, 30)
+
+
+def test_leftover_events_of_the_same_seed_are_refused_not_duplicated(shop):
+    Event.objects.filter(customer__isnull=False).delete()  # anonymous visitors' events stay behind
+    Order.objects.all().delete()
+    Customer.objects.all().delete()
+    left = Event.objects.count()
+    with pytest.raises(CommandError, match="seed 3"):
+        load(10, 3)
+    assert Event.objects.count() == left and not Customer.objects.exists()
