@@ -122,13 +122,26 @@ def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[C
     (city, birth date, email name, phone) — never the name alone, which is common ("Mehmet Yılmaz")."""
     if not customer.name_key:
         return []
+    local = customer.email.split("@")[0] if customer.email else ""
+    # The database narrows by name (indexed) and by "one more detail" at once, so a common name with thousands of
+    # namesakes among a million customers still costs one small query.
+    detail = Q()
+    if customer.city:
+        detail |= Q(city__iexact=customer.city)
+    if customer.birth_date:
+        detail |= Q(birth_date=customer.birth_date)
+    if local:
+        detail |= Q(email__startswith=f"{local}@")
+    if customer.phone:
+        detail |= Q(phone__endswith=customer.phone[-7:])
+    if not detail:
+        return []
     candidates = (
         Customer.objects.active()
-        .filter(name_key=customer.name_key)
+        .filter(detail, name_key=customer.name_key)
         .exclude(pk=customer.pk)
-        .order_by("-created_at")[:200]
+        .order_by("-created_at")[: limit * 2]
     )
-    local = customer.email.split("@")[0] if customer.email else ""
     found = []
     for other in candidates:
         reasons = []
