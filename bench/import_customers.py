@@ -272,6 +272,47 @@ def child(db: str, csv_path: Path) -> None:
     print("RESULT " + json.dumps(result))
 
 
+STEPS = (
+    "check_seconds",
+    "sort_seconds",
+    "customers_seconds",
+    "identities_seconds",
+    "stats_seconds",
+    "tags_seconds",
+    "commit_seconds",
+    "python_cpu_seconds",
+    "database_cpu_seconds",
+    "load_average",
+)
+
+
+def record(recorded: dict, result: dict, args, command: str) -> None:
+    db = result["db"]
+    data = (
+        f"{args.rows:,}-row Turkish customer CSV ({args.encoding}, {args.delimiter!r}): {result['imported']:,} "
+        f"customers created with {result['identities']:,} identities and {result['stats']:,} stats rows, "
+        f"{result['errors']:,} bad rows reported; fresh database, shared 2-core machine"
+    )
+    recorded[f"customer CSV import, {args.rows:,} rows, {db}"] = {
+        "value": result["seconds"],
+        "unit": "s",
+        "target": "<= 10 s" if db == "postgresql" else "<= 15 s",
+        "data": data,
+        "db": db,
+        "command": command,
+        **{k: result.get(k) for k in STEPS},
+    }
+    if "again_seconds" in result:
+        recorded[f"customer CSV re-import (all rows unchanged), {args.rows:,} rows, {db}"] = {
+            "value": result["again_seconds"],
+            "unit": "s",
+            "target": "",
+            "data": f"the same file again: {result['again_unchanged']:,} rows matched by email, nothing written",
+            "db": db,
+            "command": command,
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -300,18 +341,7 @@ def main() -> None:
     for db in args.db:
         result = run_one(db, csv_path)
         print(json.dumps(result, indent=2))
-        target = "<= 10 s" if db == "postgresql" else "<= 15 s"
-        recorded[f"customer CSV import, {args.rows:,} rows, {db}"] = {
-            "value": result["seconds"],
-            "unit": "s",
-            "target": target,
-            "data": f"{args.rows:,}-row Turkish customer CSV ({args.encoding}, '{args.delimiter}'): "
-            f"{result['imported']:,} created, {result['skipped']:,} bad rows reported; "
-            f"check phase {result['check_seconds']} s",
-            "db": db,
-            "command": command,
-            **{k: result[k] for k in ("customers", "identities", "stats", "errors")},
-        }
+        record(recorded, result, args, command)
     if not args.no_record:
         results_path.parent.mkdir(exist_ok=True)
         results_path.write_text(json.dumps(recorded, indent=2, ensure_ascii=False) + "\n")
