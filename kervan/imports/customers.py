@@ -72,7 +72,7 @@ class CustomerImport(CustomerWriter, Importer):
 
     def parser(self, field: str):
         if field in ("first_name", "last_name"):
-            return text(100)
+            return memoized(text(100))
         if field == "city":
             return memoized(text(100))
         if field == "full_name":

@@ -2,6 +2,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kervan.core.errors import KervanError
 from kervan.customers.search import customer_name_key, customer_search_key
@@ -95,6 +97,22 @@ def test_bulk_search_keys_equal_the_customers_app_keys():
             first_name=first, last_name=last, email=email, phone=phone, city=city.strip()
         )
         assert name_key == customer_name_key(first_name=first, last_name=last)
+
+
+_NAME_TEXT = st.text(alphabet="aAıIiİşŞğĞüÜöÖçÇéÉ ñ\u0307\u00a0-'x", max_size=12).map(str.strip)
+
+
+@given(
+    first=_NAME_TEXT,
+    last=_NAME_TEXT,
+    city=_NAME_TEXT,
+    email=st.sampled_from(["", "a@b.co", "ış@örnek.com"]),
+    phone=st.sampled_from(["", "+905321234567", "+442071234567"]),
+)
+def test_bulk_search_keys_match_for_any_turkish_text(first, last, city, email, phone):
+    search_key, name_key = search_keys()(first, last, email, phone, city)
+    assert search_key == customer_search_key(first_name=first, last_name=last, email=email, phone=phone, city=city)
+    assert name_key == customer_name_key(first_name=first, last_name=last)
 
 
 def _saved(tmp_path, upload):
