@@ -149,7 +149,6 @@ def get_customer(request, customer_id: int):
             channel: {purpose: (record.status if record else "unknown") for purpose, record in slots.items()}
             for channel, slots in view.consents.items()
         },
-        "duplicate_count": view.duplicate_count,
     }
 
 

@@ -77,7 +77,6 @@ class Customer360Out(CustomerOut):
     custom_fields: dict
     identities: list[IdentityOut]
     consents: dict
-    duplicate_count: int
 
 
 class CustomerPage(Schema):

@@ -85,7 +85,6 @@ class Customer360:
     identities: list[Identity]
     consents: dict  # channel → {"marketing": record|None, "transactional": record|None}
     custom_fields: list[tuple[CustomFieldDefinition, object]]
-    duplicate_count: int
 
 
 def customer_360(customer: Customer) -> Customer360:
@@ -104,7 +103,6 @@ def customer_360(customer: Customer) -> Customer360:
         identities=list(customer.identities.select_related("source").order_by("kind", "value")),
         consents=consents,
         custom_fields=[(d, customer.custom_fields.get(d.key)) for d in definitions],
-        duplicate_count=len(duplicate_candidates(customer, limit=10)),
     )
 
 

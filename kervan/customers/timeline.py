@@ -5,10 +5,9 @@ the streams are merged by time, and the cursor (time, kind, id) says where the n
 """
 
 import datetime as dt
-import heapq
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import F, IntegerField, Q, Value
 
 from kervan.core.errors import KervanError
 from kervan.core.pagination import decode_cursor, encode_cursor
@@ -64,32 +63,39 @@ def customer_timeline(
     if not 1 <= limit <= 200:
         raise KervanError("limit must be between 1 and 200.", "invalid_limit")
     after = _decode(cursor) if cursor else None
-    streams = []
+    branches = []
     for kind in kinds:
-        model, customer_field, time_field, related = SOURCES[kind]
+        model, customer_field, time_field, _related = SOURCES[kind]
         qs = model.objects.filter(**{customer_field: customer_id})
         if kind == "event":
             for prefix in _ORDER_ACTION_EVENT_PREFIXES:
                 qs = qs.exclude(dedupe_key__startswith=prefix)
         if after:
             when, after_kind, after_id = after
-            if _RANK[kind] < _RANK[after_kind]:  # same instant sorts this kind after the cursor's
+            if _RANK[kind] < _RANK[after_kind]:  # at the cursor's instant this kind sorts after the cursor's
                 qs = qs.filter(**{f"{time_field}__lte": when})
             elif kind == after_kind:
                 qs = qs.filter(Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "pk__lt": after_id}))
             else:
                 qs = qs.filter(**{f"{time_field}__lt": when})
-        rows = qs.select_related(*related).order_by(f"-{time_field}", "-pk")[: limit + 1]
-        streams.append([TimelineItem(kind, row.pk, getattr(row, time_field), row) for row in rows])
-    # Merge newest-first; at one instant, higher rank first, then higher id — the same order the cursor assumes.
-    merged = heapq.merge(*streams, key=lambda it: (it.occurred_at, _RANK[it.kind], it.id), reverse=True)
-    items = []
-    for item in merged:
-        items.append(item)
-        if len(items) > limit:
-            break
-    next_cursor = _encode(items[limit - 1]) if len(items) > limit else None
-    return items[:limit], next_cursor
+        branches.append(
+            qs.order_by()
+            .annotate(t=F(time_field), rank=Value(_RANK[kind], output_field=IntegerField()))
+            .values_list("t", "rank", "id")
+        )
+    # One query orders every kind together: newest first; at one instant higher rank, then higher id first —
+    # the order the cursor assumes. Then each kind on the page is loaded by id.
+    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    rows = list(combined.order_by("-t", "-rank", "-id")[: limit + 1])
+    page = rows[:limit]
+    objects = {}
+    for rank in {rank for _, rank, _ in page}:
+        kind = KINDS[rank]
+        model, _, _, related = SOURCES[kind]
+        objects[kind] = model.objects.select_related(*related).in_bulk([pk for _, r, pk in page if r == rank])
+    items = [TimelineItem(KINDS[rank], pk, when, objects[KINDS[rank]][pk]) for when, rank, pk in page]
+    next_cursor = _encode(items[-1]) if len(rows) > limit else None
+    return items, next_cursor
 
 
 def timeline_present(item: TimelineItem) -> dict:

@@ -1,8 +1,9 @@
 """Customer pages: the list (search, filters, sort, export) and the Customer 360."""
 
 from django.contrib import messages
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -211,6 +212,15 @@ def consent_add(request, customer_id: int):
     except KervanError as exc:
         messages.error(request, exc.detail)
     return redirect("customers:detail", customer_id=customer.pk)
+
+
+@require_access("customers", "read")
+def duplicate_badge(request, customer_id: int):
+    """The count of likely duplicates on the Merge button, loaded after the page so it never slows the 360 down."""
+    count = len(selectors.duplicate_candidates(selectors.customer_get(customer_id), limit=9))
+    return HttpResponse(
+        format_html('<span class="pill" title="{}">{}</span>', _("Likely duplicates"), count) if count else ""
+    )
 
 
 @require_access("customers", "write")

@@ -79,6 +79,7 @@ def test_create_and_edit_through_forms(admin_client):
 def test_merge_flow_in_the_ui(admin_client):
     a = make_customer(first_name="Elif", last_name="Kaya", city="Bursa")
     b = make_customer(first_name="Elif", last_name="Kaya", city="Bursa")
+    assert '<span class="pill"' in admin_client.get(f"/customers/{a.pk}/duplicates/badge/").content.decode()
     page = admin_client.get(f"/customers/{a.pk}/merge/").content.decode()
     assert f"?with={b.pk}" in page
     assert admin_client.post(f"/customers/{a.pk}/merge/", {"merged_id": b.pk}).status_code == 302
