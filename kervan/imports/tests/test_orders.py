@@ -116,3 +116,27 @@ def test_xlsx_orders(run_import):
     order = Order.objects.get()
     assert (order.status, order.total) == ("cancelled", Decimal("149.90"))
     assert CustomerStats.objects.get(customer=order.customer).order_count == 0
+
+
+@pytest.mark.parametrize("mode", ["skip", "refuse"])
+def test_an_order_refused_by_the_orders_app_is_reported_and_refuse_mode_rolls_back(run_import, mug, monkeypatch, mode):
+    from kervan.core.errors import KervanError
+    from kervan.orders import actions
+
+    real = actions.order_create
+
+    def picky(**kwargs):
+        if kwargs["external_id"] == "1002":
+            raise KervanError("This order cannot be recorded.", "refused_by_orders")
+        return real(**kwargs)
+
+    monkeypatch.setattr(actions, "order_create", picky)
+    job = run_import("orders", csv_file([HEADER, *ROWS]), mode=mode)
+    assert list(job.row_errors.values_list("row", "code")) == [(4, "refused_by_orders")]
+    if mode == "skip":
+        assert job.status == ImportStatus.DONE and (job.imported, job.skipped) == (2, 1)
+        assert list(Order.objects.values_list("external_id", flat=True)) == ["1001"]
+    else:
+        assert job.status == ImportStatus.REFUSED
+        assert Order.objects.count() == 0 and Customer.objects.count() == 0
+        assert StockLevel.objects.get(variant=mug).quantity == 50
