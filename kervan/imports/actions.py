@@ -135,7 +135,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued job to the end. A job that is not queued (running, done, refused, failed) is left alone,
     so running the task twice does nothing the second time."""
     # A big file makes millions of small objects that live to the end of the job; Python's cycle collector would
-    # scan them again and again (a third of the run on a million rows). Nothing here makes cycles worth collecting.
+    # scan them again and again (+28% checking time at 300,000 rows, growing with the file). Nothing here makes
+    # cycles worth collecting.
     collecting = gc.isenabled()
     gc.disable()
     try:
