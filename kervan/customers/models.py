@@ -38,8 +38,10 @@ class CustomerQuerySet(models.QuerySet):
 class Customer(TimeStampedModel):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
-    email = models.CharField(max_length=254, blank=True, db_index=True)  # primary email, normalised
-    phone = models.CharField(max_length=20, blank=True, db_index=True)  # primary phone, E.164
+    # Primary email (normalised) and phone (E.164). Looked up through Identity, which indexes them; no index here
+    # keeps imports of a million customers cheaper.
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     gender = models.CharField(max_length=10, choices=Gender.choices, blank=True, default="")
     city = models.CharField(max_length=100, blank=True)
@@ -62,12 +64,16 @@ class Customer(TimeStampedModel):
     # Turkish-folded name/email/phone/city (kervan.core.text.search_fold), for case- and accent-blind search.
     search_key = models.TextField(blank=True, default="")
     # Turkish-folded "first last", for duplicate suggestions.
-    name_key = models.CharField(max_length=201, blank=True, default="", db_index=True)
+    name_key = models.CharField(max_length=201, blank=True, default="")
 
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["-created_at", "-id"], name="customer_created_idx")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="customer_created_idx"),
+            # A plain B-tree: db_index=True on a CharField also builds a LIKE index on PostgreSQL, unused here.
+            models.Index(fields=["name_key"], name="customer_name_key_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email or self.phone or f"#{self.pk}"

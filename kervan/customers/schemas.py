@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
-from kervan.core.api import InputSchema
+from kervan.core.api import DateTimeIn, InputSchema
 
 
 class CustomerIn(InputSchema):
@@ -100,7 +100,7 @@ class ConsentIn(InputSchema):
     purpose: str = "marketing"
     source: str = Field("", max_length=100)
     proof: str = Field("", max_length=5000)
-    occurred_at: dt.datetime | None = None
+    occurred_at: DateTimeIn | None = None
     iys_source: str = ""
     recipient_type: str = "BIREYSEL"
     address: str = Field("", max_length=254)

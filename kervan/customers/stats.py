@@ -6,12 +6,21 @@ serialise writers), changed in Python with exact Decimals, and saved: no scan of
 
 from decimal import Decimal
 
+from kervan.core.money import check_amount
 from kervan.customers.models import CustomerStats
 
 
 def _locked(customer_id: int) -> CustomerStats:
     stats = CustomerStats.objects.select_for_update().filter(customer_id=customer_id).first()
     return stats or CustomerStats.objects.create(customer_id=customer_id)
+
+
+def _save(stats: CustomerStats) -> None:
+    # The sums use the same 14-digit AmountField as one order: a sum beyond it refuses the change that caused it
+    # (a 4xx, nothing written) instead of failing in the database.
+    check_amount(stats.total_spent, "the customer's total spent")
+    check_amount(stats.refunded_total, "the customer's total refunded")
+    stats.save()
 
 
 def stats_record_order(*, customer_id: int, amount: Decimal, currency: str, placed_at) -> None:
@@ -24,7 +33,7 @@ def stats_record_order(*, customer_id: int, amount: Decimal, currency: str, plac
     if stats.last_order_at is None or placed_at > stats.last_order_at:
         stats.last_order_at = placed_at
     stats.recompute_average()
-    stats.save()
+    _save(stats)
 
 
 def stats_record_cancellation(*, customer_id: int, net_amount: Decimal, first_order_at, last_order_at) -> None:
@@ -37,7 +46,7 @@ def stats_record_cancellation(*, customer_id: int, net_amount: Decimal, first_or
     stats.total_spent -= net_amount
     stats.first_order_at, stats.last_order_at = first_order_at, last_order_at
     stats.recompute_average()
-    stats.save()
+    _save(stats)
 
 
 def stats_record_refund(*, customer_id: int, amount: Decimal, counts_in_total: bool) -> None:
@@ -46,7 +55,7 @@ def stats_record_refund(*, customer_id: int, amount: Decimal, counts_in_total: b
     if counts_in_total:
         stats.total_spent -= amount
     stats.recompute_average()
-    stats.save()
+    _save(stats)
 
 
 def stats_record_return(*, customer_id: int) -> None:
@@ -67,7 +76,7 @@ def stats_merge(*, survivor_id: int, merged_id: int) -> None:
     survivor.last_order_at = _latest(survivor.last_order_at, merged.last_order_at)
     survivor.last_event_at = _latest(survivor.last_event_at, merged.last_event_at)
     survivor.recompute_average()
-    survivor.save()
+    _save(survivor)
     CustomerStats.objects.filter(customer_id=merged_id).update(
         order_count=0,
         total_spent=0,

@@ -306,6 +306,7 @@ class OrderImport(Importer):
                         utm_medium=header.get("utm_medium", ""),
                         utm_campaign=header.get("utm_campaign", ""),
                         discount_codes=header.get("discount_codes", ()),
+                        adjust_stock=False,  # imported orders are history: today's stock already reflects them
                     )
                     if created:
                         for status in then:

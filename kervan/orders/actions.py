@@ -12,7 +12,7 @@ from kervan.catalog.actions import stock_adjust
 from kervan.catalog.models import StockMovement, Variant
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
-from kervan.core.money import to_amount, to_currency
+from kervan.core.money import check_amount, to_amount, to_currency
 from kervan.customers import stats
 from kervan.customers.models import Customer
 from kervan.events.actions import event_record
@@ -88,7 +88,7 @@ def _clean_lines(lines: list[dict], currency: str) -> list[OrderLine]:
                 unit_price=unit_price,
                 discount=discount,
                 tax=tax,
-                total=unit_price * quantity - discount + tax,
+                total=check_amount(unit_price * quantity - discount + tax, f"lines[{i}] total"),
             )
         )
     return cleaned
@@ -113,10 +113,12 @@ def order_create(
     utm_medium: str = "",
     utm_campaign: str = "",
     discount_codes=(),
+    adjust_stock: bool = True,
 ) -> tuple[Order, bool]:
     """Record an order. Returns (order, created); the same (source, external_id) again returns the first order.
 
     `total` defaults to lines + shipping; a store may send its own total (what the customer was charged).
+    `adjust_stock=False` records a past order (an import of history) without taking today's stock.
     """
     external_id = str(external_id or "")
     if external_id:
@@ -143,6 +145,7 @@ def order_create(
                 utm_medium=utm_medium,
                 utm_campaign=utm_campaign,
                 discount_codes=discount_codes,
+                adjust_stock=adjust_stock,
             ), True
     except IntegrityError:
         # A concurrent delivery of the same order won the race.
@@ -171,6 +174,7 @@ def _order_create(
     utm_medium,
     utm_campaign,
     discount_codes,
+    adjust_stock,
 ):
     if customer.merged_into_id:
         customer = customer.merged_into
@@ -186,10 +190,10 @@ def _order_create(
         raise KervanError("Unknown marketplace.", "invalid_choice", field="marketplace")
     order_lines = _clean_lines(lines, currency)
     shipping = to_amount(shipping_total, "shipping_total")
-    subtotal = sum((line.unit_price * line.quantity for line in order_lines), Decimal("0"))
-    discount_total = sum((line.discount for line in order_lines), Decimal("0"))
-    tax_total = sum((line.tax for line in order_lines), Decimal("0"))
-    computed = subtotal - discount_total + tax_total + shipping
+    subtotal = check_amount(sum((line.unit_price * line.quantity for line in order_lines), Decimal("0")), "subtotal")
+    discount_total = check_amount(sum((line.discount for line in order_lines), Decimal("0")), "discount_total")
+    tax_total = check_amount(sum((line.tax for line in order_lines), Decimal("0")), "tax_total")
+    computed = check_amount(subtotal - discount_total + tax_total + shipping, "total")
     total = to_amount(total, "total") if total is not None else computed
     if total < 0:
         raise KervanError("total cannot be negative.", "invalid_amount", field="total")
@@ -227,7 +231,7 @@ def _order_create(
             order=order, customer_id=customer.pk, status=status, occurred_at=placed_at, actor=actor.user
         )
     for line in order_lines:
-        if line.variant_id:
+        if adjust_stock and line.variant_id:
             stock_adjust(
                 actor=actor,
                 variant=line.variant,

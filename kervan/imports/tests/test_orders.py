@@ -140,3 +140,9 @@ def test_an_order_refused_by_the_orders_app_is_reported_and_refuse_mode_rolls_ba
         assert job.status == ImportStatus.REFUSED
         assert Order.objects.count() == 0 and Customer.objects.count() == 0
         assert StockLevel.objects.get(variant=mug).quantity == 50
+
+
+def test_imported_orders_do_not_take_todays_stock(run_import, mug):
+    job = run_import("orders", csv_file([HEADER, *ROWS]), mode="skip")
+    assert job.imported >= 1 and Order.objects.filter(lines__variant=mug).exists()
+    assert StockLevel.objects.get(variant=mug).quantity == 50
