@@ -1,5 +1,7 @@
 """One error type for bad input: every layer raises it, the API and the views render it the same way."""
 
+from django.utils.translation import gettext as _
+
 
 class KervanError(Exception):
     """A refusal the caller can fix. Rendered as {"detail": ..., "code": ...} with `status`."""
@@ -18,15 +20,15 @@ class KervanError(Exception):
 class NotFound(KervanError):
     status = 404
 
-    def __init__(self, detail: str = "Not found.", code: str = "not_found"):
-        super().__init__(detail, code)
+    def __init__(self, detail: str | None = None, code: str = "not_found"):
+        super().__init__(_("Not found.") if detail is None else detail, code)
 
 
 class PermissionDenied(KervanError):
     status = 403
 
-    def __init__(self, detail: str = "You do not have permission to do this.", code: str = "permission_denied"):
-        super().__init__(detail, code)
+    def __init__(self, detail: str | None = None, code: str = "permission_denied"):
+        super().__init__(_("You do not have permission to do this.") if detail is None else detail, code)
 
 
 class Conflict(KervanError):

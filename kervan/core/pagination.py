@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 
@@ -54,9 +55,9 @@ def decode_cursor(cursor: str, length: int) -> list:
     try:
         values = signing.loads(cursor, salt=_SALT)
     except signing.BadSignature:
-        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor") from None
+        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor") from None
     if not isinstance(values, list) or len(values) != length:
-        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor")
+        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
     return [_untag(v) for v in values]
 
 
@@ -66,7 +67,7 @@ def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, lim
     `order` is a field name such as "-total_spent" or "created_at"; the field must not be NULL.
     """
     if limit < 1 or limit > MAX_LIMIT:
-        raise KervanError(f"limit must be between 1 and {MAX_LIMIT}.", "invalid_limit")
+        raise KervanError(_("limit must be between 1 and %(max)s.") % {"max": MAX_LIMIT}, "invalid_limit")
     descending = order.startswith("-")
     field = order.lstrip("-")
     if field == "id":

@@ -4,6 +4,7 @@ import re
 
 import phonenumbers
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 
@@ -17,7 +18,7 @@ def normalize_phone(raw: str, region: str | None = None, field: str = "phone") -
     """Return `raw` as E.164 or raise KervanError(code="invalid_phone", field=field)."""
     value = _STRIP.sub("", raw or "")
     if not value:
-        raise KervanError("Phone number is empty.", "invalid_phone", field=field)
+        raise KervanError(_("Phone number is empty."), "invalid_phone", field=field)
     region = region or settings.KERVAN_DEFAULT_PHONE_REGION
     if region == "TR" and (match := _TR_MOBILE.match(value)):
         return "+90" + match.group(1)
@@ -26,7 +27,9 @@ def normalize_phone(raw: str, region: str | None = None, field: str = "phone") -
     try:
         parsed = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise KervanError(f"'{raw}' is not a phone number.", "invalid_phone", field=field) from None
+        raise KervanError(
+            _("'%(value)s' is not a phone number.") % {"value": raw}, "invalid_phone", field=field
+        ) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise KervanError(f"'{raw}' is not a valid phone number.", "invalid_phone", field=field)
+        raise KervanError(_("'%(value)s' is not a valid phone number.") % {"value": raw}, "invalid_phone", field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
