@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.catalog.models import Category, Product, StockLevel, StockMovement, Variant
@@ -13,7 +14,7 @@ from kervan.core.money import to_amount, to_currency
 def category_create(*, actor: Actor, name: str, parent: Category | None = None) -> Category:
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise KervanError("A category needs a name of 1–120 characters.", "invalid_name", field="name")
+        raise KervanError(_("A category needs a name of 1–120 characters."), "invalid_name", field="name")
     base = slugify(name.replace("ı", "i"), allow_unicode=False) or "kategori"
     slug, n = base, 1
     while Category.objects.filter(slug=slug).exists():
@@ -37,9 +38,9 @@ def product_create(
     """Create a product with at least one variant: {sku, title, price, currency, compare_at_price, stock}."""
     title = (title or "").strip()
     if not title or len(title) > 255:
-        raise KervanError("A product needs a title of 1–255 characters.", "invalid_title", field="title")
+        raise KervanError(_("A product needs a title of 1–255 characters."), "invalid_title", field="title")
     if not variants:
-        raise KervanError("A product needs at least one variant.", "no_variants", field="variants")
+        raise KervanError(_("A product needs at least one variant."), "no_variants", field="variants")
     product = Product.objects.create(
         title=title,
         category=category,
@@ -68,10 +69,10 @@ def variant_create(
 ) -> Variant:
     sku = (sku or "").strip()
     if not sku or len(sku) > 64:
-        raise KervanError("A variant needs a SKU of 1–64 characters.", "invalid_sku", field="sku")
+        raise KervanError(_("A variant needs a SKU of 1–64 characters."), "invalid_sku", field="sku")
     price = to_amount(price, "price")
     if price < 0:
-        raise KervanError("price cannot be negative.", "invalid_amount", field="price")
+        raise KervanError(_("price cannot be negative."), "invalid_amount", field="price")
     try:
         with transaction.atomic():
             variant = Variant.objects.create(
@@ -85,7 +86,7 @@ def variant_create(
                 external_id=str(external_id or ""),
             )
     except IntegrityError:
-        raise Conflict(f"SKU '{sku}' already exists.", "duplicate_sku")
+        raise Conflict(_("SKU '%(sku)s' already exists.") % {"sku": sku}, "duplicate_sku")
     StockLevel.objects.create(variant=variant, quantity=0)
     if stock:
         stock_adjust(actor=actor, variant=variant, delta=int(stock), reason=StockMovement.Reason.RESTOCK)
@@ -96,10 +97,13 @@ def variant_create(
 def stock_adjust(*, actor: Actor, variant: Variant, delta: int, reason: str, reference: str = "") -> StockLevel:
     """Change a variant's stock by `delta` and record why. Stock may go negative (oversold), which is visible."""
     if reason not in StockMovement.Reason.values:
-        raise KervanError(f"reason must be one of {', '.join(StockMovement.Reason.values)}.", "invalid_choice")
+        raise KervanError(
+            _("reason must be one of %(choices)s.") % {"choices": ", ".join(StockMovement.Reason.values)},
+            "invalid_choice",
+        )
     if delta == 0:
-        raise KervanError("A stock change of 0 changes nothing.", "zero_delta", field="delta")
-    level, _ = StockLevel.objects.select_for_update().get_or_create(variant=variant)
+        raise KervanError(_("A stock change of 0 changes nothing."), "zero_delta", field="delta")
+    level, _created = StockLevel.objects.select_for_update().get_or_create(variant=variant)
     level.quantity += delta
     level.save()
     StockMovement.objects.create(

@@ -5,6 +5,7 @@ import zoneinfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit, diff
@@ -45,13 +46,17 @@ def clean_profile(data: dict) -> dict:
     cleaned = {}
     for name, value in data.items():
         if name not in PROFILE_FIELDS:
-            raise KervanError(f"Unknown field '{name}'.", "unknown_field", field=name)
+            raise KervanError(_("Unknown field '%(name)s'.") % {"name": name}, "unknown_field", field=name)
         if value is None:
             value = "" if name not in ("birth_date",) else None
         if name in _TEXT_LIMITS:
             value = str(value).strip()
             if len(value) > _TEXT_LIMITS[name]:
-                raise KervanError(f"{name}: at most {_TEXT_LIMITS[name]} characters.", "too_long", field=name)
+                raise KervanError(
+                    _("%(field)s: at most %(limit)s characters.") % {"field": name, "limit": _TEXT_LIMITS[name]},
+                    "too_long",
+                    field=name,
+                )
         elif name == "email":
             value = normalize_email(value) if value else ""
         elif name == "phone":
@@ -61,25 +66,35 @@ def clean_profile(data: dict) -> dict:
                 try:
                     value = dt.date.fromisoformat(value)
                 except ValueError:
-                    raise KervanError(f"birth_date: '{value}' is not a date (YYYY-MM-DD).", "invalid_date", field=name)
+                    raise KervanError(
+                        _("birth_date: '%(value)s' is not a date (YYYY-MM-DD).") % {"value": value},
+                        "invalid_date",
+                        field=name,
+                    )
             if value > timezone.localdate() or value.year < 1900:
-                raise KervanError("birth_date is out of range.", "invalid_date", field=name)
+                raise KervanError(_("birth_date is out of range."), "invalid_date", field=name)
         elif name == "gender":
             if value not in Gender.values:
                 raise KervanError(
-                    f"gender must be one of: {', '.join(v for v in Gender.values if v)}.", "invalid_choice", field=name
+                    _("gender must be one of: %(choices)s.") % {"choices": ", ".join(v for v in Gender.values if v)},
+                    "invalid_choice",
+                    field=name,
                 )
         elif name == "country":
             value = str(value).strip().upper()
             if value and (len(value) != 2 or not value.isalpha()):
-                raise KervanError("country must be a two-letter ISO code such as TR.", "invalid_country", field=name)
+                raise KervanError(_("country must be a two-letter ISO code such as TR."), "invalid_country", field=name)
         elif name == "language":
             value = str(value).strip().lower()
             if value and (len(value) > 8 or not value.replace("-", "").isalpha()):
-                raise KervanError("language must be a language code such as tr or en.", "invalid_language", field=name)
+                raise KervanError(
+                    _("language must be a language code such as tr or en."), "invalid_language", field=name
+                )
         elif name == "time_zone":
             if value not in zoneinfo.available_timezones():
-                raise KervanError(f"'{value}' is not a time zone.", "invalid_time_zone", field=name)
+                raise KervanError(
+                    _("'%(value)s' is not a time zone.") % {"value": value}, "invalid_time_zone", field=name
+                )
         cleaned[name] = value
     return cleaned
 
@@ -100,13 +115,20 @@ def _claim_identity(customer: Customer, kind: str, value: str, source=None) -> I
     existing = Identity.objects.filter(kind=kind, value=value, source=source).first()
     if existing is not None:
         if existing.customer_id != customer.pk:
-            raise Conflict(f"{kind} '{value}' already belongs to customer {existing.customer_id}.", f"duplicate_{kind}")
+            raise Conflict(
+                _("%(kind)s '%(value)s' already belongs to customer %(customer_id)s.")
+                % {"kind": kind, "value": value, "customer_id": existing.customer_id},
+                f"duplicate_{kind}",
+            )
         return existing
     try:
         with transaction.atomic():
             return Identity.objects.create(customer=customer, kind=kind, value=value, source=source)
     except IntegrityError:  # someone claimed it concurrently
-        raise Conflict(f"{kind} '{value}' already belongs to another customer.", f"duplicate_{kind}")
+        raise Conflict(
+            _("%(kind)s '%(value)s' already belongs to another customer.") % {"kind": kind, "value": value},
+            f"duplicate_{kind}",
+        )
 
 
 def _set_tags(customer: Customer, names) -> None:
@@ -140,7 +162,7 @@ def customer_create(
         _claim_identity(customer, Identity.Kind.PHONE, customer.phone)
     if source_customer_id:
         if source is None:
-            raise KervanError("source_customer_id needs a source.", "missing_source", field="source")
+            raise KervanError(_("source_customer_id needs a source."), "missing_source", field="source")
         _claim_identity(customer, Identity.Kind.SOURCE_ID, str(source_customer_id), source)
     if tags:
         _set_tags(customer, tags)
@@ -167,7 +189,7 @@ def customer_update(
         if new_custom != customer.custom_fields:
             changes["custom_fields"] = [customer.custom_fields, new_custom]
             customer.custom_fields = new_custom
-    for name, (_, new) in changes.items():
+    for name, (_old, new) in changes.items():
         setattr(customer, name, new)
     if "email" in changes and customer.email:
         _claim_identity(customer, Identity.Kind.EMAIL, customer.email)
@@ -190,7 +212,7 @@ def customer_update(
 def customer_delete(*, actor: Actor, customer: Customer) -> None:
     """Erase a customer and everything about them (a KVKK/GDPR erasure). Orders keep their numbers only."""
     if customer.orders.exists():
-        raise Conflict("This customer has orders; anonymise instead of deleting.", "has_orders")
+        raise Conflict(_("This customer has orders; anonymise instead of deleting."), "has_orders")
     audit(
         actor=actor,
         action="delete",
@@ -205,9 +227,9 @@ def customer_delete(*, actor: Actor, customer: Customer) -> None:
 def note_add(*, actor: Actor, customer: Customer, body: str) -> CustomerNote:
     body = (body or "").strip()
     if not body:
-        raise KervanError("A note cannot be empty.", "empty_note", field="body")
+        raise KervanError(_("A note cannot be empty."), "empty_note", field="body")
     if len(body) > 10_000:
-        raise KervanError("A note can be at most 10,000 characters.", "too_long", field="body")
+        raise KervanError(_("A note can be at most 10,000 characters."), "too_long", field="body")
     note = CustomerNote.objects.create(customer=customer, author=actor.user, body=body)
     audit(actor=actor, action="create", obj=note, customer_id=customer.pk, changes={"body": [None, body[:200]]})
     return note
@@ -216,10 +238,14 @@ def note_add(*, actor: Actor, customer: Customer, body: str) -> CustomerNote:
 @transaction.atomic
 def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, source=None) -> Identity:
     if kind not in Identity.Kind.values:
-        raise KervanError(f"kind must be one of {', '.join(Identity.Kind.values)}.", "invalid_choice", field="kind")
+        raise KervanError(
+            _("kind must be one of %(choices)s.") % {"choices": ", ".join(Identity.Kind.values)},
+            "invalid_choice",
+            field="kind",
+        )
     value = normalize_identity_value(kind, value)
     if kind == Identity.Kind.SOURCE_ID and source is None:
-        raise KervanError("A store customer id needs its source.", "missing_source", field="source")
+        raise KervanError(_("A store customer id needs its source."), "missing_source", field="source")
     identity = _claim_identity(customer, kind, value, source if kind == Identity.Kind.SOURCE_ID else None)
     audit(
         actor=actor,
@@ -238,7 +264,7 @@ def normalize_identity_value(kind: str, value: str) -> str:
         return normalize_phone(value)
     value = str(value or "").strip()
     if not value or len(value) > 254:
-        raise KervanError(f"{kind} must be 1–254 characters.", "invalid_identity", field="value")
+        raise KervanError(_("%(kind)s must be 1–254 characters.") % {"kind": kind}, "invalid_identity", field="value")
     return value
 
 
@@ -253,11 +279,11 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     from kervan.orders.actions import orders_reassign
 
     if survivor.pk == merged.pk:
-        raise KervanError("A customer cannot be merged into itself.", "same_customer")
+        raise KervanError(_("A customer cannot be merged into itself."), "same_customer")
     survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
     merged = Customer.objects.select_for_update().get(pk=merged.pk)
     if survivor.merged_into_id or merged.merged_into_id:
-        raise Conflict("One of these customers has already been merged.", "already_merged")
+        raise Conflict(_("One of these customers has already been merged."), "already_merged")
     snapshot = {f: str(getattr(merged, f) or "") for f in PROFILE_FIELDS}
     snapshot["id"] = merged.pk
     snapshot["custom_fields"] = merged.custom_fields

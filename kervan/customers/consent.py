@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
@@ -11,7 +12,11 @@ from kervan.customers.models import ConsentRecord, Customer
 
 def _choice(value: str, choices, field: str) -> str:
     if value not in choices.values:
-        raise KervanError(f"{field} must be one of: {', '.join(choices.values)}.", "invalid_choice", field=field)
+        raise KervanError(
+            _("%(field)s must be one of: %(choices)s.") % {"field": field, "choices": ", ".join(choices.values)},
+            "invalid_choice",
+            field=field,
+        )
     return value
 
 
@@ -40,9 +45,9 @@ def consent_record(
         _choice(iys_source, ConsentRecord.IysSource, "iys_source")
     occurred_at = occurred_at or timezone.now()
     if timezone.is_naive(occurred_at):
-        raise KervanError("occurred_at needs a time zone.", "naive_datetime", field="occurred_at")
+        raise KervanError(_("occurred_at needs a time zone."), "naive_datetime", field="occurred_at")
     if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
-        raise KervanError("occurred_at is in the future.", "future_datetime", field="occurred_at")
+        raise KervanError(_("occurred_at is in the future."), "future_datetime", field="occurred_at")
     if not address:
         address = customer.email if channel == ConsentRecord.Channel.EMAIL else customer.phone
     record = ConsentRecord.objects.create(

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kervan.core.errors import KervanError, NotFound
@@ -42,7 +43,9 @@ class CustomerFilters:
 def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
     """Active (not merged-away) customers matching `filters`, with stats joined; returns (queryset, order)."""
     if filters.sort not in SORTS:
-        raise KervanError(f"sort must be one of {', '.join(SORTS)}.", "invalid_sort", field="sort")
+        raise KervanError(
+            gettext("sort must be one of %(choices)s.") % {"choices": ", ".join(SORTS)}, "invalid_sort", field="sort"
+        )
     qs = Customer.objects.active().select_related("stats")
     for word in search_fold(filters.q).split():
         qs = qs.filter(search_key__contains=word)
@@ -56,7 +59,7 @@ def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
         value = getattr(filters, f"consent_{channel}")
         if value:
             if value not in ("granted", "refused", "unknown"):
-                raise KervanError("consent filters take granted, refused or unknown.", "invalid_choice")
+                raise KervanError(gettext("consent filters take granted, refused or unknown."), "invalid_choice")
             qs = qs.filter(**{f"consent_{channel}": "" if value == "unknown" else value})
     if filters.has_orders is True:
         qs = qs.filter(stats__order_count__gt=0)
@@ -74,7 +77,9 @@ def customer_get(customer_id: int) -> Customer:
     try:
         return Customer.objects.select_related("stats", "merged_into").get(pk=customer_id)
     except (Customer.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"Customer {customer_id} does not exist.", "customer_not_found")
+        raise NotFound(
+            gettext("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
+        )
 
 
 @dataclass

@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import F, IntegerField, Q, Value
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 from kervan.core.pagination import decode_cursor, encode_cursor
@@ -48,7 +49,7 @@ def _encode(item: TimelineItem) -> str:
 def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
     when, kind, pk = decode_cursor(cursor, 3)
     if not isinstance(when, dt.datetime) or kind not in _RANK or not isinstance(pk, int):
-        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor")
+        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
     return when, kind, pk
 
 
@@ -59,9 +60,13 @@ def customer_timeline(
     kinds = kinds or list(KINDS)
     unknown = set(kinds) - set(KINDS)
     if unknown:
-        raise KervanError(f"Unknown timeline kind '{sorted(unknown)[0]}'. Use {', '.join(KINDS)}.", "invalid_kind")
+        raise KervanError(
+            _("Unknown timeline kind '%(kind)s'. Use %(kinds)s.")
+            % {"kind": sorted(unknown)[0], "kinds": ", ".join(KINDS)},
+            "invalid_kind",
+        )
     if not 1 <= limit <= 200:
-        raise KervanError("limit must be between 1 and 200.", "invalid_limit")
+        raise KervanError(_("limit must be between 1 and 200."), "invalid_limit")
     after = _decode(cursor) if cursor else None
     branches = []
     for kind in kinds:
@@ -89,10 +94,10 @@ def customer_timeline(
     rows = list(combined.order_by("-t", "-rank", "-id")[: limit + 1])
     page = rows[:limit]
     objects = {}
-    for rank in {rank for _, rank, _ in page}:
+    for rank in {rank for _when, rank, _pk in page}:
         kind = KINDS[rank]
-        model, _, _, related = SOURCES[kind]
-        objects[kind] = model.objects.select_related(*related).in_bulk([pk for _, r, pk in page if r == rank])
+        model, _customer_field, _time_field, related = SOURCES[kind]
+        objects[kind] = model.objects.select_related(*related).in_bulk([pk for _when, r, pk in page if r == rank])
     items = [TimelineItem(KINDS[rank], pk, when, objects[KINDS[rank]][pk]) for when, rank, pk in page]
     next_cursor = _encode(items[-1]) if len(rows) > limit else None
     return items, next_cursor
@@ -100,8 +105,6 @@ def customer_timeline(
 
 def timeline_present(item: TimelineItem) -> dict:
     """Title and a small data dict for one timeline item — shared by the 360 page and the API."""
-    from django.utils.translation import gettext as _
-
     obj = item.obj
     if item.kind == "event":
         return {"title": obj.name, "data": obj.properties}

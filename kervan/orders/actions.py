@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.catalog.actions import stock_adjust
@@ -53,13 +54,13 @@ STATUS_EVENTS = {
 def _aware(value, field: str):
     value = value or timezone.now()
     if timezone.is_naive(value):
-        raise KervanError(f"{field} needs a time zone.", "naive_datetime", field=field)
+        raise KervanError(_("%(field)s needs a time zone.") % {"field": field}, "naive_datetime", field=field)
     return value
 
 
 def _clean_lines(lines: list[dict], currency: str) -> list[OrderLine]:
     if not lines:
-        raise KervanError("An order needs at least one line.", "no_lines", field="lines")
+        raise KervanError(_("An order needs at least one line."), "no_lines", field="lines")
     skus = {str(line.get("sku") or "") for line in lines} - {""}
     variants = {v.sku: v for v in Variant.objects.filter(sku__in=skus).select_related("product")}
     cleaned = []
@@ -67,18 +68,26 @@ def _clean_lines(lines: list[dict], currency: str) -> list[OrderLine]:
         quantity = line.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise KervanError(
-                f"lines[{i}].quantity must be a whole number ≥ 1.", "invalid_quantity", field=f"lines.{i}.quantity"
+                _("lines[%(index)s].quantity must be a whole number ≥ 1.") % {"index": i},
+                "invalid_quantity",
+                field=f"lines.{i}.quantity",
             )
         unit_price = to_amount(line.get("unit_price"), f"lines[{i}].unit_price")
         discount = to_amount(line.get("discount") or 0, f"lines[{i}].discount")
         tax = to_amount(line.get("tax") or 0, f"lines[{i}].tax")
         if unit_price < 0 or discount < 0 or tax < 0:
-            raise KervanError(f"lines[{i}]: amounts cannot be negative.", "invalid_amount", field=f"lines.{i}")
+            raise KervanError(
+                _("lines[%(index)s]: amounts cannot be negative.") % {"index": i}, "invalid_amount", field=f"lines.{i}"
+            )
         sku = str(line.get("sku") or "")
         variant = variants.get(sku)
         title = str(line.get("title") or (str(variant) if variant else "")).strip()[:255]
         if not title:
-            raise KervanError(f"lines[{i}] needs a title or a known SKU.", "invalid_line", field=f"lines.{i}.title")
+            raise KervanError(
+                _("lines[%(index)s] needs a title or a known SKU.") % {"index": i},
+                "invalid_line",
+                field=f"lines.{i}.title",
+            )
         cleaned.append(
             OrderLine(
                 variant=variant,
@@ -181,13 +190,15 @@ def _order_create(
     currency = to_currency(currency)
     placed_at = _aware(placed_at, "placed_at")
     if status not in (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.DELIVERED):
-        raise KervanError("A new order starts as placed, paid or delivered.", "invalid_status", field="status")
+        raise KervanError(_("A new order starts as placed, paid or delivered."), "invalid_status", field="status")
     if sales_channel not in SalesChannel.values:
         raise KervanError(
-            f"sales_channel must be one of {', '.join(SalesChannel.values)}.", "invalid_choice", field="sales_channel"
+            _("sales_channel must be one of %(choices)s.") % {"choices": ", ".join(SalesChannel.values)},
+            "invalid_choice",
+            field="sales_channel",
         )
     if marketplace not in Marketplace.values:
-        raise KervanError("Unknown marketplace.", "invalid_choice", field="marketplace")
+        raise KervanError(_("Unknown marketplace."), "invalid_choice", field="marketplace")
     order_lines = _clean_lines(lines, currency)
     shipping = to_amount(shipping_total, "shipping_total")
     subtotal = check_amount(sum((line.unit_price * line.quantity for line in order_lines), Decimal("0")), "subtotal")
@@ -196,7 +207,7 @@ def _order_create(
     computed = check_amount(subtotal - discount_total + tax_total + shipping, "total")
     total = to_amount(total, "total") if total is not None else computed
     if total < 0:
-        raise KervanError("total cannot be negative.", "invalid_amount", field="total")
+        raise KervanError(_("total cannot be negative."), "invalid_amount", field="total")
     order = Order.objects.create(
         customer=customer,
         source=source,
@@ -295,15 +306,22 @@ def order_set_status(
     """Move an order along its life: paid, fulfilled, shipped (carrier + tracking number), delivered, cancelled."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     if status not in OrderStatus.values:
-        raise KervanError(f"status must be one of {', '.join(OrderStatus.values)}.", "invalid_choice", field="status")
+        raise KervanError(
+            _("status must be one of %(choices)s.") % {"choices": ", ".join(OrderStatus.values)},
+            "invalid_choice",
+            field="status",
+        )
     if status not in NEXT_STATUSES[order.status]:
-        raise Conflict(f"An order that is {order.status} cannot become {status}.", "invalid_transition")
+        raise Conflict(
+            _("An order that is %(current)s cannot become %(status)s.") % {"current": order.status, "status": status},
+            "invalid_transition",
+        )
     occurred_at = _aware(occurred_at, "occurred_at")
     details = {}
     if status == OrderStatus.SHIPPED:
         carrier = (carrier or "").strip()
         if not carrier:
-            raise KervanError("A shipment needs a carrier.", "missing_carrier", field="carrier")
+            raise KervanError(_("A shipment needs a carrier."), "missing_carrier", field="carrier")
         details = {"carrier": carrier[:60], "tracking_number": (tracking_number or "").strip()[:100]}
         Shipment.objects.create(
             order=order, carrier=details["carrier"], tracking_number=details["tracking_number"], shipped_at=occurred_at
@@ -343,10 +361,10 @@ def order_set_status(
 def _payment_add(order: Order, payment: dict, occurred_at) -> Payment:
     method = payment.get("method", Payment.Method.CARD)
     if method not in Payment.Method.values:
-        raise KervanError("Unknown payment method.", "invalid_choice", field="payment.method")
+        raise KervanError(_("Unknown payment method."), "invalid_choice", field="payment.method")
     installments = payment.get("installments", 1)
     if not isinstance(installments, int) or not 1 <= installments <= 36:
-        raise KervanError("installments must be 1–36.", "invalid_installments", field="payment.installments")
+        raise KervanError(_("installments must be 1–36."), "invalid_installments", field="payment.installments")
     return Payment.objects.create(
         order=order,
         amount=to_amount(payment.get("amount", order.total), "payment.amount"),
@@ -396,33 +414,40 @@ def return_create(
     """Record a (partial) return: lines [{order_line_id, quantity}] with a reason. Stock goes back if restock."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     if reason not in ReturnReason.values:
-        raise KervanError(f"reason must be one of {', '.join(ReturnReason.values)}.", "invalid_choice", field="reason")
+        raise KervanError(
+            _("reason must be one of %(choices)s.") % {"choices": ", ".join(ReturnReason.values)},
+            "invalid_choice",
+            field="reason",
+        )
     if order.status == OrderStatus.CANCELLED:
-        raise Conflict("A cancelled order cannot be returned.", "order_cancelled")
+        raise Conflict(_("A cancelled order cannot be returned."), "order_cancelled")
     if external_id and order.returns.filter(external_id=external_id).exists():
         return order.returns.get(external_id=external_id)
     if not lines:
-        raise KervanError("A return needs at least one line.", "no_lines", field="lines")
+        raise KervanError(_("A return needs at least one line."), "no_lines", field="lines")
     order_lines = {line.pk: line for line in order.lines.select_for_update()}
     wanted: dict[int, int] = {}
     for i, item in enumerate(lines):
         line_id, quantity = item.get("order_line_id"), item.get("quantity")
         if line_id not in order_lines:
             raise KervanError(
-                f"lines[{i}]: order line {line_id} is not on this order.",
+                _("lines[%(index)s]: order line %(line_id)s is not on this order.") % {"index": i, "line_id": line_id},
                 "unknown_line",
                 field=f"lines.{i}.order_line_id",
             )
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise KervanError(
-                f"lines[{i}].quantity must be a whole number ≥ 1.", "invalid_quantity", field=f"lines.{i}.quantity"
+                _("lines[%(index)s].quantity must be a whole number ≥ 1.") % {"index": i},
+                "invalid_quantity",
+                field=f"lines.{i}.quantity",
             )
         wanted[line_id] = wanted.get(line_id, 0) + quantity
     for line_id, quantity in wanted.items():
         line = order_lines[line_id]
         if quantity > line.quantity - line.returned_quantity:
             raise KervanError(
-                f"Only {line.quantity - line.returned_quantity} of '{line.title}' can still be returned.",
+                _("Only %(count)s of '%(title)s' can still be returned.")
+                % {"count": line.quantity - line.returned_quantity, "title": line.title},
                 "too_many_returned",
             )
     occurred_at = _aware(occurred_at, "occurred_at")
@@ -491,17 +516,24 @@ def refund_create(
     if external_id and (existing := order.refunds.filter(external_id=external_id).first()):
         return existing, False
     if reason not in ReturnReason.values:
-        raise KervanError(f"reason must be one of {', '.join(ReturnReason.values)}.", "invalid_choice", field="reason")
+        raise KervanError(
+            _("reason must be one of %(choices)s.") % {"choices": ", ".join(ReturnReason.values)},
+            "invalid_choice",
+            field="reason",
+        )
     amount = to_amount(amount, "amount")
     if amount <= 0:
-        raise KervanError("A refund must be more than zero.", "invalid_amount", field="amount")
+        raise KervanError(_("A refund must be more than zero."), "invalid_amount", field="amount")
     refundable = order.total - order.refunded_total
     if amount > refundable:
         raise KervanError(
-            f"At most {refundable} {order.currency} can still be refunded.", "refund_too_large", field="amount"
+            _("At most %(amount)s %(currency)s can still be refunded.")
+            % {"amount": refundable, "currency": order.currency},
+            "refund_too_large",
+            field="amount",
         )
     if return_request is not None and return_request.order_id != order.pk:
-        raise KervanError("That return belongs to another order.", "foreign_return", field="return_id")
+        raise KervanError(_("That return belongs to another order."), "foreign_return", field="return_id")
     occurred_at = _aware(occurred_at, "occurred_at")
     refund = Refund.objects.create(
         order=order,
