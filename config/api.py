@@ -2,13 +2,16 @@
 
 import logging
 
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from kervan.accounts.api import router as accounts_router
 from kervan.accounts.api_auth import ApiKeyAuth, RateLimited, StaffSessionAuth
 from kervan.catalog.api import router as catalog_router
+from kervan.core.api import ApiParser
 from kervan.core.api_json import ORJSONRenderer
 from kervan.core.errors import KervanError
 from kervan.customers.api import router as customers_router
@@ -25,6 +28,7 @@ api = NinjaAPI(
     auth=[ApiKeyAuth(), StaffSessionAuth()],
     docs_url="/docs",
     renderer=ORJSONRenderer(),
+    parser=ApiParser(),
 )
 
 
@@ -45,7 +49,7 @@ def kervan_error(request, exc: KervanError):
 def validation_error(request, exc: ValidationError):
     errors = [
         {
-            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload", "query")),
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload", "query", "path")),
             "message": e.get("msg", ""),
         }
         for e in exc.errors
@@ -70,6 +74,19 @@ def http_error(request, exc: HttpError):
     message = str(exc)
     code = "malformed_request" if exc.status_code == 400 else "error"
     return error(request, exc.status_code, message, code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def request_too_large(request, exc):
+    return error(request, 413, "The request body is too large.", "request_too_large")
+
+
+@api.exception_handler(SuspiciousOperation)
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(UnreadablePostError)
+def malformed_request(request, exc):
+    # A multipart body without a boundary, too many form fields, a body cut short: the client's fault, not ours.
+    return error(request, 400, "The request body could not be read.", "malformed_request")
 
 
 @api.exception_handler(Exception)

@@ -1,10 +1,12 @@
 from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 
 from config.api import api
 
 
+@csrf_exempt  # a POST to a path that does not exist is a 404, not a CSRF refusal
 def api_not_found(request, rest=""):
     return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)
 

@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 
 from kervan.accounts import actions, selectors
 from kervan.accounts.permissions import READ, WRITE, Domain
-from kervan.core.api import ERRORS, InputSchema, page_out
+from kervan.core.api import ERRORS, Id, InputSchema, page_out
 
 router = Router(tags=["accounts"])
 
@@ -263,8 +263,8 @@ def api_key_revoke(request, key_id: int):
 def audit_log(
     request,
     action: str = "",
-    actor_user: int | None = None,
-    customer_id: int | None = None,
+    actor_user: Id | None = None,
+    customer_id: Id | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ):

@@ -1,11 +1,11 @@
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Path, Router, Schema, Status
 
 from kervan.catalog import actions
 from kervan.catalog.models import Category, Product, StockMovement, Variant
-from kervan.core.api import ERRORS, InputSchema
+from kervan.core.api import ERRORS, STORABLE, Id, InputSchema
 from kervan.core.errors import NotFound
 from kervan.core.pagination import paginate
 
@@ -101,7 +101,7 @@ def _variant(sku: str) -> Variant:
 
 
 @router.get("/products", response={200: ProductPage, **ERRORS})
-def list_products(request, q: str = "", category_id: int | None = None, cursor: str | None = None, limit: int = 50):
+def list_products(request, q: str = "", category_id: Id | None = None, cursor: str | None = None, limit: int = 50):
     request.auth.require("catalog", "read")
     qs = Product.objects.prefetch_related("variants__stock")
     if category_id:
@@ -130,7 +130,7 @@ def get_product(request, product_id: int):
 
 
 @router.post("/variants/{sku}/stock", response={200: VariantOut, **ERRORS})
-def adjust_stock(request, sku: str, payload: StockIn):
+def adjust_stock(request, payload: StockIn, sku: str = Path(..., pattern=STORABLE)):
     request.auth.require("catalog", "write")
     variant = _variant(sku)
     actions.stock_adjust(actor=request.auth, variant=variant, **payload.dict())
@@ -138,7 +138,7 @@ def adjust_stock(request, sku: str, payload: StockIn):
 
 
 @router.get("/variants/{sku}/stock-history", response={200: list[StockMovementOut], **ERRORS})
-def stock_history(request, sku: str):
+def stock_history(request, sku: str = Path(..., pattern=STORABLE)):
     request.auth.require("catalog", "read")
     return list(StockMovement.objects.filter(variant=_variant(sku)).order_by("-occurred_at", "-id")[:200])
 

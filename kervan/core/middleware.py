@@ -1,4 +1,6 @@
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from kervan.core.errors import KervanError
 
@@ -16,3 +18,35 @@ class KervanErrorMiddleware:
         if isinstance(exception, KervanError):
             return render(request, "error.html", {"error": exception}, status=exception.status)
         return None
+
+
+_API_ERRORS = {
+    400: (_("The request could not be read."), "malformed_request"),
+    403: (_("You do not have permission to do this."), "permission_denied"),
+    404: (_("Not found."), "not_found"),
+    405: (_("This endpoint does not accept this method."), "method_not_allowed"),
+    413: (_("The request body is too large."), "request_too_large"),
+    500: (_("Something went wrong on our side; it has been logged."), "server_error"),
+}
+
+
+class ApiErrorBodyMiddleware:
+    """Every error under /api/ has the one shape {"detail", "code"}: also the few that Django or django-ninja
+    answer in HTML or plain text before an API handler runs (a method the path lacks, a bad Host header)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            detail, code = _API_ERRORS.get(response.status_code, (_("The request failed."), "error"))
+            shaped = JsonResponse({"detail": str(detail), "code": code}, status=response.status_code)
+            if response.has_header("Allow"):
+                shaped["Allow"] = response["Allow"]
+            return shaped
+        return response

@@ -5,10 +5,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
 from kervan.core.errors import KervanError
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("999999999999.99")  # what AmountField (max_digits=14, decimal_places=2) holds
 CURRENCIES = ("TRY", "USD", "EUR", "GBP")
 
 
@@ -22,7 +24,21 @@ def to_amount(value, field: str = "amount") -> Decimal:
         raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field) from None
     if not amount.is_finite():
         raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field)
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if abs(amount) <= MAX_AMOUNT + 1:  # quantizing a huge number would overflow Decimal's 28 digits
+        amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return check_amount(amount, field)
+
+
+def check_amount(amount: Decimal, field: str = "amount") -> Decimal:
+    """Refuse an amount an AmountField cannot hold (14 digits, 2 after the point), e.g. a line total of
+    quantity x price, before the database does it with an error."""
+    if abs(amount) > MAX_AMOUNT:
+        raise KervanError(
+            gettext("%(field)s is too large (at most %(max)s).") % {"field": field, "max": f"{MAX_AMOUNT:,}"},
+            "amount_too_large",
+            field=field,
+        )
+    return amount
 
 
 def to_currency(value: str | None) -> str:

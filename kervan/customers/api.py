@@ -1,9 +1,9 @@
 """Customers API: parse, authorise, call an action or selector, serialise."""
 
 from django.http import StreamingHttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 
-from kervan.core.api import ERRORS
+from kervan.core.api import ERRORS, STORABLE
 from kervan.core.audit import audit
 from kervan.core.errors import NotFound
 from kervan.core.models import Source
@@ -127,7 +127,7 @@ def define_custom_field(request, payload: CustomFieldIn):
 
 
 @router.delete("/custom-fields/{key}", response={204: None, **ERRORS})
-def delete_custom_field(request, key: str):
+def delete_custom_field(request, key: str = Path(..., pattern=STORABLE)):
     request.auth.require("settings", "write")
     custom_fields.custom_field_delete(actor=request.auth, key=key)
     return Status(204, None)

@@ -1,10 +1,8 @@
 """/api/v1/events: track, identify, batch (API keys with events:write) and the event list (events:read)."""
 
-import datetime as dt
-
 from ninja import Field, Query, Router, Schema, Status
 
-from kervan.core.api import ERRORS
+from kervan.core.api import ERRORS, DateTimeIn
 from kervan.events import actions, selectors
 from kervan.events.schemas import (
     MAX_ID,
@@ -53,8 +51,8 @@ def batch(request, payload: BatchIn):
 class EventFilters(Schema):
     customer_id: int | None = Field(None, ge=1, le=MAX_ID)
     name: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: DateTimeIn | None = None
+    until: DateTimeIn | None = None
     cursor: str | None = Field(None, max_length=500)
     limit: int = Field(50, ge=1, le=200)
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, field_validator
 
-from kervan.core.api import InputSchema
+from kervan.core.api import DateTimeIn, InputSchema
 from kervan.core.errors import KervanError
 
 MAX_ID = 2**63 - 1
@@ -33,7 +33,7 @@ def _iso_text(value):
     return value
 
 
-IsoDatetime = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+IsoDatetime = Annotated[DateTimeIn, BeforeValidator(_iso_text)]
 CustomerId = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventName = Text(100, 1)
 
@@ -86,11 +86,11 @@ class IdentifyFields(Item):
 
 
 class TrackIn(InputSchema, TrackFields):
-    pass
+    refuse_nul = False  # Text fields refuse NUL; ingest refuses it in properties as for batches (invalid_properties)
 
 
 class IdentifyIn(InputSchema, IdentifyFields):
-    pass
+    refuse_nul = False  # every field is Text (or typed traits), which refuses NUL
 
 
 class TrackItem(TrackFields):

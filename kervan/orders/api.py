@@ -1,8 +1,6 @@
-import datetime as dt
-
 from ninja import Query, Router, Schema, Status
 
-from kervan.core.api import ERRORS
+from kervan.core.api import ERRORS, DateTimeIn, Id
 from kervan.core.errors import KervanError, NotFound
 from kervan.core.models import Source
 from kervan.core.pagination import paginate
@@ -14,11 +12,11 @@ router = Router(tags=["orders"])
 
 
 class OrderQuery(Schema):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     status: str = ""
     sales_channel: str = ""
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: DateTimeIn | None = None
+    until: DateTimeIn | None = None
     cursor: str | None = None
     limit: int = 50
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
-from kervan.core.api import InputSchema
+from kervan.core.api import DateTimeIn, InputSchema
 
 
 class LineIn(InputSchema):
@@ -18,7 +18,7 @@ class LineIn(InputSchema):
 class OrderIn(InputSchema):
     customer_id: int
     lines: list[LineIn] = Field(..., min_length=1, max_length=500)
-    placed_at: dt.datetime | None = None
+    placed_at: DateTimeIn | None = None
     currency: str = "TRY"
     shipping_total: Decimal = Field(Decimal("0"), ge=0, max_digits=14, decimal_places=2)
     total: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
@@ -44,7 +44,7 @@ class PaymentIn(InputSchema):
 
 class StatusIn(InputSchema):
     status: str
-    occurred_at: dt.datetime | None = None
+    occurred_at: DateTimeIn | None = None
     carrier: str = Field("", max_length=60)
     tracking_number: str = Field("", max_length=100)
     note: str = Field("", max_length=500)
@@ -60,7 +60,7 @@ class ReturnIn(InputSchema):
     lines: list[ReturnLineIn] = Field(..., min_length=1, max_length=500)
     reason: str
     note: str = Field("", max_length=2000)
-    occurred_at: dt.datetime | None = None
+    occurred_at: DateTimeIn | None = None
     external_id: str = Field("", max_length=64)
     restock: bool = True
 
@@ -69,7 +69,7 @@ class RefundIn(InputSchema):
     amount: Decimal = Field(..., gt=0, max_digits=14, decimal_places=2)
     reason: str = "other"
     note: str = Field("", max_length=2000)
-    occurred_at: dt.datetime | None = None
+    occurred_at: DateTimeIn | None = None
     external_id: str = Field("", max_length=64)
     return_id: int | None = None
 
