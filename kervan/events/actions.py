@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
@@ -173,7 +174,7 @@ def tracker_site_update(*, actor: Actor, site: TrackerSite, allowed_origins: lis
         if origin not in origins:
             origins.append(origin)
     if len(origins) > 20:
-        raise KervanError("At most 20 origins per site.", "too_many_origins", field="allowed_origins")
+        raise KervanError(_("At most 20 origins per site."), "too_many_origins", field="allowed_origins")
     if origins != site.allowed_origins:
         audit(actor=actor, action="update", obj=site, changes={"allowed_origins": [site.allowed_origins, origins]})
         site.allowed_origins = origins
@@ -186,14 +187,16 @@ def normalize_origin(raw: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
         raise KervanError(
-            f"'{raw}' is not an origin; write it as https://shop.example.com (no path).",
+            _("'%(value)s' is not an origin; write it as https://shop.example.com (no path).") % {"value": raw},
             "invalid_origin",
             field="allowed_origins",
         )
     try:
         port = parts.port
     except ValueError:
-        raise KervanError(f"'{raw}' has an invalid port.", "invalid_origin", field="allowed_origins")
+        raise KervanError(
+            _("'%(value)s' has an invalid port.") % {"value": raw}, "invalid_origin", field="allowed_origins"
+        )
     return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
 
 
@@ -213,5 +216,5 @@ def _atomic_with_retry(write, attempts: int = 3):
                 raise
         except IntegrityError:
             # A customer named in the batch was deleted (or merged away) between the check and the commit.
-            raise Conflict("A customer in this batch changed while it was being stored; send it again.", "conflict")
+            raise Conflict(_("A customer in this batch changed while it was being stored; send it again."), "conflict")
     raise AssertionError("unreachable")

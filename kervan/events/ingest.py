@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import orjson
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.emails import normalize_email
@@ -92,19 +93,19 @@ def prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[Track],
         occurred = item.occurred_at
         if occurred.tzinfo is None or occurred.utcoffset() is None:
             raise refuse(
-                i, "occurred_at", "needs a UTC offset, e.g. 2026-05-01T14:03:00+03:00 or …Z.", "naive_datetime"
+                i, "occurred_at", _("needs a UTC offset, e.g. 2026-05-01T14:03:00+03:00 or …Z."), "naive_datetime"
             )
         if clock_skew:
             occurred += clock_skew
         if occurred > latest_allowed:
-            raise refuse(i, "occurred_at", "is in the future.", "future_datetime")
+            raise refuse(i, "occurred_at", _("is in the future."), "future_datetime")
         if occurred < EARLIEST:
-            raise refuse(i, "occurred_at", "is before 1970.", "invalid_datetime")
+            raise refuse(i, "occurred_at", _("is before 1970."), "invalid_datetime")
         if storefront and item.name in SERVER_ONLY_EVENTS:
             raise refuse(
                 i,
                 "name",
-                f"'{item.name}' can only be sent by the server, not a browser.",
+                _("'%(name)s' can only be sent by the server, not a browser.") % {"name": item.name},
                 "event_not_allowed",
                 status=403,
             )
@@ -118,7 +119,7 @@ def prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[Track],
             raise refuse(
                 i,
                 "customer_id",
-                "say who did it: customer_id, email, phone, user_id+source or anonymous_id.",
+                _("say who did it: customer_id, email, phone, user_id+source or anonymous_id."),
                 "missing_identity",
             )
         tracks.append(
@@ -143,11 +144,16 @@ def check_properties(i: int, properties: dict, refuse) -> None:
     try:
         dumped = orjson.dumps(properties)
     except TypeError as exc:  # integers beyond 64 bits, nesting deeper than 255, invalid Unicode
-        raise refuse(i, "properties", f"cannot be stored as JSON ({exc}).", "invalid_properties")
+        raise refuse(i, "properties", _("cannot be stored as JSON (%(error)s).") % {"error": exc}, "invalid_properties")
     if len(dumped) > MAX_PROPERTIES_BYTES:
-        raise refuse(i, "properties", f"at most {MAX_PROPERTIES_BYTES // 1024} KB of JSON.", "properties_too_large")
+        raise refuse(
+            i,
+            "properties",
+            _("at most %(size)s KB of JSON.") % {"size": MAX_PROPERTIES_BYTES // 1024},
+            "properties_too_large",
+        )
     if b"\\u0000" in dumped and _NUL_ESCAPE.search(dumped):
-        raise refuse(i, "properties", "text cannot contain NUL characters.", "invalid_properties")
+        raise refuse(i, "properties", _("text cannot contain NUL characters."), "invalid_properties")
 
 
 def who(i: int, item, refuse) -> tuple[str, str, str, str]:
@@ -165,7 +171,7 @@ def who(i: int, item, refuse) -> tuple[str, str, str, str]:
     user_id = getattr(item, "user_id", None) or ""
     source_key = getattr(item, "source", None) or ""
     if user_id and not source_key:
-        raise refuse(i, "source", "user_id needs the key of the source it belongs to.", "missing_source")
+        raise refuse(i, "source", _("user_id needs the key of the source it belongs to."), "missing_source")
     return email, phone, user_id, source_key
 
 
@@ -173,9 +179,9 @@ def prepare_identify(i: int, item, refuse, *, require_anonymous: bool) -> Identi
     email, phone, user_id, source_key = who(i, item, refuse)
     anonymous_id = item.anonymous_id or ""
     if not (email or phone or user_id):
-        raise refuse(i, "email", "identify needs an email, a phone or user_id+source.", "missing_identity")
+        raise refuse(i, "email", _("identify needs an email, a phone or user_id+source."), "missing_identity")
     if require_anonymous and not anonymous_id:
-        raise refuse(i, "anonymous_id", "is required.", "missing_identity")
+        raise refuse(i, "anonymous_id", _("is required."), "missing_identity")
     traits = item.traits.model_dump(exclude_none=True)
     try:
         traits = clean_profile(traits)
@@ -194,7 +200,7 @@ def sources_for(tracks, identifies, refuse) -> dict[str, Source]:
     found = Source.objects.in_bulk(list(first_use), field_name="key")
     for key, index in first_use.items():
         if key not in found:
-            raise refuse(index, "source", f"no source with key '{key}'.", "unknown_source")
+            raise refuse(index, "source", _("no source with key '%(key)s'.") % {"key": key}, "unknown_source")
     return found
 
 
@@ -206,11 +212,16 @@ def customers_for(tracks, refuse) -> dict[int, int]:
     merged_into = dict(Customer.objects.filter(pk__in=wanted).values_list("pk", "merged_into_id"))
     for t in tracks:
         if t.customer_id is not None and t.customer_id not in merged_into:
-            raise refuse(t.index, "customer_id", f"no customer with id {t.customer_id}.", "unknown_customer")
+            raise refuse(
+                t.index,
+                "customer_id",
+                _("no customer with id %(customer_id)s.") % {"customer_id": t.customer_id},
+                "unknown_customer",
+            )
     resolved = {}
     for pk, target in merged_into.items():
         survivor = pk
-        for _ in range(10):  # a merged profile's survivor may itself have been merged later
+        for _hop in range(10):  # a merged profile's survivor may itself have been merged later
             if target is None:
                 break
             survivor = target

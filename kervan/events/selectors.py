@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 from kervan.core.pagination import Page, paginate
@@ -21,7 +22,7 @@ def events_list(
     for label, value in (("since", since), ("until", until)):
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise KervanError(
-                f"{label} needs a UTC offset, e.g. 2026-05-01T00:00:00+03:00.",
+                _("%(label)s needs a UTC offset, e.g. 2026-05-01T00:00:00+03:00.") % {"label": label},
                 "naive_datetime",
                 status=422,
                 field=label,
@@ -43,7 +44,7 @@ def events_page(qs: QuerySet, *, cursor: str | None, limit: int) -> Page:
         return paginate(qs, order="-occurred_at", cursor=cursor, limit=limit)
     except (ValidationError, ValueError, TypeError, ArithmeticError):
         # A cursor that decodes but carries the wrong kinds of values.
-        raise KervanError("The cursor is not valid; start again without it.", "invalid_cursor")
+        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
 
 
 def tracker_site_for_key(public_key: str) -> TrackerSite | None:

@@ -46,19 +46,23 @@ def collect(request):
     if request.method == "OPTIONS":
         return _preflight(request, origin)
     if request.method != "POST":
-        return _cors(_error(405, "Use POST.", "method_not_allowed"), request, origin)
+        return _cors(_error(405, _("Use POST."), "method_not_allowed"), request, origin)
     try:
         check_rate_limit(f"collect:{client_ip(request)}", _collect_limit())
         payload = _parse(request.body)
         site = selectors.tracker_site_for_key(payload.key)
         if site is None:
-            raise KervanError("Unknown or disabled site key.", "invalid_site_key", status=403, field="key")
+            raise KervanError(_("Unknown or disabled site key."), "invalid_site_key", status=403, field="key")
         if origin is not None and not _origin_allowed(request, origin, site.allowed_origins):
-            raise KervanError(f"{origin} may not send events with this site key.", "origin_not_allowed", status=403)
+            raise KervanError(
+                _("%(origin)s may not send events with this site key.") % {"origin": origin},
+                "origin_not_allowed",
+                status=403,
+            )
         skew = None
         if payload.sent_at is not None:
             if payload.sent_at.tzinfo is None:
-                raise KervanError("sent_at: needs a UTC offset.", "naive_datetime", status=422, field="sent_at")
+                raise KervanError(_("sent_at: needs a UTC offset."), "naive_datetime", status=422, field="sent_at")
             skew = timezone.now() - payload.sent_at
         actor = Actor(scopes={"events": "write"}, ip_address=client_ip(request))
         result = actions.events_ingest(
@@ -79,7 +83,7 @@ def _parse(body: bytes) -> CollectIn:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise KervanError("The body is not valid JSON.", "malformed_request")
+        raise KervanError(_("The body is not valid JSON."), "malformed_request")
     try:
         return CollectIn.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -117,7 +121,11 @@ def _preflight(request, origin):
         return HttpResponse(status=204)
     allowed = any(origin in s.allowed_origins for s in selectors.tracker_sites().filter(is_active=True))
     if not (allowed or origin == _own_origin(request)):
-        return _error(403, f"{origin} is not an allowed origin for any tracker site.", "origin_not_allowed")
+        return _error(
+            403,
+            _("%(origin)s is not an allowed origin for any tracker site.") % {"origin": origin},
+            "origin_not_allowed",
+        )
     response = HttpResponse(status=204)
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response["Access-Control-Allow-Headers"] = "Content-Type"
