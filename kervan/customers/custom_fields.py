@@ -126,7 +126,7 @@ def custom_field_define(*, actor, key: str, label: str, field_type: str, choices
 
 
 def custom_field_delete(*, actor, key: str) -> None:
-    deleted, _ = CustomFieldDefinition.objects.filter(key=key).delete()
+    deleted, _per_model = CustomFieldDefinition.objects.filter(key=key).delete()
     if not deleted:
         raise NotFound(_("No custom field '%(key)s'.") % {"key": key}, "custom_field_not_found")
     audit(actor=actor, action="delete", object_type="customers.customfielddefinition", object_id=key)

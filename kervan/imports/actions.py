@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
@@ -35,7 +36,9 @@ _SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
 def require_import_access(actor: Actor, kind: str) -> None:
     if kind not in FIELDS:
-        raise KervanError(f"kind must be one of: {', '.join(FIELDS)}.", "invalid_kind", field="kind")
+        raise KervanError(
+            _("kind must be one of: %(choices)s.") % {"choices": ", ".join(FIELDS)}, "invalid_kind", field="kind"
+        )
     actor.require("imports", "write")
     for domain in KIND_DOMAINS[kind]:
         actor.require(domain, "write")
@@ -45,7 +48,7 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
     """Keep an uploaded file as a draft job: its header is read and a column mapping guessed from it."""
     require_import_access(actor, kind)
     if upload is None or not upload.size:
-        raise KervanError("The file is empty.", "empty_file", field="file")
+        raise KervanError(_("The file is empty."), "empty_file", field="file")
     name = Path(upload.name or "upload").name[:255]
     suffix = Path(name).suffix.lower()
     job = ImportJob(
@@ -58,10 +61,10 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
     job.file.save(f"upload{suffix if suffix in _SUFFIXES else ''}", upload, save=False)
     try:
         if not job.file:
-            raise KervanError("The uploaded file is no longer there; upload it again.", "missing_file")
+            raise KervanError(_("The uploaded file is no longer there; upload it again."), "missing_file")
         table = open_table(job.file.path, preview_rows=1)
         if not table.preview:
-            raise KervanError("The file has no rows under its header.", "empty_file", field="file")
+            raise KervanError(_("The file has no rows under its header."), "empty_file", field="file")
         job.file_format = table.file_format
         job.encoding = table.encoding
         job.delimiter = table.delimiter
@@ -85,9 +88,13 @@ def import_job_start(
     require_import_access(actor, job.kind)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.DRAFT:
-        raise Conflict("This import has already been started.", "already_started")
+        raise Conflict(_("This import has already been started."), "already_started")
     if mode not in ImportMode.values:
-        raise KervanError(f"mode must be one of: {', '.join(ImportMode.values)}.", "invalid_mode", field="mode")
+        raise KervanError(
+            _("mode must be one of: %(choices)s.") % {"choices": ", ".join(ImportMode.values)},
+            "invalid_mode",
+            field="mode",
+        )
     job.mapping = check_mapping(job.kind, job.columns, job.mapping if mapping is None else mapping)
     job.mode = mode
     job.status = ImportStatus.QUEUED
@@ -140,10 +147,17 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run(job_id)
+        # The report's reasons are stored text: write them in the language of the person who uploaded the file.
+        with translation.override(_job_language(job_id)):
+            return _run(job_id)
     finally:
         if collecting:
             gc.enable()
+
+
+def _job_language(job_id: int) -> str:
+    language = ImportJob.objects.filter(pk=job_id).values_list("created_by__language", flat=True).first()
+    return language or translation.get_language()
 
 
 def _run(job_id: int) -> ImportJob | None:
@@ -159,7 +173,7 @@ def _run(job_id: int) -> ImportJob | None:
     timings = {}
     try:
         if not job.file:
-            raise KervanError("The uploaded file is no longer there; upload it again.", "missing_file")
+            raise KervanError(_("The uploaded file is no longer there; upload it again."), "missing_file")
         table = open_table(job.file.path, preview_rows=0)
         importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=Progress(job), report=report)
         importer.check()
@@ -187,7 +201,7 @@ def _run(job_id: int) -> ImportJob | None:
         _fail(job, actor, exc.detail)
     except Exception:
         logger.exception("imports.job_failed", extra={"job_id": job_id})
-        _fail(job, actor, "Something went wrong while importing; it has been logged. Nothing was imported.")
+        _fail(job, actor, _("Something went wrong while importing; it has been logged. Nothing was imported."))
     job.refresh_from_db()
     job.timings = timings  # for callers that want them
     return job

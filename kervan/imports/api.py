@@ -3,6 +3,7 @@
 import json
 from datetime import datetime
 
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -112,7 +113,7 @@ def import_create(
         try:
             parsed = json.loads(mapping)
         except ValueError:
-            raise KervanError("mapping is not valid JSON.", "invalid_mapping", field="mapping")
+            raise KervanError(_("mapping is not valid JSON."), "invalid_mapping", field="mapping")
     job = actions.import_job_create(actor=request.auth, kind=kind, upload=file, mapping=parsed, mode=mode)
     return Status(202, job_out(job))
 

@@ -4,6 +4,8 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from django.utils.translation import gettext as _
+
 from kervan.core.errors import KervanError
 from kervan.imports.models import ImportJob
 from kervan.imports.reading import Table
@@ -133,7 +135,7 @@ def text(limit: int) -> Parser:
     def parse(raw: str) -> str:
         value = raw.strip()
         if len(value) > limit:
-            raise KervanError(f"At most {limit} characters.", "too_long")
+            raise KervanError(_("At most %(limit)s characters.") % {"limit": limit}, "too_long")
         return value
 
     return parse

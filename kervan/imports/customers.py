@@ -10,6 +10,7 @@ import datetime as dt
 import json
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.core.emails import normalize_email
 from kervan.core.errors import KervanError
@@ -29,21 +30,21 @@ PRELOAD_LIMIT = 3_000_000  # up to this many known emails/phones are read into m
 def _country(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 2 or not value.isalpha():
-        raise KervanError("Use a two-letter country code such as TR.", "invalid_country")
+        raise KervanError(_("Use a two-letter country code such as TR."), "invalid_country")
     return value
 
 
 def _language(raw: str) -> str:
     value = raw.strip().lower()
     if len(value) > 8 or not value.replace("-", "").isalpha():
-        raise KervanError("Use a language code such as tr or en.", "invalid_language")
+        raise KervanError(_("Use a language code such as tr or en."), "invalid_language")
     return value
 
 
 def _full_name(raw: str) -> tuple[str, str]:
     first, last = split_full_name(raw)
     if len(first) > 100 or len(last) > 100:
-        raise KervanError("At most 100 characters for each of first and last name.", "too_long")
+        raise KervanError(_("At most 100 characters for each of first and last name."), "too_long")
     return first, last
 
 
@@ -95,12 +96,12 @@ class CustomerImport(CustomerWriter, Importer):
             return memoized(parse_consent)
         if field.startswith(CUSTOM_PREFIX):
             return str.strip
-        raise KervanError(f"Unknown field {field}.", "unknown_field")
+        raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
 
     def _birth_date(self, raw: str) -> dt.date:
         value = parse_date(raw)
         if value > self.today or value.year < 1900:
-            raise KervanError(f"'{raw}' is out of range for a birth date.", "invalid_date")
+            raise KervanError(_("'%(value)s' is out of range for a birth date.") % {"value": raw}, "invalid_date")
         return value
 
     def check_row(self, number: int, cells: list[str]) -> None:
@@ -115,7 +116,7 @@ class CustomerImport(CustomerWriter, Importer):
                 number,
                 cells,
                 "email" if "email" in self.column_of else "phone",
-                "A customer needs an email or a phone number.",
+                _("A customer needs an email or a phone number."),
                 "missing_identity",
             )
             self.report.skipped += 1
@@ -208,7 +209,7 @@ class CustomerImport(CustomerWriter, Importer):
                 number,
                 cells,
                 "phone",
-                "This phone number belongs to a different customer than the email.",
+                _("This phone number belongs to a different customer than the email."),
                 "identity_conflict",
             )
             self.report.skipped += 1

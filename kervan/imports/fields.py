@@ -6,6 +6,7 @@ A mapping is {column header: field name}; a column mapped to "" (or left out) is
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kervan.core.errors import KervanError
@@ -275,7 +276,9 @@ REQUIRED = {
 def kind_fields(kind: str) -> list[Field]:
     """The fields of `kind`, with the customer custom fields an Admin defined (as "custom.<key>") for customers."""
     if kind not in FIELDS:
-        raise KervanError(f"kind must be one of: {', '.join(FIELDS)}.", "invalid_kind", field="kind")
+        raise KervanError(
+            gettext("kind must be one of: %(choices)s.") % {"choices": ", ".join(FIELDS)}, "invalid_kind", field="kind"
+        )
     fields = list(FIELDS[kind])
     if kind == ImportKind.CUSTOMERS:
         from kervan.customers.models import CustomFieldDefinition
@@ -314,24 +317,36 @@ def check_mapping(kind: str, columns: list[str], mapping) -> dict[str, str]:
     """Refuse a mapping that names a column the file lacks, a field `kind` lacks, a field twice, or misses a
     required field. Returns the mapping without the columns that are not imported."""
     if not isinstance(mapping, dict):
-        raise KervanError("mapping must be an object {column: field}.", "invalid_mapping", field="mapping")
+        raise KervanError(gettext("mapping must be an object {column: field}."), "invalid_mapping", field="mapping")
     known = {f.name for f in kind_fields(kind)}
     cleaned: dict[str, str] = {}
     for column, field in mapping.items():
         if field in ("", None):
             continue
         if not isinstance(field, str) or field not in known:
-            raise KervanError(f"'{field}' is not a field of a {kind} import.", "unknown_field", field="mapping")
+            raise KervanError(
+                gettext("'%(field)s' is not a field of a %(kind)s import.") % {"field": field, "kind": kind},
+                "unknown_field",
+                field="mapping",
+            )
         if column not in columns:
-            raise KervanError(f"The file has no column '{column}'.", "unknown_column", field="mapping")
+            raise KervanError(
+                gettext("The file has no column '%(column)s'.") % {"column": column}, "unknown_column", field="mapping"
+            )
         if field in cleaned.values():
-            raise KervanError(f"Two columns are mapped to '{field}'.", "duplicate_field", field="mapping")
+            raise KervanError(
+                gettext("Two columns are mapped to '%(field)s'.") % {"field": field}, "duplicate_field", field="mapping"
+            )
         cleaned[column] = field
     mapped = set(cleaned.values())
     if "full_name" in mapped and ({"first_name", "last_name"} & mapped):
-        raise KervanError("Map either the full name or first/last name, not both.", "duplicate_field", field="mapping")
+        raise KervanError(
+            gettext("Map either the full name or first/last name, not both."), "duplicate_field", field="mapping"
+        )
     for group in REQUIRED[kind]:
         if not mapped & set(group):
             names = " or ".join(group)
-            raise KervanError(f"Map a column to {names}.", "missing_required_field", field="mapping")
+            raise KervanError(
+                gettext("Map a column to %(names)s.") % {"names": names}, "missing_required_field", field="mapping"
+            )
     return cleaned

@@ -7,6 +7,7 @@ right. An order is all or nothing: one bad line skips (and reports) all of its r
 """
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from kervan.catalog.models import Variant
 from kervan.core.emails import normalize_email
@@ -101,7 +102,8 @@ def _status(raw: str) -> str:
     status = _STATUS_LOOKUP.get(fold_choice(raw))
     if status is None:
         raise KervanError(
-            f"'{raw}' is not an order status (placed, paid, fulfilled, shipped, delivered, cancelled).",
+            _("'%(value)s' is not an order status (placed, paid, fulfilled, shipped, delivered, cancelled).")
+            % {"value": raw},
             "invalid_status",
         )
     return status
@@ -110,7 +112,11 @@ def _status(raw: str) -> str:
 def _channel(raw: str) -> str:
     channel = _CHANNEL.get(fold_choice(raw))
     if channel is None:
-        raise KervanError(f"'{raw}' is not a sales channel ({', '.join(SalesChannel.values)}).", "invalid_choice")
+        raise KervanError(
+            _("'%(value)s' is not a sales channel (%(choices)s).")
+            % {"value": raw, "choices": ", ".join(SalesChannel.values)},
+            "invalid_choice",
+        )
     return channel
 
 
@@ -118,7 +124,9 @@ def _marketplace(raw: str) -> str:
     value = fold_choice(raw).replace(" ", "")
     if value not in Marketplace.values:
         raise KervanError(
-            f"'{raw}' is not a marketplace ({', '.join(v for v in Marketplace.values if v)}).", "invalid_choice"
+            _("'%(value)s' is not a marketplace (%(choices)s).")
+            % {"value": raw, "choices": ", ".join(v for v in Marketplace.values if v)},
+            "invalid_choice",
         )
     return value
 
@@ -158,14 +166,14 @@ class OrderImport(Importer):
             "tracking_number": text(100),
         }
         if field not in parsers:
-            raise KervanError(f"Unknown field {field}.", "unknown_field")
+            raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
         return parsers[field]
 
     def check_row(self, number: int, cells: list[str]) -> None:
         values = self.parse(number, cells)
         order_number = (values or {}).get("order_number") or cells[self._index("order_number")].strip()
         if not order_number:
-            self.row_error(number, cells, "order_number", "Every row needs an order number.", "missing_order_number")
+            self.row_error(number, cells, "order_number", _("Every row needs an order number."), "missing_order_number")
             self.report.skipped += 1
             return
         if values is not None and "full_name" in values:
@@ -200,13 +208,13 @@ class OrderImport(Importer):
             if header is None:
                 bad_rows = {e[0] for e in self.report.errors[reported:]}
                 bad_rows.update(number for number, _, values in rows if values is None)
-                for number, cells, _ in rows:
+                for number, cells, _values in rows:
                     if number not in bad_rows:
                         self.row_error(
                             number,
                             cells,
                             "order_number",
-                            f"Another row of order {order_number} has a problem.",
+                            _("Another row of order %(number)s has a problem.") % {"number": order_number},
                             "order_has_errors",
                         )
                 self.report.skipped += len(rows)
@@ -218,42 +226,46 @@ class OrderImport(Importer):
         """The order-level values (first non-empty cell of each), or None if any row of the order is bad."""
         bad = any(values is None for _, _, values in rows)
         header: dict = {}
-        for _, _, values in rows:
+        for _number, _cells, values in rows:
             for name in ORDER_LEVEL:
                 if values and name not in header and values.get(name) not in (None, ""):
                     header[name] = values[name]
-        first_number, first_cells, _ = rows[0]
+        first_number, first_cells, _values = rows[0]
         if order_number in self.existing:
             return None if bad else header
         if "placed_at" not in header:
-            self.row_error(first_number, first_cells, "placed_at", "An order needs a date.", "missing_date")
+            self.row_error(first_number, first_cells, "placed_at", _("An order needs a date."), "missing_date")
             bad = True
         if "email" not in header and "phone" not in header:
             self.row_error(
                 first_number,
                 first_cells,
                 "email" if "email" in self.column_of else "phone",
-                "An order needs the customer's email or phone number.",
+                _("An order needs the customer's email or phone number."),
                 "missing_identity",
             )
             bad = True
         if header.get("status") == OrderStatus.SHIPPED and not header.get("carrier"):
             self.row_error(
-                first_number, first_cells, "status", "A shipped order needs a carrier column.", "missing_carrier"
+                first_number, first_cells, "status", _("A shipped order needs a carrier column."), "missing_carrier"
             )
             bad = True
         for number, cells, values in rows:
             if values is None:
                 continue
-            for name, reason in (("quantity", "A line needs a quantity."), ("unit_price", "A line needs a price.")):
+            for name, reason in (
+                ("quantity", _("A line needs a quantity.")),
+                ("unit_price", _("A line needs a price.")),
+            ):
                 if name not in values:
                     self.row_error(number, cells, name, reason, f"missing_{name}")
                     bad = True
             if not values.get("title") and values.get("sku") not in known_skus:
                 reason = (
-                    f"SKU '{values['sku']}' is not in the catalogue and the row has no product title."
+                    _("SKU '%(sku)s' is not in the catalogue and the row has no product title.")
+                    % {"sku": values["sku"]}
                     if values.get("sku")
-                    else "A line needs a SKU or a product title."
+                    else _("A line needs a SKU or a product title.")
                 )
                 self.row_error(number, cells, "sku" if values.get("sku") else "title", reason, "unknown_sku")
                 bad = True
@@ -282,7 +294,7 @@ class OrderImport(Importer):
             create_as, then = _PATH[header.get("status", OrderStatus.PLACED)]
             try:
                 with transaction.atomic():
-                    customer, _ = customer_identify(
+                    customer, _created = customer_identify(
                         actor=self.actor,
                         email=header.get("email", ""),
                         phone=header.get("phone", ""),
@@ -319,9 +331,15 @@ class OrderImport(Importer):
                                 tracking_number=header.get("tracking_number", ""),
                             )
             except KervanError as exc:
-                number, cells, _ = rows[0]
+                number, cells, _values = rows[0]
                 field = "order_number"
-                self.row_error(number, cells, field, f"Order {order_number}: {exc.detail}", exc.code)
+                self.row_error(
+                    number,
+                    cells,
+                    field,
+                    _("Order %(number)s: %(detail)s") % {"number": order_number, "detail": exc.detail},
+                    exc.code,
+                )
                 self.report.skipped += len(rows)
                 continue
             if created:

@@ -7,6 +7,7 @@ A known SKU is updated; an empty cell changes nothing.
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.catalog.actions import category_create
 from kervan.catalog.models import Category, Product, StockLevel, StockMovement, Variant
@@ -45,7 +46,7 @@ class ProductImport(Importer):
             return parse_int
         if field == "is_active":
             return memoized(parse_yes_no)
-        raise KervanError(f"Unknown field {field}.", "unknown_field")
+        raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
 
     def check_row(self, number: int, cells: list[str]) -> None:
         values = self.parse(number, cells)
@@ -54,12 +55,16 @@ class ProductImport(Importer):
             return
         sku = values.get("sku")
         if not sku:
-            self.row_error(number, cells, "sku", "Every row needs a SKU.", "missing_sku")
+            self.row_error(number, cells, "sku", _("Every row needs a SKU."), "missing_sku")
             self.report.skipped += 1
             return
         if sku in self.first_row_of_sku:
             self.row_error(
-                number, cells, "sku", f"SKU '{sku}' is already on row {self.first_row_of_sku[sku]}.", "duplicate_sku"
+                number,
+                cells,
+                "sku",
+                _("SKU '%(sku)s' is already on row %(row)s.") % {"sku": sku, "row": self.first_row_of_sku[sku]},
+                "duplicate_sku",
             )
             self.report.skipped += 1
             return
@@ -95,7 +100,7 @@ class ProductImport(Importer):
         for variant in self.variants.values():
             variant.product = products.setdefault(variant.product_id, variant.product)
         titles: dict[str, str] = {}  # group key → a title given on any of its rows
-        for _, _, values in self.rows:
+        for _number, _cells, values in self.rows:
             key = _group_key(values)
             if key and values.get("title"):
                 titles.setdefault(key, values["title"])
@@ -105,11 +110,11 @@ class ProductImport(Importer):
                 key = _group_key(values)
                 known_product = key in self.products_by_key
                 if not known_product and not titles.get(key):
-                    self.row_error(number, cells, "title", "A new product needs a title.", "missing_title")
+                    self.row_error(number, cells, "title", _("A new product needs a title."), "missing_title")
                     self.report.skipped += 1
                     continue
                 if "price" not in values:
-                    self.row_error(number, cells, "price", "A new SKU needs a price.", "missing_price")
+                    self.row_error(number, cells, "price", _("A new SKU needs a price."), "missing_price")
                     self.report.skipped += 1
                     continue
                 values.setdefault("title", titles.get(key, ""))

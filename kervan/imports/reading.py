@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from kervan.core.errors import KervanError
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
@@ -23,12 +25,12 @@ def file_format_of(path: str) -> str:
     with open(path, "rb") as f:
         head = f.read(8)
     if not head:
-        raise KervanError("The file is empty.", "empty_file")
+        raise KervanError(_("The file is empty."), "empty_file")
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise KervanError(
-            "Old Excel (.xls) files cannot be read: save the sheet as .xlsx or CSV and upload it again.",
+            _("Old Excel (.xls) files cannot be read: save the sheet as .xlsx or CSV and upload it again."),
             "unreadable_file",
         )
     return "csv"
@@ -117,8 +119,8 @@ def open_table(path: str, *, preview_rows: int = 5) -> Table:
     else:
         table = _open_xlsx(path)
     if not table.columns:
-        raise KervanError("The file has no header row.", "empty_file")
-    for _, cells in table.rows():
+        raise KervanError(_("The file has no header row."), "empty_file")
+    for _number, cells in table.rows():
         table.preview.append(cells)
         if len(table.preview) >= preview_rows:
             break
@@ -131,9 +133,9 @@ def _open_csv(path: str) -> Table:
         with open(path, encoding=encoding, newline="") as f:
             sample = f.read(64 * 1024)
     except UnicodeError:
-        raise KervanError("The file's text encoding could not be read.", "unreadable_file")
+        raise KervanError(_("The file's text encoding could not be read."), "unreadable_file")
     if not sample.strip():
-        raise KervanError("The file is empty.", "empty_file")
+        raise KervanError(_("The file is empty."), "empty_file")
     delimiter = sniff_delimiter(sample)
     table = Table(path=path, file_format="csv", columns=[], encoding=encoding, delimiter=delimiter)
     for number, cells in _csv_rows(table):
@@ -162,7 +164,7 @@ def _csv_rows(table: Table) -> Iterator[tuple[int, list[str]]]:
         with open(table.path, encoding=table.encoding, newline="") as f:
             yield from enumerate(csv.reader(f, delimiter=table.delimiter), start=1)
     except (UnicodeError, csv.Error) as exc:
-        raise KervanError(f"The file could not be read: {exc}.", "unreadable_file")
+        raise KervanError(_("The file could not be read: %(error)s.") % {"error": exc}, "unreadable_file")
 
 
 def _open_xlsx(path: str) -> Table:
@@ -194,7 +196,10 @@ def _xlsx_read(path: str) -> tuple[Iterator[tuple[int, list[str]]], int]:
         try:
             sheet = calamine.CalamineWorkbook.from_path(path).get_sheet_by_index(0)
         except Exception as exc:  # a damaged workbook fails in many ways, all of them the uploader's to fix
-            raise KervanError(f"The spreadsheet could not be read ({exc.__class__.__name__}).", "unreadable_file")
+            raise KervanError(
+                _("The spreadsheet could not be read (%(error)s).") % {"error": exc.__class__.__name__},
+                "unreadable_file",
+            )
         rows = ((n, [_cell_text(v) for v in row]) for n, row in enumerate(sheet.iter_rows(), start=1))
         return rows, getattr(sheet, "total_height", None) or sheet.height
     workbook = _load_workbook(path)
@@ -216,7 +221,9 @@ def _load_workbook(path: str):
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds of errors on a damaged workbook
-        raise KervanError(f"The spreadsheet could not be read ({exc.__class__.__name__}).", "unreadable_file")
+        raise KervanError(
+            _("The spreadsheet could not be read (%(error)s).") % {"error": exc.__class__.__name__}, "unreadable_file"
+        )
 
 
 def _xlsx_rows(table: Table) -> Iterator[tuple[int, list[str]]]:

@@ -4,6 +4,8 @@ import csv
 import io
 from collections.abc import Iterator
 
+from django.utils.translation import gettext as _
+
 from kervan.accounts.actors import Actor
 from kervan.core.errors import NotFound
 from kervan.core.pagination import Page, paginate
@@ -24,7 +26,7 @@ def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
     actor.require("imports", "read")
     job = ImportJob.objects.select_related("created_by", "created_by_api_key").filter(pk=job_id).first()
     if job is None:
-        raise NotFound("No such import.")
+        raise NotFound(_("No such import."))
     return job
 
 

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 from kervan.core.money import CENT
@@ -111,13 +112,13 @@ def parse_date(text: str) -> dt.date:
             return dt.date(int(m[3]), int(m[2]), int(m[1]))
     except ValueError:
         pass
-    raise KervanError(f"'{text}' is not a date (use YYYY-MM-DD or DD.MM.YYYY).", "invalid_date")
+    raise KervanError(_("'%(value)s' is not a date (use YYYY-MM-DD or DD.MM.YYYY).") % {"value": text}, "invalid_date")
 
 
 def parse_birth_date(text: str) -> dt.date:
     value = parse_date(text)
     if value > timezone.localdate() or value.year < 1900:
-        raise KervanError(f"'{text}' is out of range for a birth date.", "invalid_date")
+        raise KervanError(_("'%(value)s' is out of range for a birth date.") % {"value": text}, "invalid_date")
     return value
 
 
@@ -130,18 +131,18 @@ def parse_datetime(text: str, tz: str | None = None) -> dt.datetime:
     except ValueError:
         parsed = None
     if parsed is None:
-        date_part, _, time_part = value.replace("T", " ").partition(" ")
+        date_part, _sep, time_part = value.replace("T", " ").partition(" ")
         date = parse_date(date_part)
         hour = minute = second = 0
         if time_part.strip():
             m = _TIME.match(time_part.strip())
             if not m:
-                raise KervanError(f"'{text}' is not a date and time.", "invalid_datetime")
+                raise KervanError(_("'%(value)s' is not a date and time.") % {"value": text}, "invalid_datetime")
             hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
         try:
             parsed = dt.datetime(date.year, date.month, date.day, hour, minute, second)
         except ValueError:
-            raise KervanError(f"'{text}' is not a date and time.", "invalid_datetime")
+            raise KervanError(_("'%(value)s' is not a date and time.") % {"value": text}, "invalid_datetime")
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=zone)
     return parsed
@@ -162,16 +163,16 @@ def parse_amount(text: str) -> Decimal:
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise KervanError(f"'{text}' is not an amount.", "invalid_amount")
+        raise KervanError(_("'%(value)s' is not an amount.") % {"value": text}, "invalid_amount")
     if not amount.is_finite():
-        raise KervanError(f"'{text}' is not an amount.", "invalid_amount")
+        raise KervanError(_("'%(value)s' is not an amount.") % {"value": text}, "invalid_amount")
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def parse_non_negative_amount(text: str) -> Decimal:
     amount = parse_amount(text)
     if amount < 0:
-        raise KervanError(f"'{text}' cannot be negative.", "invalid_amount")
+        raise KervanError(_("'%(value)s' cannot be negative.") % {"value": text}, "invalid_amount")
     return amount
 
 
@@ -183,16 +184,16 @@ def parse_int(text: str) -> int:
     try:
         number = Decimal(value.replace(",", "."))
     except InvalidOperation:
-        raise KervanError(f"'{text}' is not a whole number.", "invalid_number")
+        raise KervanError(_("'%(value)s' is not a whole number.") % {"value": text}, "invalid_number")
     if not number.is_finite() or number != number.to_integral_value():
-        raise KervanError(f"'{text}' is not a whole number.", "invalid_number")
+        raise KervanError(_("'%(value)s' is not a whole number.") % {"value": text}, "invalid_number")
     return int(number)
 
 
 def parse_quantity(text: str) -> int:
     number = parse_int(text)
     if number < 1:
-        raise KervanError(f"'{text}': the quantity must be 1 or more.", "invalid_quantity")
+        raise KervanError(_("'%(value)s': the quantity must be 1 or more.") % {"value": text}, "invalid_quantity")
     return number
 
 
@@ -202,7 +203,7 @@ def parse_yes_no(text: str) -> bool:
         return True
     if value in _NO:
         return False
-    raise KervanError(f"'{text}' is not yes/no (evet/hayır).", "invalid_boolean")
+    raise KervanError(_("'%(value)s' is not yes/no (evet/hayır).") % {"value": text}, "invalid_boolean")
 
 
 def parse_consent(text: str) -> str:
@@ -212,7 +213,9 @@ def parse_consent(text: str) -> str:
 def parse_gender(text: str) -> str:
     value = _GENDER.get(fold_choice(text))
     if value is None:
-        raise KervanError(f"'{text}' is not a gender (kadın/erkek/diğer, female/male/other).", "invalid_choice")
+        raise KervanError(
+            _("'%(value)s' is not a gender (kadın/erkek/diğer, female/male/other).") % {"value": text}, "invalid_choice"
+        )
     return value
 
 
@@ -220,7 +223,7 @@ def parse_currency(text: str) -> str:
     value = text.strip().upper()
     value = {"TL": "TRY", "₺": "TRY", "$": "USD", "€": "EUR", "£": "GBP"}.get(value, value)
     if len(value) != 3 or not value.isalpha():
-        raise KervanError(f"'{text}' is not a currency code such as TRY.", "invalid_currency")
+        raise KervanError(_("'%(value)s' is not a currency code such as TRY.") % {"value": text}, "invalid_currency")
     return value
 
 
