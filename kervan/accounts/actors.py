@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from kervan.accounts.permissions import ROLE_ACCESS, Domain, allows
 from kervan.core.errors import PermissionDenied
 
@@ -39,7 +41,9 @@ class Actor:
 
     def require(self, domain: str, access: str = "read") -> None:
         if not self.can(domain, access):
-            raise PermissionDenied(f"You need {access} access to {domain}.")
+            raise PermissionDenied(
+                _("You need %(access)s access to %(domain)s.") % {"access": access, "domain": domain}
+            )
 
     def __str__(self) -> str:
         if self.user is not None:

@@ -1,6 +1,7 @@
 """Reads in accounts: staff users, API keys, role policies and the audit log, each scoped to what the actor may see."""
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, RolePolicy, User
@@ -32,7 +33,7 @@ def user_get(*, actor: Actor, user_id: int) -> User:
     try:
         return User.objects.get(pk=user_id)
     except User.DoesNotExist:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
 
 
 def user_choices() -> list[tuple[int, str]]:
@@ -64,7 +65,7 @@ def api_key_get(*, actor: Actor, key_id: int) -> ApiKey:
     try:
         return ApiKey.objects.select_related("created_by").get(pk=key_id)
     except ApiKey.DoesNotExist:
-        raise NotFound("No such API key.")
+        raise NotFound(_("No such API key."))
 
 
 def audit_log_page(
@@ -82,7 +83,8 @@ def audit_log_page(
     if action:
         if action not in AuditLog.Action.values:
             raise KervanError(
-                f"Unknown action '{action}'. Use one of: {', '.join(AuditLog.Action.values)}.",
+                _("Unknown action '%(action)s'. Use one of: %(choices)s.")
+                % {"action": action, "choices": ", ".join(AuditLog.Action.values)},
                 "invalid_action",
                 field="action",
             )

@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import User
@@ -104,7 +105,7 @@ def demo_load(
     and rebuild indexes at the end, so they are not all-or-nothing: load those into a fresh database.
     """
     if settings.customers < 1:
-        raise KervanError("customers must be at least 1.", "invalid_customers")
+        raise KervanError(_("customers must be at least 1."), "invalid_customers")
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -114,10 +115,11 @@ def demo_load(
     if Customer.objects.exists():
         if if_empty:
             return DemoLoadResult(skipped=True)
-        raise Conflict("The database already has customers; the demo shop loads into an empty one.", "not_empty")
+        raise Conflict(_("The database already has customers; the demo shop loads into an empty one."), "not_empty")
     if Event.objects.filter(dedupe_key__startswith=f"demo:{settings.seed}:").exists():
         raise Conflict(
-            f"Events of an earlier demo load with seed {settings.seed} remain; use another seed.", "not_empty"
+            _("Events of an earlier demo load with seed %(seed)s remain; use another seed.") % {"seed": settings.seed},
+            "not_empty",
         )
     bulk = settings.customers >= BULK_FROM if bulk is None else bulk
 
@@ -205,7 +207,7 @@ def _sources() -> dict[str, int]:
 def _catalogue(seed: int, web_source_id: int) -> tuple[list[CatalogueItem], dict[str, int]]:
     """The demo catalogue (created on first use, reused after): categories, products, variants, stock."""
     categories = []
-    for slug, name, *_ in CATEGORIES:
+    for slug, name, *_rest in CATEGORIES:
         categories.append(Category.objects.get_or_create(slug=slug, defaults={"name": name})[0])
     specs = build_catalog(random.Random(f"kervan-demo-catalogue:{seed}"))
     if not Product.objects.filter(source_id=web_source_id, external_id__startswith="demo-").exists():
