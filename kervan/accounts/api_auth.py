@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from ninja.security import HttpBearer, SessionAuth
 
 from kervan.accounts.actors import Actor
@@ -18,7 +19,7 @@ class RateLimited(KervanError):
     status = 429
 
     def __init__(self, retry_after: int):
-        super().__init__("Too many requests for this API key; slow down.", "rate_limited")
+        super().__init__(_("Too many requests for this API key; slow down."), "rate_limited")
         self.retry_after = retry_after
 
 

@@ -1,6 +1,7 @@
 import datetime as dt
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema, Status
 
 from kervan.catalog import actions
@@ -89,14 +90,16 @@ def _category(category_id: int | None) -> Category | None:
         return None
     category = Category.objects.filter(pk=category_id).first()
     if category is None:
-        raise NotFound(f"Category {category_id} does not exist.", "category_not_found")
+        raise NotFound(
+            _("Category %(category_id)s does not exist.") % {"category_id": category_id}, "category_not_found"
+        )
     return category
 
 
 def _variant(sku: str) -> Variant:
     variant = Variant.objects.filter(sku=sku).first()
     if variant is None:
-        raise NotFound(f"No variant with SKU '{sku}'.", "variant_not_found")
+        raise NotFound(_("No variant with SKU '%(sku)s'.") % {"sku": sku}, "variant_not_found")
     return variant
 
 
@@ -125,7 +128,7 @@ def get_product(request, product_id: int):
     request.auth.require("catalog", "read")
     product = Product.objects.prefetch_related("variants__stock").filter(pk=product_id).first()
     if product is None:
-        raise NotFound(f"Product {product_id} does not exist.", "product_not_found")
+        raise NotFound(_("Product %(product_id)s does not exist.") % {"product_id": product_id}, "product_not_found")
     return product
 
 

@@ -21,9 +21,17 @@ def to_amount(value, field: str = "amount") -> Decimal:
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field) from None
+        raise KervanError(
+            gettext("%(field)s: '%(value)s' is not a number.") % {"field": field, "value": value},
+            "invalid_amount",
+            field=field,
+        ) from None
     if not amount.is_finite():
-        raise KervanError(f"{field}: '{value}' is not a number.", "invalid_amount", field=field)
+        raise KervanError(
+            gettext("%(field)s: '%(value)s' is not a number.") % {"field": field, "value": value},
+            "invalid_amount",
+            field=field,
+        )
     if abs(amount) <= MAX_AMOUNT + 1:  # quantizing a huge number would overflow Decimal's 28 digits
         amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     return check_amount(amount, field)
@@ -44,7 +52,9 @@ def check_amount(amount: Decimal, field: str = "amount") -> Decimal:
 def to_currency(value: str | None) -> str:
     code = (value or settings.KERVAN_DEFAULT_CURRENCY).strip().upper()
     if len(code) != 3 or not code.isalpha():
-        raise KervanError(f"'{value}' is not a currency code.", "invalid_currency", field="currency")
+        raise KervanError(
+            gettext("'%(value)s' is not a currency code.") % {"value": value}, "invalid_currency", field="currency"
+        )
     return code
 
 

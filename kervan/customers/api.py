@@ -1,6 +1,7 @@
 """Customers API: parse, authorise, call an action or selector, serialise."""
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 
 from kervan.core.api import ERRORS, STORABLE
@@ -76,7 +77,7 @@ def _source(key: str | None) -> Source | None:
         return None
     source = Source.objects.filter(key=key).first()
     if source is None:
-        raise NotFound(f"No source '{key}'.", "source_not_found")
+        raise NotFound(_("No source '%(key)s'.") % {"key": key}, "source_not_found")
     return source
 
 

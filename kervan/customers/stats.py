@@ -6,6 +6,8 @@ serialise writers), changed in Python with exact Decimals, and saved: no scan of
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from kervan.core.money import check_amount
 from kervan.customers.models import CustomerStats
 
@@ -18,8 +20,8 @@ def _locked(customer_id: int) -> CustomerStats:
 def _save(stats: CustomerStats) -> None:
     # The sums use the same 14-digit AmountField as one order: a sum beyond it refuses the change that caused it
     # (a 4xx, nothing written) instead of failing in the database.
-    check_amount(stats.total_spent, "the customer's total spent")
-    check_amount(stats.refunded_total, "the customer's total refunded")
+    check_amount(stats.total_spent, _("the customer's total spent"))
+    check_amount(stats.refunded_total, _("the customer's total refunded"))
     stats.save()
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, field_validator
 
@@ -113,7 +114,8 @@ def _check_size(items, limit: int):
         if len(items) > limit:
             # Raised (not a ValueError) so it leaves validation at once, before a huge list is parsed item by item.
             raise KervanError(
-                f"A batch holds at most {limit} items; this one has {len(items)}. Split it.",
+                _("A batch holds at most %(limit)s items; this one has %(count)s. Split it.")
+                % {"limit": limit, "count": len(items)},
                 "batch_too_large",
                 status=413,
             )

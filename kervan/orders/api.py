@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from kervan.core.api import ERRORS, DateTimeIn, Id
@@ -40,7 +41,7 @@ def create_order(request, payload: OrderIn):
     if source_key:
         source = Source.objects.filter(key=source_key).first()
         if source is None:
-            raise NotFound(f"No source '{source_key}'.", "source_not_found")
+            raise NotFound(_("No source '%(key)s'.") % {"key": source_key}, "source_not_found")
     order, created = actions.order_create(actor=request.auth, customer=customer, source=source, **data)
     return Status(201 if created else 200, order)
 
@@ -84,7 +85,12 @@ def create_refund(request, order_id: int, payload: RefundIn):
     if return_id is not None:
         return_request = order.returns.filter(pk=return_id).first()
         if return_request is None:
-            raise KervanError(f"Return {return_id} is not on order {order_id}.", "foreign_return", field="return_id")
+            raise KervanError(
+                _("Return %(return_id)s is not on order %(order_id)s.")
+                % {"return_id": return_id, "order_id": order_id},
+                "foreign_return",
+                field="return_id",
+            )
     refund, created = actions.refund_create(actor=request.auth, order=order, return_request=return_request, **data)
     order.refresh_from_db(fields=["refunded_total"])
     body = {
