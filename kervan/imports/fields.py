@@ -6,6 +6,7 @@ A mapping is {column header: field name}; a column mapped to "" (or left out) is
 import re
 from dataclasses import dataclass
 
+from django.utils.text import get_text_list
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -345,7 +346,7 @@ def check_mapping(kind: str, columns: list[str], mapping) -> dict[str, str]:
         )
     for group in REQUIRED[kind]:
         if not mapped & set(group):
-            names = " or ".join(group)
+            names = get_text_list(list(group))  # "email or phone", "email ya da phone"
             raise KervanError(
                 gettext("Map a column to %(names)s.") % {"names": names}, "missing_required_field", field="mapping"
             )

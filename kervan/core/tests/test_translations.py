@@ -176,3 +176,41 @@ def test_customer_list_page_in_users_language(admin_client, language, expected, 
     assert expected in html
     assert absent not in html
     assert f'lang="{language}"' in html or response.headers.get("Content-Language") == language
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("tr", "'not-an-email' geçerli bir e-posta adresi değil."),
+        ("en", "'not-an-email' is not a valid email address."),
+    ],
+)
+def test_api_error_in_the_requested_language_with_the_same_code(api, language, detail):
+    response = api.client.post(
+        "/api/v1/customers/",
+        '{"first_name": "Ayşe", "email": "not-an-email"}',
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": detail, "code": "invalid_email", "field": "email"}
+
+
+@pytest.mark.django_db
+def test_api_error_without_accept_language_uses_the_default_language(api, settings):
+    settings.LANGUAGE_CODE = "tr"
+    response = api.get("/customers/999999999")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "999999999 numaralı müşteri yok.", "code": "customer_not_found"}
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("tr", "999999999 numaralı müşteri yok."), ("en", "Customer 999999999 does not exist.")],
+)
+def test_error_page_in_users_language(admin_client, language, expected):
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = admin_client.get("/customers/999999999/")
+    assert response.status_code == 404
+    assert expected in response.content.decode()
