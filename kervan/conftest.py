@@ -10,6 +10,16 @@ from kervan.accounts.models import ApiKey, User
 from kervan.accounts.permissions import Domain, Role
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and lockouts live in the cache, keyed by ids a new test database reuses: start clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str = Role.ADMIN, username: str | None = None, **extra) -> User:
