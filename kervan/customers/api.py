@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 
 from kervan.core.api import ERRORS, STORABLE
-from kervan.core.audit import audit
+from kervan.core.audit import audit, audit_view
 from kervan.core.errors import NotFound
 from kervan.core.models import Source
 from kervan.core.pagination import paginate
@@ -138,7 +138,7 @@ def delete_custom_field(request, key: str = Path(..., pattern=STORABLE)):
 def get_customer(request, customer_id: int):
     customer = _customer(request, customer_id, "read")
     view = selectors.customer_360(customer)
-    audit(actor=request.auth, action="view", obj=customer, customer_id=customer.pk)
+    audit_view(actor=request.auth, obj=customer, customer_id=customer.pk)
     return {
         **customer_out(customer),
         "tags": view.tags,

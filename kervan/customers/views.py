@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kervan.accounts.decorators import require_access
-from kervan.core.audit import audit
+from kervan.core.audit import audit, audit_view
 from kervan.core.errors import KervanError
 from kervan.core.pagination import paginate
 from kervan.customers import actions, consent, custom_fields, selectors, timeline
@@ -90,7 +90,7 @@ def customer_detail(request, customer_id: int):
             "customers/_timeline_items.html",
             {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds},
         )
-    audit(actor=request.actor, action="view", obj=customer, customer_id=customer.pk)
+    audit_view(actor=request.actor, obj=customer, customer_id=customer.pk)
     view = selectors.customer_360(customer)
     return render(
         request,
