@@ -213,3 +213,12 @@ def test_real_offsets_are_still_accepted(api):
         response = api.post("/orders/", {"customer_id": customer.pk, "lines": [line], "placed_at": value})
         assert response.status_code == 201, response.json()
     assert api.get("/orders/", {"since": "2026-03-01T00:00:00+05:45"}).status_code == 200
+
+
+def test_django_own_errors_under_api_get_the_error_shape_too(api):
+    # A Host outside ALLOWED_HOSTS is refused by Django before any view, in HTML; under /api/ it is JSON.
+    response = api.client.get("/api/v1/customers/", HTTP_HOST="evil.example")
+    assert_error(response, 400, "malformed_request")
+    response = api.client.options("/api/v1/customers/")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
