@@ -65,8 +65,13 @@ def credentials() -> tuple[str, str]:
     user.set_password("bench-pw-not-secret")
     user.save()
     prefix, secret = ApiKey.generate_secret()
-    ApiKey.objects.create(name="bench", prefix=prefix, key_hash=ApiKey.hash_secret(secret),
-                          scopes={d: "write" for d in Domain.values}, created_by=user)
+    ApiKey.objects.create(
+        name="bench",
+        prefix=prefix,
+        key_hash=ApiKey.hash_secret(secret),
+        scopes={d: "write" for d in Domain.values},
+        created_by=user,
+    )
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -94,13 +99,18 @@ def run_wrk(url: str, paths: list[str], header: str, value: str, connections: in
         script.write_text(LUA % {"paths": paths_file, "header": header, "value": value})
         out = subprocess.run(
             ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s", "-s", str(script), url],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
     requests, duration_us, p50, p95, p99, mean, errors = match.groups()
     return {
         "requests_per_s": round(int(requests) / (int(duration_us) / 1e6), 1),
-        "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99), "mean_ms": float(mean),
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "mean_ms": float(mean),
         "errors": int(errors),
     }
 
@@ -124,17 +134,36 @@ def main():
     counts = {}
     with connection.cursor() as cursor:
         for table in ("customers_customer", "orders_order", "events_event"):
-            cursor.execute(f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{table}'"
-                           if connection.vendor == "postgresql" else f"SELECT count(*) FROM {table}")
+            cursor.execute(
+                f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{table}'"
+                if connection.vendor == "postgresql"
+                else f"SELECT count(*) FROM {table}"
+            )
             counts[table] = cursor.fetchone()[0]
     connection.close()
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, check=True,
-                   env=os.environ.copy())
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        check=True,
+        env=os.environ.copy(),
+    )
     env = os.environ.copy()
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{args.port}",
-         "--log-level", "warning", "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -150,8 +179,9 @@ def main():
         run_wrk(base, api_paths[:200], "Authorization", f"Bearer {secret}", 4, 3)  # warm-up
         results["api"] = run_wrk(base, api_paths, "Authorization", f"Bearer {secret}", args.connections, args.duration)
         run_wrk(base, page_paths[:200], "Cookie", f"sessionid={session_key}", 4, 3)
-        results["page"] = run_wrk(base, page_paths, "Cookie", f"sessionid={session_key}", args.connections,
-                                  args.duration)
+        results["page"] = run_wrk(
+            base, page_paths, "Cookie", f"sessionid={session_key}", args.connections, args.duration
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
@@ -162,13 +192,27 @@ def main():
     figures = {}
     for kind, label in (("api", "Customer 360 API"), ("page", "Customer 360 page")):
         r = results[kind]
-        figures[f"{label} throughput"] = {"value": r["requests_per_s"], "unit": "requests/s", "target": ">= 600",
-                                          "data": data, "db": db, "command": command,
-                                          "connections": args.connections, "workers": args.workers,
-                                          "errors": r["errors"]}
-        figures[f"{label} p95 latency"] = {"value": r["p95_ms"], "unit": "ms", "target": "<= 25", "data": data,
-                                           "db": db, "command": command, "p50_ms": r["p50_ms"],
-                                           "p99_ms": r["p99_ms"]}
+        figures[f"{label} throughput"] = {
+            "value": r["requests_per_s"],
+            "unit": "requests/s",
+            "target": ">= 600",
+            "data": data,
+            "db": db,
+            "command": command,
+            "connections": args.connections,
+            "workers": args.workers,
+            "errors": r["errors"],
+        }
+        figures[f"{label} p95 latency"] = {
+            "value": r["p95_ms"],
+            "unit": "ms",
+            "target": "<= 25",
+            "data": data,
+            "db": db,
+            "command": command,
+            "p50_ms": r["p50_ms"],
+            "p99_ms": r["p99_ms"],
+        }
     out = ROOT / "bench" / "results" / "customer360.json"
     out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(results, indent=2))
