@@ -11,6 +11,7 @@ from kervan.accounts.decorators import require_access
 from kervan.core.audit import audit, audit_view
 from kervan.core.errors import KervanError
 from kervan.core.pagination import paginate
+from kervan.core.web import form_action
 from kervan.customers import actions, consent, custom_fields, selectors, timeline
 from kervan.customers.export import export_rows, export_stream
 from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition, Gender, Tag
@@ -188,10 +189,7 @@ def customer_edit(request, customer_id: int):
 @require_access("customers", "write")
 def note_add(request, customer_id: int):
     customer = selectors.customer_get(customer_id)
-    try:
-        actions.note_add(actor=request.actor, customer=customer, body=request.POST.get("body", ""))
-    except KervanError as exc:
-        messages.error(request, exc.detail)
+    form_action(request, actions.note_add, customer=customer, body=request.POST.get("body", ""))
     return redirect("customers:detail", customer_id=customer.pk)
 
 
@@ -199,18 +197,12 @@ def note_add(request, customer_id: int):
 @require_access("customers", "write")
 def consent_add(request, customer_id: int):
     customer = selectors.customer_get(customer_id)
-    try:
-        consent.consent_record(
-            actor=request.actor,
-            customer=customer,
-            channel=request.POST.get("channel", ""),
-            status=request.POST.get("status", ""),
-            source=request.POST.get("source", ""),
-            proof=request.POST.get("proof", ""),
-            iys_source=request.POST.get("iys_source", ""),
-        )
-    except KervanError as exc:
-        messages.error(request, exc.detail)
+    form_action(
+        request,
+        consent.consent_record,
+        customer=customer,
+        **{name: request.POST.get(name, "") for name in ("channel", "status", "source", "proof", "iys_source")},
+    )
     return redirect("customers:detail", customer_id=customer.pk)
 
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kervan.accounts.decorators import require_access
-from kervan.core.errors import KervanError
+from kervan.core.web import form_action
 from kervan.orders import actions, selectors
 from kervan.orders.models import OrderStatus, ReturnReason
 
@@ -39,17 +39,12 @@ def order_detail(request, order_id: int):
 @require_access("orders", "write")
 def order_status(request, order_id: int):
     order = selectors.order_get(order_id)
-    try:
-        actions.order_set_status(
-            actor=request.actor,
-            order=order,
-            status=request.POST.get("status", ""),
-            carrier=request.POST.get("carrier", ""),
-            tracking_number=request.POST.get("tracking_number", ""),
-            note=request.POST.get("note", ""),
-        )
-    except KervanError as exc:
-        messages.error(request, exc.detail)
+    form_action(
+        request,
+        actions.order_set_status,
+        order=order,
+        **{name: request.POST.get(name, "") for name in ("status", "carrier", "tracking_number", "note")},
+    )
     return redirect("orders:detail", order_id=order.pk)
 
 
@@ -66,19 +61,16 @@ def order_return(request, order_id: int):
                 return redirect("orders:detail", order_id=order.pk)
             if int(raw):
                 lines.append({"order_line_id": line.pk, "quantity": int(raw)})
-    try:
-        actions.return_create(
-            actor=request.actor,
-            order=order,
-            lines=lines,
-            reason=request.POST.get("reason", ""),
-            note=request.POST.get("note", ""),
-            restock=request.POST.get("restock") == "on",
-        )
-    except KervanError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, _("Return recorded."))
+    form_action(
+        request,
+        actions.return_create,
+        success=_("Return recorded."),
+        order=order,
+        lines=lines,
+        reason=request.POST.get("reason", ""),
+        note=request.POST.get("note", ""),
+        restock=request.POST.get("restock") == "on",
+    )
     return redirect("orders:detail", order_id=order.pk)
 
 
@@ -86,16 +78,13 @@ def order_return(request, order_id: int):
 @require_access("orders", "write")
 def order_refund(request, order_id: int):
     order = selectors.order_get(order_id)
-    try:
-        actions.refund_create(
-            actor=request.actor,
-            order=order,
-            amount=request.POST.get("amount", ""),
-            reason=request.POST.get("reason", "other"),
-            note=request.POST.get("note", ""),
-        )
-    except KervanError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, _("Refund recorded."))
+    form_action(
+        request,
+        actions.refund_create,
+        success=_("Refund recorded."),
+        order=order,
+        amount=request.POST.get("amount", ""),
+        reason=request.POST.get("reason", "other"),
+        note=request.POST.get("note", ""),
+    )
     return redirect("orders:detail", order_id=order.pk)
