@@ -28,8 +28,9 @@ class Clickstream:
             *(f'{{"path": "/kategori/{slug}", "title": "{name}"}}' for slug, name, *_ in CATEGORIES),
         ]
 
-    def _event(self, customer_id, anonymous_id: str, name: str, ts, properties: str, source_id) -> None:
-        """Append one event; `ts` is an epoch second or already the formatted time."""
+    def _event(self, customer_id, anonymous_id: str, name: str, ts, properties: str, source_id, key=None) -> None:
+        """Append one event; `ts` is an epoch second or already the formatted time. Order events take `key`, the
+        dedupe key kervan.orders.actions gives them, so they show on the timeline as the order rows they are."""
         self.seq += 1
         when = ts if isinstance(ts, str) else fmt_ts(ts)
         ids = self.g.next_id
@@ -38,7 +39,7 @@ class Clickstream:
         self.g.rows["event"].append(
             (
                 event_id,
-                self.prefix + str(self.seq),
+                key or self.prefix + str(self.seq),
                 customer_id,
                 anonymous_id,
                 name,
@@ -62,8 +63,9 @@ class Clickstream:
             f'{{"order_id": {order_id}, "number": "{number}", "value": {fmt_money(total)}, "currency": "TRY", '
             f'"item_count": {items}, "sales_channel": "{channel}", "discount_codes": {codes}}}',
             source_id,
+            key=f"order:{order_id}:placed",
         )
-        for item, quantity, _discount, _tax, line_total in lines if per_line else ():
+        for i, (item, quantity, _discount, _tax, line_total) in enumerate(lines if per_line else ()):
             self._event(
                 customer_id,
                 "",
@@ -71,6 +73,7 @@ class Clickstream:
                 placed,
                 f'{{"order_id": {order_id}, {item.json}, "quantity": {quantity}, "value": {fmt_money(line_total)}}}',
                 source_id,
+                key=f"order:{order_id}:line:{i}",
             )
 
     def for_customer(self, state, budget: int, funnels: list) -> int | None:
