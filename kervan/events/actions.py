@@ -105,6 +105,31 @@ def events_identify(*, actor: Actor, item, storefront_only: bool = False) -> tup
     return _atomic_with_retry(lambda: ingest.run_identify(actor, identify, sources))
 
 
+def events_record(
+    events: list[dict], *, customer_id: int | None = None, anonymous_id: str = "", source=None
+) -> set[str]:
+    """Store events that domain actions emit ("Placed Order" and its "Ordered Product" lines …) for one customer
+    or visitor, in one insert through the event store; a dedupe_key already seen is skipped. Each event is
+    {"name", "occurred_at", "dedupe_key", "properties"}. Returns the keys stored. Runs in the caller's transaction.
+    """
+    rows = [
+        EventRow(
+            dedupe_key=e["dedupe_key"],
+            name=e["name"],
+            occurred_at=e["occurred_at"],
+            properties=e.get("properties") or {},
+            customer_id=customer_id,
+            anonymous_id=anonymous_id,
+            source_id=source.pk if source is not None else None,
+        )
+        for e in events
+    ]
+    stored = events_insert(rows, received_at=timezone.now())
+    if customer_id is not None and stored:
+        last_event_bump({customer_id: max(r.occurred_at for r in rows if r.dedupe_key in stored)})
+    return stored
+
+
 def event_record(
     *,
     name: str,
@@ -115,26 +140,9 @@ def event_record(
     properties: dict | None = None,
     source=None,
 ) -> bool:
-    """Store one event for a customer (or an anonymous visitor). Returns False if dedupe_key was already seen.
-
-    Used by domain actions (orders emit "Placed Order" and friends) inside their own transaction.
-    """
-    try:
-        with transaction.atomic():
-            Event.objects.create(
-                name=name,
-                occurred_at=occurred_at,
-                dedupe_key=dedupe_key,
-                customer_id=customer_id,
-                anonymous_id=anonymous_id,
-                properties=properties or {},
-                source=source,
-            )
-    except IntegrityError:
-        return False
-    if customer_id is not None:
-        last_event_bump({customer_id: occurred_at})
-    return True
+    """Store one event; False if its dedupe_key was already seen."""
+    event = {"name": name, "occurred_at": occurred_at, "dedupe_key": dedupe_key, "properties": properties}
+    return bool(events_record([event], customer_id=customer_id, anonymous_id=anonymous_id, source=source))
 
 
 def events_attach_anonymous(*, anonymous_id: str, customer_id: int) -> int:

@@ -16,7 +16,7 @@ from kervan.core.errors import Conflict, KervanError
 from kervan.core.money import check_amount, to_amount, to_currency
 from kervan.customers import stats
 from kervan.customers.models import Customer
-from kervan.events.actions import event_record
+from kervan.events.actions import event_record, events_record
 from kervan.events.models import CanonicalEvent
 from kervan.orders.models import (
     Marketplace,
@@ -251,13 +251,11 @@ def _order_create(
                 reference=order.number,
             )
     stats.stats_record_order(customer_id=customer.pk, amount=total, currency=currency, placed_at=placed_at)
-    event_record(
-        name=CanonicalEvent.PLACED_ORDER,
-        occurred_at=placed_at,
-        dedupe_key=f"order:{order.pk}:placed",
-        customer_id=customer.pk,
-        source=source,
-        properties={
+    placed = {
+        "name": CanonicalEvent.PLACED_ORDER,
+        "occurred_at": placed_at,
+        "dedupe_key": f"order:{order.pk}:placed",
+        "properties": {
             "order_id": order.pk,
             "number": order.number,
             "value": str(total),
@@ -265,22 +263,23 @@ def _order_create(
             "items": len(order_lines),
             "sales_channel": sales_channel,
         },
-    )
-    for i, line in enumerate(order_lines):
-        event_record(
-            name=CanonicalEvent.ORDERED_PRODUCT,
-            occurred_at=placed_at,
-            dedupe_key=f"order:{order.pk}:line:{i}",
-            customer_id=customer.pk,
-            source=source,
-            properties={
+    }
+    ordered = [
+        {
+            "name": CanonicalEvent.ORDERED_PRODUCT,
+            "occurred_at": placed_at,
+            "dedupe_key": f"order:{order.pk}:line:{i}",
+            "properties": {
                 "order_id": order.pk,
                 "sku": line.sku,
                 "title": line.title,
                 "quantity": line.quantity,
                 "value": str(line.total),
             },
-        )
+        }
+        for i, line in enumerate(order_lines)
+    ]
+    events_record([placed, *ordered], customer_id=customer.pk, source=source)
     audit(
         actor=actor,
         action="create",
