@@ -1,19 +1,19 @@
 """Customer pages: the list (search, filters, sort, export) and the Customer 360."""
 
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kervan.accounts.decorators import require_access
-from kervan.core.audit import audit, audit_view
+from kervan.core.audit import audit_view
 from kervan.core.errors import KervanError
 from kervan.core.pagination import paginate
 from kervan.core.web import form_action
 from kervan.customers import actions, consent, custom_fields, selectors, timeline
-from kervan.customers.export import export_rows, export_stream
+from kervan.customers.export import customers_export_response
 from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition, Gender, Tag
 
 FILTER_PARAMS = ("q", "tag", "city", "consent_email", "consent_sms", "min_spent", "sort")
@@ -59,19 +59,7 @@ def customer_list(request):
 
 @require_access("exports", "read")
 def customer_export(request):
-    if not request.actor.can("customers", "read"):
-        return render(request, "403.html", {"domain": "customers", "access": "read"}, status=403)
-    filters = _filters(request)
-    qs, order = selectors.customer_list(filters)
-    audit(
-        actor=request.actor,
-        action="export",
-        object_type="customers.customer",
-        changes={"filters": {k: v for k, v in vars(filters).items() if v not in ("", None, {})}},
-    )
-    response = StreamingHttpResponse(export_stream(export_rows(qs.order_by(order))), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="kervan-customers.csv"'
-    return response
+    return customers_export_response(actor=request.actor, filters=_filters(request))
 
 
 @require_access("customers", "read")
