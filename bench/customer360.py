@@ -14,16 +14,15 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from serving import start_gunicorn, stop_gunicorn  # noqa: E402 (bench/ is the script's folder)
 
 LUA = r"""
 local paths = {}
@@ -147,32 +146,10 @@ def main():
         check=True,
         env=os.environ.copy(),
     )
-    env = os.environ.copy()
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi",
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{args.port}",
-            "--log-level",
-            "warning",
-            "--access-logfile",
-            "/dev/null",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
+    server, base = start_gunicorn(
+        port=args.port, workers=args.workers, env=os.environ.copy(), ready_path="/accounts/login/"
     )
-    base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/accounts/login/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         results = {}
         api_paths = [f"/api/v1/customers/{i}" for i in ids]
         page_paths = [f"/customers/{i}/" for i in ids]
@@ -183,8 +160,7 @@ def main():
             base, page_paths, "Cookie", f"sessionid={session_key}", args.connections, args.duration
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+        stop_gunicorn(server)
 
     db = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
     command = "  ".join(["python bench/customer360.py", *sys.argv[1:]]).replace("  ", " ")

@@ -21,8 +21,9 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from serving import start_gunicorn, stop_gunicorn  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "fuzz"
@@ -201,30 +202,11 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     write_config(ids)
     env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
-    gunicorn = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi",
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{args.port}",
-        "--timeout",
-        "60",
-        "--log-level",
-        "warning",
-        "--access-logfile",
-        "/dev/null",
-    ]
     with open(OUT / "server.log", "w") as log:
-        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    base = f"http://127.0.0.1:{args.port}"
+        server, base = start_gunicorn(
+            port=args.port, workers=2, env=env, ready_path="/api/v1/openapi.json", extra=["--timeout", "60"], log=log
+        )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/api/v1/openapi.json", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         started = time.monotonic()
         rc, generated = schemathesis(base, first, args, "main", ["--exclude-path-regex", REVOKE, *args.extra])
         rc_revoke, generated_revoke = schemathesis(
@@ -232,8 +214,7 @@ def main() -> int:
         )
         minutes = (time.monotonic() - started) / 60
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_gunicorn(server)
     errors = (OUT / "server.log").read_text().count("Internal Server Error:")  # django.request logs every 5xx
     print(f"server answered {errors} requests with a 5xx (see {OUT / 'server.log'})")
     write_results(args, generated + generated_revoke, errors, rc | rc_revoke, minutes)

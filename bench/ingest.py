@@ -18,13 +18,13 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from serving import start_gunicorn, stop_gunicorn  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -366,33 +366,13 @@ def main():
     connection.close()
 
     env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
-    gunicorn = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi",
-        "-w",
-        str(args.workers),
-        "-k",
-        args.worker_class,
-        "-b",
-        f"127.0.0.1:{args.port}",
-        "--log-level",
-        "warning",
-        "--access-logfile",
-        "/dev/null",
-        "--backlog",
-        "256",
-    ]
+    extra = ["-k", args.worker_class, "--backlog", "256"]
     if args.worker_class == "gthread":
-        gunicorn += ["--threads", "2"]
-    server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{args.port}"
+        extra += ["--threads", "2"]
+    server, base = start_gunicorn(
+        port=args.port, workers=args.workers, env=env, ready_path="/events/tracker.js", extra=extra
+    )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/events/tracker.js", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         with tempfile.TemporaryDirectory() as tmp:
             files = {}
             for label, values in (("ids", ids), ("emails", emails), ("anon", anon)):
@@ -431,8 +411,7 @@ def main():
             }
             load_after = os.getloadavg()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+        stop_gunicorn(server)
 
     setup_django(args.database_url)
     stored = event_count() - events_before
