@@ -5,6 +5,7 @@ transaction. Secrets (passwords, TOTP secrets, API keys) never reach the audit l
 """
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,6 +15,7 @@ from kervan.accounts import two_factor
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, RolePolicy, User
 from kervan.accounts.permissions import READ, WRITE, Domain, Role
+from kervan.accounts.selectors import role_policies
 from kervan.core.audit import audit
 from kervan.core.emails import normalize_email
 from kervan.core.errors import Conflict, KervanError, PermissionDenied
@@ -144,8 +146,8 @@ def role_policies_set(*, actor: Actor, require_two_factor: dict[str, bool]) -> d
                 object_id=role,
                 changes={"require_two_factor": [old, policy.require_two_factor]},
             )
-    required = set(RolePolicy.objects.filter(require_two_factor=True).values_list("role", flat=True))
-    return {role: role in required for role in Role.values}
+    cache.delete(two_factor.POLICY_CACHE_KEY)  # after the commit: the next request reads the new policy
+    return role_policies(actor=actor)
 
 
 # --- staff users ---------------------------------------------------------------------------------------------

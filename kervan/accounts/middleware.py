@@ -1,5 +1,6 @@
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.functional import cached_property
 
 from kervan.accounts.two_factor import session_needs_two_factor
 
@@ -19,12 +20,12 @@ class TwoFactorMiddleware:
         if (
             request.user.is_authenticated
             and not request.path.startswith(self.EXEMPT_PREFIXES)
-            and request.path not in self._exempt_paths()
             and session_needs_two_factor(request)
+            and request.path not in self._exempt_paths
         ):
             return redirect("accounts:two_factor")
         return self.get_response(request)
 
-    @staticmethod
-    def _exempt_paths() -> set[str]:
+    @cached_property
+    def _exempt_paths(self) -> set[str]:
         return {reverse("accounts:two_factor"), reverse("accounts:logout")}

@@ -20,8 +20,22 @@ FAILURE_WINDOW_SECONDS = 10 * 60
 USED_CODE_SECONDS = 90
 
 
+# Asked on every page a logged-in user opens, so the policy is read from the cache, not the database. The action
+# that changes it forgets the cached copy; a per-process memory cache can lag other processes by POLICY_SECONDS.
+POLICY_CACHE_KEY = "accounts:roles-requiring-2fa"
+POLICY_SECONDS = 30
+
+
+def roles_requiring_two_factor() -> frozenset[str]:
+    return cache.get_or_set(
+        POLICY_CACHE_KEY,
+        lambda: frozenset(RolePolicy.objects.filter(require_two_factor=True).values_list("role", flat=True)),
+        timeout=POLICY_SECONDS,
+    )
+
+
 def role_requires_two_factor(role: str) -> bool:
-    return RolePolicy.objects.filter(role=role, require_two_factor=True).exists()
+    return role in roles_requiring_two_factor()
 
 
 def user_must_use_two_factor(user) -> bool:

@@ -5,6 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kervan.accounts import two_factor
+from kervan.accounts.actions import role_policies_set
+from kervan.accounts.actors import Actor
 from kervan.accounts.models import RolePolicy, User
 from kervan.accounts.permissions import Role
 from kervan.accounts.testing import assert_form_matrix, assert_write_matrix, login_client, make_role_user
@@ -181,7 +183,7 @@ def test_policy_change_applies_to_open_sessions(make_user):
     client = Client()
     client.force_login(user)
     assert client.get("/api/v1/accounts/me").status_code == 200
-    RolePolicy.objects.create(role=Role.ANALYST, require_two_factor=True)
+    role_policies_set(actor=Actor.for_user(make_user(Role.ADMIN, "yonetici")), require_two_factor={Role.ANALYST: True})
     assert client.get("/api/v1/accounts/me").status_code == 401
     assert client.get(reverse("accounts:profile"))["Location"] == reverse("accounts:two_factor")
 
