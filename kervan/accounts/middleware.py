@@ -17,9 +17,10 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # The path test comes first: an API request with a key must not load a session and a user it never uses.
         if (
-            request.user.is_authenticated
-            and not request.path.startswith(self.EXEMPT_PREFIXES)
+            not request.path.startswith(self.EXEMPT_PREFIXES)
+            and request.user.is_authenticated
             and session_needs_two_factor(request)
             and request.path not in self._exempt_paths
         ):

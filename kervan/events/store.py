@@ -13,6 +13,7 @@ import psycopg
 from django.db import connection
 from django.db.models import Case, DateTimeField, Q, Value, When
 
+from kervan.customers.cache import customers_changed
 from kervan.customers.models import CustomerStats
 from kervan.events.models import Event
 
@@ -98,9 +99,12 @@ def _server_bound_cursor():
 
 
 def last_event_bump(latest: dict[int, dt.datetime]) -> None:
-    """Move CustomerStats.last_event_at forward to `latest[customer_id]` where it is older; one UPDATE."""
+    """Move CustomerStats.last_event_at forward to `latest[customer_id]` where it is older; one UPDATE.
+
+    Every path that gives customers new events ends here, so this is also where their cached 360 is forgotten."""
     if not latest:
         return
+    customers_changed(latest)
     ids = sorted(latest)
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(CustomerStats._meta.db_table)
