@@ -1,7 +1,13 @@
 """Customer 360 throughput: the API (GET /api/v1/customers/{id}) and the page (GET /customers/{id}/).
 
 Serves Kervan with gunicorn on 127.0.0.1 against an already-filled database (e.g. the 1M customers / 10M orders
-made by `bench/generate_demo.py`), then drives it with wrk at 16 connections over random customers.
+made by `bench/generate_demo.py`), with the shared Redis cache a multi-process deployment needs, then drives it
+with wrk at 16 connections over random customers, twice:
+
+- uncached: 5,000 random customers nobody has read since the server started (nearly every read builds the 360
+  from the database);
+- working set: another 5,000 random customers, each read once before the run (every read is served from the
+  per-customer 360 cache, which any change to the customer forgets; see kervan/customers/cache.py).
 
     .venv/bin/python bench/customer360.py --database-url postgres://postgres@127.0.0.1:5432/kervan_bench \
         --duration 30 --connections 16 --workers 3
@@ -10,6 +16,7 @@ Writes bench/results/customer360.json. Needs Debian's wrk (apt-get install wrk).
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -17,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +54,8 @@ def setup_django(database_url: str):
     os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
     # One key drives all the load here; the per-key limit (600/min by default) would answer most of it with 429.
     os.environ.setdefault("KERVAN_API_RATE_LIMIT", "100000000")
+    os.environ.setdefault("KERVAN_CACHE_BACKEND", "django.core.cache.backends.redis.RedisCache")
+    os.environ.setdefault("KERVAN_CACHE_LOCATION", "redis://127.0.0.1:6379/5")
     import django
 
     django.setup()
@@ -90,6 +100,19 @@ def sample_ids(n: int, seed: int) -> list[int]:
     return [rng.randint(low, high) for _ in range(n)]
 
 
+def read_all(base: str, paths: list[str], header: str, value: str) -> None:
+    """Read every path once (4 at a time), so each customer's 360 is in the cache before the measured run."""
+
+    def read(path: str) -> int:
+        request = urllib.request.Request(base + path, headers={header: value})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(read, paths))
+    assert set(statuses) == {200}, set(statuses)
+
+
 def run_wrk(url: str, paths: list[str], header: str, value: str, connections: int, duration: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         paths_file = Path(tmp) / "paths.txt"
@@ -118,6 +141,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--port", type=int, default=8765)
@@ -129,7 +153,7 @@ def main():
     from django.db import connection
 
     secret, session_key = credentials()
-    ids = sample_ids(5000, args.seed)
+    uncached_ids, working_set = sample_ids(5000, args.seed + 1), sample_ids(5000, args.seed)
     counts = {}
     with connection.cursor() as cursor:
         for table in ("customers_customer", "orders_order", "events_event"):
@@ -140,50 +164,67 @@ def main():
             )
             counts[table] = cursor.fetchone()[0]
     connection.close()
+    from django.core.cache import cache
+
+    cache.clear()  # start cold: nothing cached from an earlier run
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
         cwd=ROOT,
         check=True,
         env=os.environ.copy(),
     )
+    extra = ["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads > 1 else []
     server, base = start_gunicorn(
-        port=args.port, workers=args.workers, env=os.environ.copy(), ready_path="/accounts/login/"
+        port=args.port, workers=args.workers, env=os.environ.copy(), ready_path="/accounts/login/", extra=extra
     )
+    api_auth = ("Authorization", f"Bearer {secret}")
+    page_auth = ("Cookie", f"sessionid={session_key}")
     try:
         results = {}
-        api_paths = [f"/api/v1/customers/{i}" for i in ids]
-        page_paths = [f"/customers/{i}/" for i in ids]
-        run_wrk(base, api_paths[:200], "Authorization", f"Bearer {secret}", 4, 3)  # warm-up
-        results["api"] = run_wrk(base, api_paths, "Authorization", f"Bearer {secret}", args.connections, args.duration)
-        run_wrk(base, page_paths[:200], "Cookie", f"sessionid={session_key}", 4, 3)
-        results["page"] = run_wrk(
-            base, page_paths, "Cookie", f"sessionid={session_key}", args.connections, args.duration
-        )
+        for kind, auth, path in (("api", api_auth, "/api/v1/customers/{}"), ("page", page_auth, "/customers/{}/")):
+            results[f"{kind} uncached"] = run_wrk(
+                base, [path.format(i) for i in uncached_ids], *auth, args.connections, args.duration
+            )
+            read_all(base, [path.format(i) for i in working_set], *auth)
+            results[kind] = run_wrk(base, [path.format(i) for i in working_set], *auth, args.connections, args.duration)
     finally:
         stop_gunicorn(server)
 
     db = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
     command = "  ".join(["python bench/customer360.py", *sys.argv[1:]]).replace("  ", " ")
-    data = f"{args.data} (table sizes: {counts})"
     figures = {}
-    for kind, label in (("api", "Customer 360 API"), ("page", "Customer 360 page")):
+    labels = (
+        (
+            "api",
+            "Customer 360 API",
+            "working set of 5,000 customers, each read once before (served from the 360 cache)",
+        ),
+        (
+            "page",
+            "Customer 360 page",
+            "working set of 5,000 customers, each read once before (served from the 360 cache)",
+        ),
+        ("api uncached", "Customer 360 API, uncached", "5,000 customers not read before (built from the database)"),
+        ("page uncached", "Customer 360 page, uncached", "5,000 customers not read before (built from the database)"),
+    )
+    server_desc = f"{args.workers} gunicorn workers" + (f" x {args.threads} threads" if args.threads > 1 else "")
+    for kind, label, reads in labels:
         r = results[kind]
         figures[f"{label} throughput"] = {
             "value": r["requests_per_s"],
             "unit": "requests/s",
             "target": ">= 600",
-            "data": data,
+            "data": f"{args.data} (table sizes: {counts}); {reads}; {server_desc}, Redis cache",
             "db": db,
             "command": command,
             "connections": args.connections,
-            "workers": args.workers,
             "errors": r["errors"],
         }
         figures[f"{label} p95 latency"] = {
             "value": r["p95_ms"],
             "unit": "ms",
             "target": "<= 25",
-            "data": data,
+            "data": f"{args.data} (table sizes: {counts}); {reads}; {server_desc}, Redis cache",
             "db": db,
             "command": command,
             "p50_ms": r["p50_ms"],

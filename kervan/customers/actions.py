@@ -12,6 +12,7 @@ from kervan.core.audit import audit, diff
 from kervan.core.emails import normalize_email
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.phones import normalize_phone
+from kervan.customers.cache import customers_changed
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import (
     ConsentRecord,
@@ -205,6 +206,7 @@ def customer_update(
         _refresh_keys(customer)
         customer.save()
         audit(actor=actor, action="update", obj=customer, customer_id=customer.pk, changes=changes)
+        customers_changed([customer.pk])
     return customer
 
 
@@ -220,6 +222,7 @@ def customer_delete(*, actor: Actor, customer: Customer) -> None:
         customer_id=customer.pk,
         changes={"name": [customer.full_name, None], "email": [customer.email, None]},
     )
+    customers_changed([customer.pk])
     customer.delete()
 
 
@@ -232,6 +235,7 @@ def note_add(*, actor: Actor, customer: Customer, body: str) -> CustomerNote:
         raise KervanError(_("A note can be at most 10,000 characters."), "too_long", field="body")
     note = CustomerNote.objects.create(customer=customer, author=actor.user, body=body)
     audit(actor=actor, action="create", obj=note, customer_id=customer.pk, changes={"body": [None, body[:200]]})
+    customers_changed([customer.pk])
     return note
 
 
@@ -254,6 +258,7 @@ def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, sou
         customer_id=customer.pk,
         changes={"identity": [None, f"{kind}:{value}"]},
     )
+    customers_changed([customer.pk])
     return identity
 
 
@@ -316,6 +321,7 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
         changes={"merged_customer": [merged.pk, survivor.pk], **filled},
     )
     audit(actor=actor, action="merge", obj=merged, customer_id=merged.pk, changes={"merged_into": [None, survivor.pk]})
+    customers_changed([survivor.pk, merged.pk])
     return record
 
 

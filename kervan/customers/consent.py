@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError
+from kervan.customers.cache import customers_changed
 from kervan.customers.models import ConsentRecord, Customer
 
 
@@ -84,4 +85,5 @@ def consent_record(
         customer_id=customer.pk,
         changes={f"consent.{channel}.{purpose}": [None, status]},
     )
+    customers_changed([customer.pk])
     return record

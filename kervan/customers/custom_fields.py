@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError, NotFound
+from kervan.customers.cache import everything_changed
 from kervan.customers.models import CustomFieldDefinition
 
 FieldType = CustomFieldDefinition.FieldType
@@ -122,6 +123,7 @@ def custom_field_define(*, actor, key: str, label: str, field_type: str, choices
         obj=definition,
         changes={"definition": [None, {"key": key, "type": field_type, "required": required}]},
     )
+    everything_changed()  # every profile shows the definitions
     return definition
 
 
@@ -130,3 +132,4 @@ def custom_field_delete(*, actor, key: str) -> None:
     if not deleted:
         raise NotFound(_("No custom field '%(key)s'.") % {"key": key}, "custom_field_not_found")
     audit(actor=actor, action="delete", object_type="customers.customfielddefinition", object_id=key)
+    everything_changed()

@@ -7,6 +7,7 @@ from kervan.accounts.actors import Actor
 from kervan.core.emails import normalize_email
 from kervan.core.phones import normalize_phone
 from kervan.customers.actions import customer_create, customer_update
+from kervan.customers.cache import customers_changed
 from kervan.customers.models import Customer, Identity
 
 TRAIT_FIELDS = ("first_name", "last_name", "birth_date", "gender", "city", "country", "language", "time_zone")
@@ -116,6 +117,8 @@ def customer_identify(
         if not Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id).exists():
             Identity.objects.create(customer=customer, kind=Identity.Kind.ANONYMOUS, value=anonymous_id)
         events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
+    if not created:
+        customers_changed([customer.pk])  # new identities or traits
     return customer, created
 
 

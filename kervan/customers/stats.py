@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from kervan.core.money import check_amount
+from kervan.customers.cache import customers_changed
 from kervan.customers.models import CustomerStats
 
 
@@ -23,6 +24,7 @@ def _save(stats: CustomerStats) -> None:
     check_amount(stats.total_spent, _("the customer's total spent"))
     check_amount(stats.refunded_total, _("the customer's total refunded"))
     stats.save()
+    customers_changed([stats.customer_id])
 
 
 def stats_record_order(*, customer_id: int, amount: Decimal, currency: str, placed_at) -> None:
@@ -64,6 +66,7 @@ def stats_record_return(*, customer_id: int) -> None:
     stats = _locked(customer_id)
     stats.returns_count += 1
     stats.save(update_fields=["returns_count"])
+    customers_changed([customer_id])
 
 
 def stats_merge(*, survivor_id: int, merged_id: int) -> None:

@@ -2,17 +2,24 @@
 
 from django.contrib import messages
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from kervan.accounts.context_processors import access
 from kervan.accounts.decorators import require_access
 from kervan.core.audit import audit_view
 from kervan.core.errors import KervanError
 from kervan.core.pagination import paginate
 from kervan.core.web import form_action
 from kervan.customers import actions, consent, custom_fields, selectors, timeline
+from kervan.customers.cache import cached_360
 from kervan.customers.export import customers_export_response
 from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition, Gender, Tag
 
@@ -62,48 +69,72 @@ def customer_export(request):
     return customers_export_response(actor=request.actor, filters=_filters(request))
 
 
+# Stands for the CSRF input in a cached 360 body; each response puts its own token there.
+_CSRF_SENTINEL = "kervan-csrf-token-placeholder"
+TIMELINE_KINDS = [
+    ("event", _lazy("Events")),
+    ("order", _lazy("Orders")),
+    ("return", _lazy("Returns")),
+    ("refund", _lazy("Refunds")),
+    ("note", _lazy("Notes")),
+    ("merge", _lazy("Merges")),
+    ("consent", _lazy("Consent")),
+]
+
+
 @require_access("customers", "read")
 def customer_detail(request, customer_id: int):
-    customer = selectors.customer_get(customer_id)
-    if customer.merged_into_id:
-        messages.info(request, _("This profile was merged into another one."))
-        return redirect("customers:detail", customer_id=customer.merged_into_id)
     kinds = [k for k in request.GET.getlist("kind") if k in timeline.KINDS]
-    items, next_cursor = timeline.customer_timeline(
-        customer_id=customer.pk, kinds=kinds or None, cursor=request.GET.get("cursor") or None, limit=30
-    )
-    entries = [(item, timeline.timeline_present(item)) for item in items]
-    if request.htmx and request.GET.get("cursor"):
+    cursor = request.GET.get("cursor") or None
+    if request.htmx and cursor:
+        customer = selectors.customer_get(customer_id)
+        items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
+        entries = [(item, timeline.timeline_present(item)) for item in items]
         return render(
             request,
             "customers/_timeline_items.html",
             {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds},
         )
-    audit_view(actor=request.actor, obj=customer, customer_id=customer.pk)
-    view = selectors.customer_360(customer)
-    return render(
-        request,
-        "customers/detail.html",
+    can = access(request)["can"]
+
+    def build() -> dict:
+        return _render_360(customer_id, kinds=kinds, cursor=cursor, can=can)
+
+    if kinds or cursor:
+        page = build()
+    else:  # the first view of a profile, by far the most frequent: cached per language and role
+        page = cached_360(customer_id, f"page:{get_language()}:{request.user.role}", build)
+    if page["merged_into"]:
+        messages.info(request, _("This profile was merged into another one."))
+        return redirect("customers:detail", customer_id=page["merged_into"])
+    audit_view(actor=request.actor, customer_id=customer_id)
+    body = page["html"].replace(_CSRF_SENTINEL, get_token(request))
+    return render(request, "customers/detail.html", {"title": page["title"], "body": mark_safe(body)})  # noqa: S308
+
+
+def _render_360(customer_id: int, *, kinds: list[str], cursor: str | None, can: dict) -> dict:
+    """The 360 body as HTML (with a placeholder for the CSRF token), its title and where a merged profile went."""
+    customer = selectors.customer_get(customer_id)
+    if customer.merged_into_id:
+        return {"merged_into": customer.merged_into_id, "html": "", "title": ""}
+    items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
+    html = render_to_string(
+        "customers/_360.html",
         {
             "customer": customer,
-            "view": view,
-            "entries": entries,
+            "view": selectors.customer_360(customer),
+            "entries": [(item, timeline.timeline_present(item)) for item in items],
             "next_cursor": next_cursor,
             "kinds": kinds,
-            "all_kinds": [
-                ("event", _("Events")),
-                ("order", _("Orders")),
-                ("return", _("Returns")),
-                ("refund", _("Refunds")),
-                ("note", _("Notes")),
-                ("merge", _("Merges")),
-                ("consent", _("Consent")),
-            ],
+            "all_kinds": TIMELINE_KINDS,
             "recent_orders": customer.orders.order_by("-placed_at")[:5],
             "channels": ConsentRecord.Channel.choices,
             "iys_sources": ConsentRecord.IysSource.choices,
+            "can": can,
+            "csrf_token": _CSRF_SENTINEL,
         },
     )
+    return {"merged_into": None, "html": html, "title": str(customer)}
 
 
 def _form_profile(request) -> dict:

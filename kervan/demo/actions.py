@@ -20,6 +20,7 @@ from kervan.catalog.models import Category, Product, StockLevel, StockMovement, 
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.models import Source
+from kervan.customers.cache import everything_changed
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, Identity, Tag
 from kervan.demo.bulk import TableWriter, deferred_indexes, prepare_session, write_batches
 from kervan.demo.catalog import CATEGORIES, build_catalog, ean13
@@ -128,6 +129,7 @@ def demo_load(
             result = _load(actor, settings, bulk=False, say=say)
     else:
         result = _load(actor, settings, bulk=True, say=say)
+    everything_changed()  # ids may repeat those of a database emptied while the server ran
     result.seconds = time.monotonic() - started
     return result
 

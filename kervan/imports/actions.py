@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
+from kervan.customers.cache import everything_changed
 from kervan.imports import bulk
 from kervan.imports.base import Progress, Report
 from kervan.imports.fields import FIELDS, check_mapping, guess_mapping
@@ -185,6 +186,7 @@ def _run(job_id: int) -> ImportJob | None:
             try:
                 with bulk.write_transaction(importer.reserve()) as first_ids:
                     importer.write(first_ids)
+                    everything_changed()  # an import may touch any number of profiles
                     if job.mode == ImportMode.REFUSE and report.error_count:
                         raise _Refused  # a row failed while writing: undo everything
                     _finish(job, actor, report, rows, ImportStatus.DONE)

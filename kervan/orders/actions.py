@@ -15,6 +15,7 @@ from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.money import check_amount, to_amount, to_currency
 from kervan.customers import stats
+from kervan.customers.cache import customers_changed
 from kervan.customers.models import Customer
 from kervan.events.actions import event_record, events_record
 from kervan.events.models import CanonicalEvent
@@ -354,6 +355,7 @@ def order_set_status(
             properties={"order_id": order.pk, "number": order.number, "value": str(order.total), **details},
         )
     audit(actor=actor, action="update", obj=order, customer_id=order.customer_id, changes={"status": [old, status]})
+    customers_changed([order.customer_id])  # the 360 lists the order's status
     return order
 
 
