@@ -36,24 +36,36 @@ class CanonicalEvent(models.TextChoices):
 class Event(models.Model):
     """Append-only behaviour record. `dedupe_key` makes every delivery idempotent.
 
-    (customer, name, occurred_at) is indexed so "did X at least N times in the last D days" is a range scan.
+    (customer, name, occurred_at) is indexed so "did X at least N times in the last D days" is a range scan; it
+    also finds a customer's events for the timeline and the event list, which sort them by time. Every other
+    index is paid for by every event inserted, so there are as few as possible (bench/README.md, "Event
+    ingestion"): no (customer, occurred_at) index, no index on `source` (a source is deleted rarely, by an admin;
+    the SET NULL then scans the table), and no database FK constraint to the customer — deleting a customer
+    still deletes their events (Django's collector cascades on_delete), and merges move them (events_reassign).
     """
 
     dedupe_key = models.CharField(max_length=100, unique=True)
     customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     anonymous_id = models.CharField(max_length=100, blank=True, default="")
     name = models.CharField(max_length=100)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     properties = models.JSONField(default=dict, blank=True)
-    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.ForeignKey(
+        "core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["customer", "name", "occurred_at"], name="event_customer_name_time_idx"),
-            models.Index(fields=["customer", "-occurred_at"], name="event_customer_time_idx"),
             models.Index(
                 fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
             ),
