@@ -205,10 +205,9 @@ def breakdown(ids, emails, anon, batches: int, size: int) -> dict:
 
     phases = [
         (ingest, "prepare", "prepare (offsets, emails, properties size)"),
-        (ingest, "customers_for", "check customer_ids (1 query)"),
-        (ingest, "resolve", "resolve identities (1 query per kind)"),
-        (actions, "events_insert", "insert events (1 statement, ON CONFLICT)"),
-        (actions, "last_event_bump", "move CustomerStats.last_event_at (1 UPDATE)"),
+        (ingest, "lookup", "look up customer ids and identities (1 query)"),
+        (ingest, "resolve", "resolve each event's customer (no query when all are known)"),
+        (actions, "events_store", "insert events + move CustomerStats.last_event_at (1 statement)"),
     ]
     originals = [(module, name, timed(module, name, label)) for module, name, label in phases]
     rng = random.Random(3)
@@ -352,6 +351,8 @@ def main():
     parser.add_argument("--duration", type=int, default=45)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--breakdown-only", action="store_true", help="print the in-process breakdown; no wrk run")
+    parser.add_argument("--breakdown-batches", type=int, default=100)
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/ingest.json")
     args = parser.parse_args()
 
@@ -361,7 +362,12 @@ def main():
 
     ids, emails, anon = ensure_customers(args.customers)
     secret = api_key()
-    phases = None if args.no_breakdown else breakdown(ids, emails, anon, batches=100, size=args.batch)
+    phases = (
+        None if args.no_breakdown else breakdown(ids, emails, anon, batches=args.breakdown_batches, size=args.batch)
+    )
+    if args.breakdown_only:
+        print(json.dumps(phases, indent=2))
+        return
     events_before = event_count()
     connection.close()
 

@@ -1,6 +1,8 @@
 """Identity resolution: from whatever a source knows about a person to one Customer."""
 
-from django.db import transaction
+import orjson
+import psycopg
+from django.db import connection, transaction
 from django.db.models import Q
 
 from kervan.accounts.actors import Actor
@@ -34,6 +36,49 @@ def identities_lookup_global(values_by_kind: dict[str, set[str]]) -> dict[tuple[
         "kind", "value", "customer_id", "customer__merged_into_id"
     )
     return {(kind, value): merged_into or customer_id for kind, value, customer_id, merged_into in rows}
+
+
+def identities_lookup_batch(
+    *, customer_ids: set[int], values_by_kind: dict[str, set[str]]
+) -> tuple[dict[int, int | None], dict[tuple[str, str], int]]:
+    """({customer_id: merged_into_id} for those of `customer_ids` that exist, identities_lookup_global(values_by_kind)).
+
+    The batch event path checks the customer ids it is given and resolves every email, phone and visitor id of a
+    batch with this. On PostgreSQL it is one query, bound on the server (psycopg prepares it once per connection):
+    the ORM cost about 1 ms of Python per query for it."""
+    if connection.vendor != "postgresql":
+        merged = (
+            dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "merged_into_id"))
+            if customer_ids
+            else {}
+        )
+        return merged, identities_lookup_global(values_by_kind)
+    wanted = [{"k": kind, "v": value} for kind, kind_values in values_by_kind.items() for value in kind_values]
+    if not customer_ids and not wanted:
+        return {}, {}
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    identities = connection.ops.quote_name(Identity._meta.db_table)
+    sql = (
+        f"SELECT NULL, NULL, c.id, c.merged_into_id FROM {customers} AS c WHERE c.id = ANY(%s::bigint[])"
+        " UNION ALL"
+        " SELECT i.kind, i.value, i.customer_id, c.merged_into_id FROM json_to_recordset(%s::json) AS w(k text, v text)"
+        f" JOIN {identities} AS i ON i.kind = w.k AND i.value = w.v AND i.source_id IS NULL"
+        f" JOIN {customers} AS c ON c.id = i.customer_id"
+    )
+    # The ids as an array literal and the values as one JSON document, both made in C: psycopg would dump the
+    # elements of Python lists one by one.
+    ids = "{" + ",".join(map(str, customer_ids)) + "}"
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor, connection.wrap_database_errors:
+        cursor.execute(sql, [ids, orjson.dumps(wanted).decode()])
+        rows = cursor.fetchall()
+    merged, found = {}, {}
+    for kind, value, customer_id, merged_into in rows:
+        if kind is None:
+            merged[customer_id] = merged_into
+        else:
+            found[(kind, value)] = merged_into or customer_id
+    return merged, found
 
 
 def customer_resolve(

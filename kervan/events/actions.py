@@ -1,8 +1,9 @@
 """Writes to the event store. Events are append-only; a repeated dedupe_key is ignored, never stored twice.
 
 `events_ingest` is the one path for the API (track, batch) and the browser tracker: it checks every item first
-(nothing is written if one is wrong), resolves customers in bulk (one query per identifier kind), inserts the
-events with ON CONFLICT DO NOTHING and moves CustomerStats.last_event_at forward, in one transaction.
+(nothing is written if one is wrong), looks up the named customer ids and the identities of the whole batch in one
+query, inserts the events with ON CONFLICT DO NOTHING and moves CustomerStats.last_event_at forward (on PostgreSQL
+one statement for both), in one transaction.
 
 Policy: an event for an email, phone or store user id Kervan does not know yet creates that customer (through
 customer_identify, so it is audited like any new profile); an event with only an unknown anonymous_id is stored
@@ -26,7 +27,7 @@ from kervan.core.models import Source
 from kervan.customers.models import Customer
 from kervan.events import ingest
 from kervan.events.models import Event, TrackerSite
-from kervan.events.store import EventRow, events_insert, last_event_bump
+from kervan.events.store import EventRow, events_store, last_event_bump
 
 
 @dataclass
@@ -59,15 +60,16 @@ def events_ingest(
     )
     default_key = default_source.key if default_source is not None else "api"
     sources = ingest.sources_for(tracks, identifies, refuse)
-    customers = ingest.customers_for(tracks, refuse)
-    for track in tracks:
-        if track.customer_id is not None:
-            track.resolved = customers[track.customer_id]
 
     def write() -> IngestResult:
         for identify in identifies:
             ingest.run_identify(actor, identify, sources)
-        ingest.resolve(actor, tracks, sources)
+        # After the identify items, so track items for the visitors they name land on the profiles.
+        merged_into, found = ingest.lookup(tracks)
+        customers = ingest.customers_for(tracks, merged_into, refuse)
+        for track in tracks:
+            track.resolved = customers[track.customer_id] if track.customer_id is not None else None
+        ingest.resolve(actor, tracks, sources, found)
         rows: dict[str, EventRow] = {}
         for t in tracks:
             key = ingest.dedupe_key(t.source_key or default_key, t.event_id)
@@ -83,15 +85,7 @@ def events_ingest(
                 anonymous_id=t.anonymous_id,
                 source_id=source.pk if source is not None else None,
             )
-        stored = events_insert(list(rows.values()), received_at=now)
-        latest: dict[int, dt.datetime] = {}
-        for key in stored:
-            row = rows[key]
-            if row.customer_id is not None and (
-                row.customer_id not in latest or latest[row.customer_id] < row.occurred_at
-            ):
-                latest[row.customer_id] = row.occurred_at
-        last_event_bump(latest)
+        stored = events_store(list(rows.values()), received_at=now)
         return IngestResult(accepted=len(stored), duplicates=len(tracks) - len(stored), identified=len(identifies))
 
     return _atomic_with_retry(write)
@@ -124,10 +118,7 @@ def events_record(
         )
         for e in events
     ]
-    stored = events_insert(rows, received_at=timezone.now())
-    if customer_id is not None and stored:
-        last_event_bump({customer_id: max(r.occurred_at for r in rows if r.dedupe_key in stored)})
-    return stored
+    return events_store(rows, received_at=timezone.now())
 
 
 def event_record(

@@ -18,7 +18,7 @@ from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
 from kervan.customers.actions import clean_profile
-from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_global
+from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_batch
 from kervan.customers.models import Customer, Identity
 from kervan.events.models import CanonicalEvent
 
@@ -204,12 +204,32 @@ def sources_for(tracks, identifies, refuse) -> dict[str, Source]:
     return found
 
 
-def customers_for(tracks, refuse) -> dict[int, int]:
-    """{customer_id: the id to store} for the ids named in the batch, following merges to the surviving profile."""
-    wanted = {t.customer_id for t in tracks if t.customer_id is not None}
-    if not wanted:
-        return {}
-    merged_into = dict(Customer.objects.filter(pk__in=wanted).values_list("pk", "merged_into_id"))
+def lookup(tracks: list[Track]) -> tuple[dict[int, int | None], dict[tuple[str, str], int]]:
+    """One query for the whole batch: the customer ids it names ({id: merged_into_id}, unknown ones missing) and
+    who its emails, phones and visitor ids belong to ({(kind, value): customer_id}, merged profiles followed)."""
+    customer_ids: set[int] = set()
+    emails: set[str] = set()
+    phones: set[str] = set()
+    visitors: set[str] = set()
+    for t in tracks:
+        if t.customer_id is not None:
+            customer_ids.add(t.customer_id)
+            continue
+        if t.email:
+            emails.add(t.email)
+        if t.phone:
+            phones.add(t.phone)
+        if t.anonymous_id:
+            visitors.add(t.anonymous_id)
+    return identities_lookup_batch(
+        customer_ids=customer_ids,
+        values_by_kind={Identity.Kind.EMAIL: emails, Identity.Kind.PHONE: phones, Identity.Kind.ANONYMOUS: visitors},
+    )
+
+
+def customers_for(tracks, merged_into: dict[int, int | None], refuse) -> dict[int, int]:
+    """{customer_id: the id to store} for the ids named in the batch, following merges to the surviving profile.
+    `merged_into` is lookup()'s {id: merged_into_id}; an id missing from it refuses the batch."""
     for t in tracks:
         if t.customer_id is not None and t.customer_id not in merged_into:
             raise refuse(
@@ -256,26 +276,19 @@ def known(identify: Identify) -> bool:
     )
 
 
-def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source]) -> None:
-    """Set `resolved` on each track: store user id, then email, then phone (bulk lookups); unknown strong
-    identifiers create or extend a profile through customer_identify; then the anonymous visitor id."""
+def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source], found: dict[tuple[str, str], int]) -> None:
+    """Set `resolved` on each track not resolved by its customer_id: store user id, then email, then phone (`found`
+    is lookup()'s identities); unknown strong identifiers create or extend a profile through customer_identify;
+    then the anonymous visitor id."""
     by_source: dict[str, set[str]] = defaultdict(set)
     for t in tracks:
         if t.resolved is None and t.user_id:
             by_source[t.source_key].add(t.user_id)
     for key, values in by_source.items():
-        found = identities_lookup(Identity.Kind.SOURCE_ID, values, sources[key])
+        by_user_id = identities_lookup(Identity.Kind.SOURCE_ID, values, sources[key])
         for t in tracks:
-            if t.resolved is None and t.source_key == key and t.user_id in found:
-                t.resolved = found[t.user_id]
-    # Emails, phones and visitor ids of the whole batch in one query; strongest identifier first.
-    found = identities_lookup_global(
-        {
-            Identity.Kind.EMAIL: {t.email for t in tracks if t.resolved is None and t.email},
-            Identity.Kind.PHONE: {t.phone for t in tracks if t.resolved is None and t.phone},
-            Identity.Kind.ANONYMOUS: {t.anonymous_id for t in tracks if t.resolved is None and t.anonymous_id},
-        }
-    )
+            if t.resolved is None and t.source_key == key and t.user_id in by_user_id:
+                t.resolved = by_user_id[t.user_id]
     for t in tracks:
         if t.resolved is None:
             t.resolved = found.get((Identity.Kind.EMAIL, t.email)) or found.get((Identity.Kind.PHONE, t.phone))

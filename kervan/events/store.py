@@ -1,6 +1,6 @@
 """The event store's bulk writes: insert a batch of events once each, move CustomerStats.last_event_at forward.
 
-PostgreSQL gets one statement per step, fed by one JSON document (json_to_recordset): a batch costs two round trips
+PostgreSQL gets one statement for both, fed by one JSON document (json_to_recordset): a batch costs one round trip
 whatever its size. Other databases (SQLite for trials and tests) go through the ORM with the same results.
 Callers run these inside their transaction.
 """
@@ -29,14 +29,36 @@ class EventRow:
     source_id: int | None
 
 
-def events_insert(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]:
-    """Insert `rows` (dedupe keys unique within the list), skipping keys already stored. Returns the keys stored."""
+# CustomerStats.last_event_at is "last seen", not an audit trail: it moves only when it would move by more than this.
+# A visitor browsing a shop sends many events a minute; rewriting the stats row for each would cost an UPDATE (a new
+# row version, its WAL and index entries) per customer per batch for a change nobody can see.
+LAST_EVENT_GRANULARITY = dt.timedelta(seconds=60)
+
+
+def events_store(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]:
+    """Insert `rows` (dedupe keys unique within the list), skipping keys already stored; move the customers'
+    CustomerStats.last_event_at forward (see last_event_bump) and announce them as changed. Returns the keys stored.
+
+    On PostgreSQL the insert and the stats update are one statement (one round trip, one plan)."""
     if not rows:
         return set()
     # A fixed order makes concurrent batches that share keys take their index locks in the same order.
     rows = sorted(rows, key=lambda r: r.dedupe_key)
     if connection.vendor == "postgresql":
-        return _insert_postgres(rows, received_at)
+        stored, customers = _store_postgres(rows, received_at)
+        customers_changed(customers)
+        return stored
+    stored = _insert_orm(rows, received_at)
+    latest: dict[int, dt.datetime] = {}
+    for row in rows:
+        if row.customer_id is not None and row.dedupe_key in stored:
+            if row.customer_id not in latest or latest[row.customer_id] < row.occurred_at:
+                latest[row.customer_id] = row.occurred_at
+    last_event_bump(latest)
+    return stored
+
+
+def _insert_orm(rows: list[EventRow], received_at: dt.datetime) -> set[str]:
     existing = set(
         Event.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("dedupe_key", flat=True)
     )
@@ -59,13 +81,26 @@ def events_insert(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]
     return {e.dedupe_key for e in new}
 
 
-def _insert_postgres(rows: list[EventRow], received_at: dt.datetime) -> set[str]:
-    table = connection.ops.quote_name(Event._meta.db_table)
+def _stale_before(column: str) -> str:
+    return f"{column} - interval '{int(LAST_EVENT_GRANULARITY.total_seconds())} seconds'"
+
+
+def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set[str], set[int]]:
+    events = connection.ops.quote_name(Event._meta.db_table)
+    stats = connection.ops.quote_name(CustomerStats._meta.db_table)
+    # The stats rows are updated in customer order (the sorted `latest`, driving a nested loop over the primary
+    # key), so two batches sharing customers lock them in the same order.
     sql = (
-        f"INSERT INTO {table} (dedupe_key, customer_id, anonymous_id, name, occurred_at, received_at, properties,"
-        " source_id) SELECT u.k, u.c, u.a, u.n, u.t, %s, u.p, u.s FROM json_to_recordset(%s::json)"
+        f"WITH new AS (INSERT INTO {events} (dedupe_key, customer_id, anonymous_id, name, occurred_at, received_at,"
+        " properties, source_id) SELECT u.k, u.c, u.a, u.n, u.t, %s, u.p, u.s FROM json_to_recordset(%s::json)"
         " AS u(k text, c bigint, a text, n text, t timestamptz, p jsonb, s bigint)"
-        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, customer_id, occurred_at),"
+        " latest AS (SELECT customer_id, max(occurred_at) AS t FROM new WHERE customer_id IS NOT NULL"
+        " GROUP BY customer_id ORDER BY customer_id),"
+        f" bumped AS (UPDATE {stats} AS s SET last_event_at = latest.t FROM latest"
+        " WHERE s.customer_id = latest.customer_id"
+        f" AND (s.last_event_at IS NULL OR s.last_event_at < {_stale_before('latest.t')}))"
+        " SELECT dedupe_key, customer_id FROM new"
     )
     # One JSON document, encoded in C by orjson, instead of arrays psycopg would escape element by element.
     document = orjson.dumps(
@@ -84,14 +119,16 @@ def _insert_postgres(rows: list[EventRow], received_at: dt.datetime) -> set[str]
     ).decode()
     with _server_bound_cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, [received_at, document])
-        return {key for (key,) in cursor.fetchall()}
+        found = cursor.fetchall()
+    return {key for key, _customer in found}, {customer for _key, customer in found if customer is not None}
 
 
 def _server_bound_cursor():
     """A psycopg cursor on Django's connection (so inside its transaction) that sends parameters separately.
 
     Django's cursors bind client-side, quoting every array element into the SQL text in Python: for a
-    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are.
+    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are,
+    and psycopg prepares a statement it sees repeatedly, so the server plans it once per connection.
     Callers wrap it in `connection.wrap_database_errors` so errors arrive as django.db exceptions, like the ORM's.
     """
     connection.ensure_connection()
@@ -99,9 +136,12 @@ def _server_bound_cursor():
 
 
 def last_event_bump(latest: dict[int, dt.datetime]) -> None:
-    """Move CustomerStats.last_event_at forward to `latest[customer_id]` where it is older; one UPDATE.
+    """Move CustomerStats.last_event_at forward to `latest[customer_id]`; one UPDATE.
 
-    Every path that gives customers new events ends here, so this is also where their cached 360 is forgotten."""
+    Throttled like a "last seen" time: a stored value less than LAST_EVENT_GRANULARITY older than the new one is
+    kept, so last_event_at is never later than the customer's newest event and at most that much earlier (it is
+    exact for the first event, and whenever events are further apart than that). Every path that gives customers
+    new events ends here (or in events_store), so this is also where their cached 360 is forgotten."""
     if not latest:
         return
     customers_changed(latest)
@@ -111,12 +151,16 @@ def last_event_bump(latest: dict[int, dt.datetime]) -> None:
         sql = (
             f"UPDATE {table} AS s SET last_event_at = u.t"
             " FROM json_to_recordset(%s::json) AS u(c bigint, t timestamptz)"
-            " WHERE s.customer_id = u.c AND (s.last_event_at IS NULL OR s.last_event_at < u.t)"
+            f" WHERE s.customer_id = u.c AND (s.last_event_at IS NULL OR s.last_event_at < {_stale_before('u.t')})"
         )
         with _server_bound_cursor() as cursor, connection.wrap_database_errors:
             cursor.execute(sql, [orjson.dumps([{"c": i, "t": latest[i]} for i in ids]).decode()])
         return
     newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())
+    stale = Case(
+        *[When(customer_id=i, then=Value(latest[i] - LAST_EVENT_GRANULARITY)) for i in ids],
+        output_field=DateTimeField(),
+    )
     CustomerStats.objects.filter(customer_id__in=ids).filter(
-        Q(last_event_at__isnull=True) | Q(last_event_at__lt=newest)
+        Q(last_event_at__isnull=True) | Q(last_event_at__lt=stale)
     ).update(last_event_at=newest)

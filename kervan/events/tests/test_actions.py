@@ -1,10 +1,13 @@
-"""The three actions other apps call: event_record, events_attach_anonymous, events_reassign."""
+"""The three actions other apps call: event_record, events_attach_anonymous, events_reassign; and what the event
+store keeps without database constraints (deletes cascade through Django)."""
 
 import datetime as dt
 
-from kervan.customers.models import CustomerStats
+from kervan.core.models import Source
+from kervan.customers.models import Customer, CustomerStats
 from kervan.events.actions import event_record, events_attach_anonymous, events_reassign
 from kervan.events.models import Event
+from kervan.events.store import LAST_EVENT_GRANULARITY
 
 T = dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -38,3 +41,38 @@ def test_reassign_moves_every_event(zeynep, admin_actor):
         Event.objects.create(dedupe_key=f"k{i}", name="Viewed Page", occurred_at=T, customer=other)
     assert events_reassign(from_customer_id=other.pk, to_customer_id=zeynep.pk) == 3
     assert Event.objects.filter(customer=zeynep).count() == 3
+
+
+def test_last_event_at_moves_like_a_last_seen_time(zeynep):
+    def seen():
+        return CustomerStats.objects.get(customer=zeynep).last_event_at
+
+    assert dt.timedelta(seconds=60) == LAST_EVENT_GRANULARITY
+    event_record(name="Viewed Page", occurred_at=T, dedupe_key="s1", customer_id=zeynep.pk)
+    assert seen() == T  # the first event is exact
+    event_record(name="Viewed Page", occurred_at=T + dt.timedelta(seconds=59), dedupe_key="s2", customer_id=zeynep.pk)
+    assert seen() == T  # less than a minute later: not rewritten
+    event_record(name="Viewed Page", occurred_at=T + dt.timedelta(seconds=61), dedupe_key="s3", customer_id=zeynep.pk)
+    assert seen() == T + dt.timedelta(seconds=61)
+    event_record(name="Viewed Page", occurred_at=T - dt.timedelta(hours=1), dedupe_key="s4", customer_id=zeynep.pk)
+    assert seen() == T + dt.timedelta(seconds=61)  # an older event never moves it back
+    event_record(name="Viewed Page", occurred_at=T + dt.timedelta(days=1), dedupe_key="s1", customer_id=zeynep.pk)
+    assert seen() == T + dt.timedelta(seconds=61)  # a duplicate is not an event
+
+
+def test_deleting_a_customer_deletes_their_events(zeynep, admin_actor):
+    from kervan.customers.actions import customer_create
+
+    other = customer_create(actor=admin_actor, email="other@example.com")
+    event_record(name="Viewed Page", occurred_at=T, dedupe_key="z1", customer_id=zeynep.pk)
+    event_record(name="Viewed Page", occurred_at=T, dedupe_key="z2", customer_id=zeynep.pk)
+    event_record(name="Viewed Page", occurred_at=T, dedupe_key="o1", customer_id=other.pk)
+    Customer.objects.filter(pk=zeynep.pk).delete()
+    assert list(Event.objects.values_list("dedupe_key", flat=True)) == ["o1"]
+
+
+def test_deleting_a_source_keeps_its_events(zeynep):
+    source = Source.objects.create(key="pos", name="POS", kind=Source.Kind.API)
+    event_record(name="Viewed Page", occurred_at=T, dedupe_key="pos:1", customer_id=zeynep.pk, source=source)
+    source.delete()
+    assert Event.objects.get(dedupe_key="pos:1").source_id is None

@@ -161,3 +161,19 @@ def test_read_only_key_cannot_send_a_batch(make_api_key, event):
     response = ApiClient(secret).post("/events/batch", {"batch": [track(event, anonymous_id="a")]})
     assert response.status_code == 403
     assert Event.objects.count() == 0
+
+
+def test_events_for_a_merged_profile_land_on_the_survivor(api, zeynep, admin_actor, event):
+    from kervan.customers.actions import customer_create, customer_merge
+
+    twin = customer_create(actor=admin_actor, email="zeynep.kaya@example.com")
+    Identity.objects.create(customer=twin, kind="anonymous", value="twin-visitor")
+    customer_merge(actor=admin_actor, survivor=zeynep, merged=twin)
+    batch = [
+        track(event, customer_id=twin.pk),
+        track(event, email="zeynep.kaya@example.com"),
+        track(event, anonymous_id="twin-visitor"),
+    ]
+    response = api.post("/events/batch", {"batch": batch})
+    assert response.json() == {"accepted": 3, "duplicates": 0, "identified": 0}
+    assert Event.objects.filter(customer=zeynep).count() == 3
