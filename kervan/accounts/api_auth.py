@@ -28,17 +28,19 @@ def client_ip(request) -> str | None:
 
 
 def check_rate_limit(api_key_id: int, limit: int | None = None) -> None:
-    """Fixed one-minute window per key, counted in the shared cache (Redis across machines)."""
+    """Fixed one-minute window per key, counted in the shared cache (Redis across machines).
+
+    One cache call per request: incr the window's counter, and only when it does not exist yet (the first request
+    of the window) create it."""
     limit = limit or settings.KERVAN_API_RATE_LIMIT
     window = int(time.time() // 60)
     counter = f"ratelimit:{api_key_id}:{window}"
-    if cache.add(counter, 1, timeout=61):
-        return
     try:
         used = cache.incr(counter)
-    except ValueError:  # expired between add and incr
-        cache.add(counter, 1, timeout=61)
-        return
+    except ValueError:  # first request of the window, or the counter expired
+        if cache.add(counter, 1, timeout=61):
+            return
+        used = cache.incr(counter)  # another request created it in between
     if used > limit:
         raise RateLimited(retry_after=60 - int(time.time()) % 60)
 

@@ -8,9 +8,10 @@ rarely than it is read. Entries are keyed by two tokens read from the cache firs
 - the *generation*, renewed by `everything_changed()` when something every profile shows changes (custom field
   definitions, a bulk load).
 
-A reader takes the tokens before it reads the database, and writers forget them after their transaction commits
-(and once at once, so code inside that transaction sees its own change). So an entry built from data read before
-a commit is filed under tokens nobody asks for again: a concurrent read can never put stale data back.
+An entry carries the tokens it was built under and is used only while both are current. A reader takes the tokens
+before it reads the database, and writers forget them after their transaction commits (and once at once, so code
+inside that transaction sees its own change). So an entry built from data read before a commit carries tokens
+that are no longer current: a concurrent read can never put stale data back.
 Entries also expire after ENTRY_SECONDS, a bound on anything a writer forgot to announce.
 
 With several web processes the cache must be shared (KERVAN_CACHE_BACKEND=redis): a per-process memory cache
@@ -35,17 +36,6 @@ def _version_key(customer_id: int) -> str:
     return f"c360:version:{customer_id}"
 
 
-def _tokens(customer_id: int) -> tuple[str, str]:
-    version_key = _version_key(customer_id)
-    found = cache.get_many([version_key, _GENERATION_KEY])
-    version, generation = found.get(version_key), found.get(_GENERATION_KEY)
-    if version is None:
-        version = _new_token(version_key)
-    if generation is None:
-        generation = _new_token(_GENERATION_KEY)
-    return version, generation
-
-
 def _new_token(key: str) -> str:
     # add() so that two readers racing to create the token agree on one.
     token = secrets.token_hex(6)
@@ -55,15 +45,18 @@ def _new_token(key: str) -> str:
 
 
 def cached_360(customer_id: int, variant: str, build: Callable[[], T]) -> T:
-    """The cached `variant` ("api", "page:tr:…") of customer `customer_id`'s 360, built by `build()` when missing.
-
-    `build` may raise (e.g. NotFound): nothing is cached then."""
-    version, generation = _tokens(customer_id)
-    key = f"c360:{customer_id}:{generation}:{version}:{variant}"
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, value, timeout=ENTRY_SECONDS)
+    """The cached `variant` ("api", "page:tr:admin") of customer `customer_id`'s 360, built by `build()` when missing
+    or filed under older tokens. A hit is one cache round trip. `build` may raise (e.g. NotFound): nothing is cached.
+    """
+    version_key, entry_key = _version_key(customer_id), f"c360:{customer_id}:{variant}"
+    found = cache.get_many([version_key, _GENERATION_KEY, entry_key])
+    version = found.get(version_key) or _new_token(version_key)
+    generation = found.get(_GENERATION_KEY) or _new_token(_GENERATION_KEY)
+    entry = found.get(entry_key)
+    if entry is not None and entry[0] == version and entry[1] == generation:
+        return entry[2]
+    value = build()
+    cache.set(entry_key, (version, generation, value), timeout=ENTRY_SECONDS)
     return value
 
 
