@@ -27,7 +27,7 @@ from kervan.core.models import Source
 from kervan.customers.models import Customer
 from kervan.events import ingest
 from kervan.events.models import Event, TrackerSite
-from kervan.events.store import EventRow, events_store, last_event_bump
+from kervan.events.store import EventRow, events_store, events_store_is_one_statement, last_event_bump
 
 
 @dataclass
@@ -61,15 +61,15 @@ def events_ingest(
     default_key = default_source.key if default_source is not None else "api"
     sources = ingest.sources_for(tracks, identifies, refuse)
 
-    def write() -> IngestResult:
-        for identify in identifies:
-            ingest.run_identify(actor, identify, sources)
-        # After the identify items, so track items for the visitors they name land on the profiles.
+    def look_up() -> tuple[dict, bool]:
         merged_into, found = ingest.lookup(tracks)
         customers = ingest.customers_for(tracks, merged_into, refuse)
         for track in tracks:
             track.resolved = customers[track.customer_id] if track.customer_id is not None else None
-        ingest.resolve(actor, tracks, sources, found)
+        return found, ingest.resolve_known(tracks, sources, found)
+
+    def store(found: dict) -> IngestResult:
+        ingest.resolve_new(actor, tracks, sources, found)
         rows: dict[str, EventRow] = {}
         for t in tracks:
             key = ingest.dedupe_key(t.source_key or default_key, t.event_id)
@@ -88,7 +88,21 @@ def events_ingest(
         stored = events_store(list(rows.values()), received_at=now)
         return IngestResult(accepted=len(stored), duplicates=len(tracks) - len(stored), identified=len(identifies))
 
-    return _atomic_with_retry(write)
+    def write() -> IngestResult:
+        for identify in identifies:
+            ingest.run_identify(actor, identify, sources)
+        # After the identify items, so track items for the visitors they name land on the profiles.
+        found, _unknown = look_up()
+        return store(found)
+
+    if identifies or not events_store_is_one_statement():
+        return _atomic_with_retry(write)
+    # Only track items: the look-ups are reads, and unless a new profile must be created the only write is the
+    # event store's single statement, atomic by itself: no BEGIN/COMMIT round trips for the common batch.
+    found, unknown = look_up()
+    if unknown:
+        return _atomic_with_retry(write)
+    return _atomic_with_retry(lambda: store(found), atomic=False)
 
 
 def events_identify(*, actor: Actor, item, storefront_only: bool = False) -> tuple[Customer, bool]:
@@ -203,10 +217,14 @@ def _new_public_key() -> str:
     return "pk_" + secrets.token_urlsafe(18)
 
 
-def _atomic_with_retry(write, attempts: int = 3):
-    """Run `write` in a transaction; on PostgreSQL a deadlock between two batches sharing customers is retried."""
+def _atomic_with_retry(write, attempts: int = 3, *, atomic: bool = True):
+    """Run `write` in a transaction; on PostgreSQL a deadlock between two batches sharing customers is retried.
+
+    `atomic=False` is for a `write` that is a single statement (atomic on its own): it runs in autocommit mode."""
     for attempt in range(attempts):
         try:
+            if not atomic:
+                return write()
             with transaction.atomic():
                 return write()
         except OperationalError as exc:
@@ -214,6 +232,6 @@ def _atomic_with_retry(write, attempts: int = 3):
             if not retryable or attempt == attempts - 1 or connection.in_atomic_block:
                 raise
         except IntegrityError:
-            # A customer named in the batch was deleted (or merged away) between the check and the commit.
+            # A customer or source named in the batch was deleted (or merged away) between the check and the commit.
             raise Conflict(_("A customer in this batch changed while it was being stored; send it again."), "conflict")
     raise AssertionError("unreachable")

@@ -276,10 +276,10 @@ def known(identify: Identify) -> bool:
     )
 
 
-def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source], found: dict[tuple[str, str], int]) -> None:
-    """Set `resolved` on each track not resolved by its customer_id: store user id, then email, then phone (`found`
-    is lookup()'s identities); unknown strong identifiers create or extend a profile through customer_identify;
-    then the anonymous visitor id."""
+def resolve_known(tracks: list[Track], sources: dict[str, Source], found: dict[tuple[str, str], int]) -> bool:
+    """Set `resolved` on each track not resolved by its customer_id from the identities already stored: store user
+    id, then email, then phone (`found` is lookup()'s identities). Reads only. Returns whether a track names a
+    person by an email, phone or store user id Kervan does not know yet (resolve_new creates their profile)."""
     by_source: dict[str, set[str]] = defaultdict(set)
     for t in tracks:
         if t.resolved is None and t.user_id:
@@ -289,9 +289,17 @@ def resolve(actor: Actor, tracks: list[Track], sources: dict[str, Source], found
         for t in tracks:
             if t.resolved is None and t.source_key == key and t.user_id in by_user_id:
                 t.resolved = by_user_id[t.user_id]
+    unknown = False
     for t in tracks:
-        if t.resolved is None:
+        if t.resolved is None and (t.email or t.phone or t.user_id):
             t.resolved = found.get((Identity.Kind.EMAIL, t.email)) or found.get((Identity.Kind.PHONE, t.phone))
+            unknown = unknown or t.resolved is None
+    return unknown
+
+
+def resolve_new(actor: Actor, tracks: list[Track], sources: dict[str, Source], found: dict[tuple[str, str], int]):
+    """After resolve_known: unknown strong identifiers create or extend a profile through customer_identify (the
+    only writes); then the anonymous visitor ids."""
     known: dict[tuple, int] = {}
     for t in tracks:
         if t.resolved is not None or not (t.email or t.phone or t.user_id):

@@ -35,6 +35,11 @@ class EventRow:
 LAST_EVENT_GRANULARITY = dt.timedelta(seconds=60)
 
 
+def events_store_is_one_statement() -> bool:
+    """Whether events_store is one statement here (PostgreSQL outside a transaction), so it needs no transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 def events_store(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]:
     """Insert `rows` (dedupe keys unique within the list), skipping keys already stored; move the customers'
     CustomerStats.last_event_at forward (see last_event_bump) and announce them as changed. Returns the keys stored.

@@ -67,3 +67,25 @@ def test_overlapping_batches_in_parallel_store_each_event_once():
     latest = when + dt.timedelta(seconds=199)
     seen = CustomerStats.objects.get(customer_id=customers[199 % 5]).last_event_at
     assert latest - LAST_EVENT_GRANULARITY <= seen <= latest
+
+
+def test_a_batch_outside_any_transaction_is_all_or_nothing():
+    """On PostgreSQL a batch of track items whose people are all known is written by one statement, without a
+    transaction; a batch that must create a profile takes the transactional path. Both give the same results."""
+    actor = Actor.system()
+    known = customer_create(actor=actor, email="known@example.com")
+    when = dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)
+    first = [item(n, known.pk, when) for n in range(3)]
+    assert events_ingest(actor=actor, items=first).accepted == 3
+    stranger = item(3, None, when)
+    stranger.customer_id, stranger.email = None, "new@example.com"
+    bad = item(4, known.pk + 1000, when)
+    with pytest.raises(Exception, match="no customer with id"):
+        events_ingest(actor=actor, items=[stranger, bad])
+    assert Event.objects.count() == 3
+    assert not CustomerStats.objects.filter(customer__email="new@example.com").exists()
+    result = events_ingest(actor=actor, items=[stranger, item(5, known.pk, when), first[0]])
+    assert (result.accepted, result.duplicates) == (2, 1)
+    assert Event.objects.get(dedupe_key="api:e-3").customer.email == "new@example.com"
+    # e-2 set it; e-5 came three seconds later, within LAST_EVENT_GRANULARITY.
+    assert CustomerStats.objects.get(customer=known).last_event_at == when + dt.timedelta(seconds=2)
