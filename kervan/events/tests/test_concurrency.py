@@ -89,3 +89,20 @@ def test_a_batch_outside_any_transaction_is_all_or_nothing():
     assert Event.objects.get(dedupe_key="api:e-3").customer.email == "new@example.com"
     # e-2 set it; e-5 came three seconds later, within LAST_EVENT_GRANULARITY.
     assert CustomerStats.objects.get(customer=known).last_event_at == when + dt.timedelta(seconds=2)
+
+
+def test_last_event_at_stays_within_the_granularity_of_the_newest_event():
+    """Committed batches (so this process remembers what it bumped): however events arrive, last_event_at is never
+    past the newest event and never more than LAST_EVENT_GRANULARITY behind it."""
+    from kervan.events.actions import event_record
+
+    actor = Actor.system()
+    customer = customer_create(actor=actor, email="often@example.com")
+    start = dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)
+    newest = None
+    for n, seconds in enumerate((0, 20, 40, 59, 70, 89, 100, 130, 131, 200, 260)):
+        when = start + dt.timedelta(seconds=seconds)
+        event_record(name="Viewed Page", occurred_at=when, dedupe_key=f"often:{n}", customer_id=customer.pk)
+        newest = max(newest or when, when)
+        seen = CustomerStats.objects.get(customer=customer).last_event_at
+        assert newest - LAST_EVENT_GRANULARITY <= seen <= newest, (seconds, seen)
