@@ -54,7 +54,7 @@ def setup_django(database_url: str):
     os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
     # One key drives all the load here; the per-key limit (600/min by default) would answer most of it with 429.
     os.environ.setdefault("KERVAN_API_RATE_LIMIT", "100000000")
-    os.environ.setdefault("KERVAN_CACHE_BACKEND", "django.core.cache.backends.redis.RedisCache")
+    os.environ.setdefault("KERVAN_CACHE_BACKEND", "kervan.core.redis_cache.RedisCache")
     os.environ.setdefault("KERVAN_CACHE_LOCATION", "redis://127.0.0.1:6379/5")
     import django
 
@@ -63,6 +63,7 @@ def setup_django(database_url: str):
 
 def credentials() -> tuple[str, str]:
     """An API key and a logged-in (2FA passed) session cookie for an Admin."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -83,7 +84,7 @@ def credentials() -> tuple[str, str]:
     )
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[SESSION_VERIFIED] = True
     session.create()

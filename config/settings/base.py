@@ -53,6 +53,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["kervan.accounts.backends.CachedModelBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "customers:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -105,14 +106,16 @@ CACHES = {
     }
 }
 
+# True when every process (web workers, the task worker) reads the same cache, e.g. Redis. Only then is state that
+# changes served from the cache (sessions, API keys, the Customer 360): a per-process memory cache never hears of a
+# change made in another process.
+KERVAN_CACHE_SHARED = bool(os.environ.get("KERVAN_CACHE_BACKEND"))
+
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-# Sessions are read on every page. With a shared cache (Redis) they are served from it and written through to
-# the database; a per-process memory cache would let one worker keep a session another has logged out.
+# Sessions are read on every page: with a shared cache they are served from it and written through to the database.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if os.environ.get("KERVAN_CACHE_BACKEND")
-    else "django.contrib.sessions.backends.db"
+    "django.contrib.sessions.backends.cached_db" if KERVAN_CACHE_SHARED else "django.contrib.sessions.backends.db"
 )
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

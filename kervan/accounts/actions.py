@@ -361,5 +361,6 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
     with transaction.atomic():
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        ApiKey.cached.changed([api_key.prefix])
         audit(actor=actor, action="update", obj=api_key, changes={"revoked": [False, True]})
     return api_key

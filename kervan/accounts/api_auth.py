@@ -50,11 +50,11 @@ class ApiKeyAuth(HttpBearer):
         parts = token.split("_")
         if len(parts) < 3 or parts[0] != "kv":
             return None
-        try:
-            key = ApiKey.objects.get(prefix=parts[1], revoked_at__isnull=True)
-        except ApiKey.DoesNotExist:
-            return None
-        if key.key_hash != ApiKey.hash_secret(token):
+        # Read on every call: from the shared cache when there is one (revoking and touching announce the change).
+        key = ApiKey.cached.get(
+            parts[1], "key", lambda: ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+        )
+        if key is None or key.key_hash != ApiKey.hash_secret(token):
             return None
         check_rate_limit(key.pk)
         key.touch()

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.permissions import Role
+from kervan.core.cache import VersionedCache
 
 
 class User(AbstractUser):
@@ -14,6 +15,18 @@ class User(AbstractUser):
     language = models.CharField(max_length=8, choices=[("tr", "Türkçe"), ("en", "English")], default="tr")
     totp_secret = models.CharField(max_length=64, blank=True)
     totp_confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    # The logged-in user is loaded on every page (kervan.accounts.backends); every change goes through save() or
+    # delete(), which announce it.
+    cached = VersionedCache("user", entry_seconds=5 * 60)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        User.cached.changed([self.pk])
+
+    def delete(self, *args, **kwargs):
+        User.cached.changed([self.pk])
+        return super().delete(*args, **kwargs)
 
     @property
     def has_two_factor(self) -> bool:
@@ -37,6 +50,7 @@ class ApiKey(models.Model):
     """
 
     PREFIX_LENGTH = 8
+    cached = VersionedCache("apikey", entry_seconds=5 * 60)  # by prefix; see kervan.accounts.api_auth
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=PREFIX_LENGTH, unique=True)
@@ -73,3 +87,4 @@ class ApiKey(models.Model):
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+            ApiKey.cached.changed([self.prefix])  # else the cached copy's old time would make every call write

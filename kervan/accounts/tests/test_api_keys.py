@@ -126,6 +126,30 @@ def test_revoked_key_gets_401(api, make_api_key):
     assert api.post("/accounts/api-keys/999999/revoke").status_code == 404
 
 
+def test_a_key_read_just_before_its_revoke_is_not_served_from_the_cache(make_api_key, admin_actor):
+    from kervan.accounts.actions import api_key_revoke
+
+    key, secret = make_api_key({"settings": "read"}, name="racing")
+
+    def read_then_revoke():  # a request reads the key, the revoke commits, then the request caches what it read
+        stale = ApiKey.objects.filter(prefix=key.prefix, revoked_at__isnull=True).first()
+        api_key_revoke(actor=admin_actor, api_key=ApiKey.objects.get(pk=key.pk))
+        return stale
+
+    assert ApiKey.cached.get(key.prefix, "key", read_then_revoke) is not None
+    assert bearer(secret).get("/api/v1/accounts/me").status_code == 401
+
+
+def test_a_busy_key_records_its_use_without_writing_on_every_call(make_api_key, django_assert_max_num_queries):
+    key, secret = make_api_key({"settings": "read"}, name="busy")
+    client = bearer(secret)
+    assert client.get("/api/v1/accounts/me").status_code == 200  # records the use, which reloads the cached key
+    assert ApiKey.objects.get(pk=key.pk).last_used_at is not None
+    assert client.get("/api/v1/accounts/me").status_code == 200
+    with django_assert_max_num_queries(0):  # neither the key lookup nor last_used_at: both come from the cache
+        assert client.get("/api/v1/accounts/me").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
