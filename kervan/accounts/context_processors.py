@@ -1,13 +1,35 @@
+import functools
+
+from django.urls import reverse
+
 from kervan.accounts.permissions import ROLE_ACCESS, allows
 
 
+@functools.cache
+def _nav_urls() -> dict[str, str]:
+    # The top bar's links are on every page and never change while the process runs: reversed once, not per page.
+    return {
+        name.replace(":", "_"): reverse(name)
+        for name in (
+            "customers:list",
+            "imports:list",
+            "accounts:settings",
+            "accounts:profile",
+            "accounts:logout",
+            "set_language",
+        )
+    }
+
+
 def access(request):
-    """`can.customers.write` and friends for templates, so the UI hides what the role may not do."""
+    """`can.customers.write` and friends for templates, so the UI hides what the role may not do; `nav`, the top
+    bar's links."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"can": {}}
     scopes = ROLE_ACCESS.get(user.role, {})
     return {
+        "nav": _nav_urls(),
         "can": {
             domain: {"read": allows(level, "read"), "write": allows(level, "write")} for domain, level in scopes.items()
         }
