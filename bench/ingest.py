@@ -4,7 +4,7 @@ Creates (if needed) and migrates the database, pre-creates customers with email 
 Kervan with gunicorn on 127.0.0.1 (config.settings.production: DEBUG off, a throwaway KERVAN_SECRET_KEY) and drives
 it with wrk for --duration seconds. Each request is a batch of --batch events with fresh event ids: 30% by
 customer_id, 30% by a known email, 20% by a known visitor id, 20% by a never-identified visitor id; timestamps
-move forward, so CustomerStats.last_event_at is updated for nearly every customer in every batch (the costly case).
+move forward, so every customer's CustomerStats.last_event_at keeps moving (within its one-minute granularity).
 
     .venv/bin/python bench/ingest.py --duration 45 --workers 3 --connections 6
 
