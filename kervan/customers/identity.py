@@ -44,8 +44,8 @@ def identities_lookup_batch(
     """({customer_id: merged_into_id} for those of `customer_ids` that exist, identities_lookup_global(values_by_kind)).
 
     The batch event path checks the customer ids it is given and resolves every email, phone and visitor id of a
-    batch with this. On PostgreSQL it is one query, bound on the server (psycopg prepares it once per connection):
-    the ORM cost about 1 ms of Python per query for it."""
+    batch with this. On PostgreSQL it is one query, bound on the server: the ORM cost about 1 ms of Python per query
+    for it."""
     if connection.vendor != "postgresql":
         merged = (
             dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "merged_into_id"))

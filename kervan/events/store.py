@@ -166,8 +166,9 @@ def _server_bound_cursor():
     """A psycopg cursor on Django's connection (so inside its transaction) that sends parameters separately.
 
     Django's cursors bind client-side, quoting every array element into the SQL text in Python: for a
-    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are,
-    and psycopg prepares a statement it sees repeatedly, so the server plans it once per connection.
+    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are.
+    With OPTIONS["prepare_threshold"] set for the database, psycopg also prepares these statements (plans them once
+    per connection: about 0.65 ms of PostgreSQL CPU less per 100-event batch); Django leaves it off by default.
     Callers wrap it in `connection.wrap_database_errors` so errors arrive as django.db exceptions, like the ORM's.
     """
     connection.ensure_connection()
