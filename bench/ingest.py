@@ -102,8 +102,13 @@ def ensure_database(url: str) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, cache: str = "redis") -> None:
     os.environ["DATABASE_URL"] = url
+    if cache == "redis":
+        # Several gunicorn workers need a shared cache (a per-process one never hears of another's changes): the
+        # production shape. API keys and the 360 versions then live in Redis, as they would in production.
+        os.environ.setdefault("KERVAN_CACHE_BACKEND", "kervan.core.redis_cache.RedisCache")
+        os.environ.setdefault("KERVAN_CACHE_LOCATION", "redis://127.0.0.1:6379/6")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
     import django
@@ -290,6 +295,18 @@ def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> flo
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
+def redis_pids() -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "redis-server":
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
 def children_of(pid: int) -> list[int]:
     out = [pid]
     for entry in Path("/proc").iterdir():
@@ -351,6 +368,9 @@ def main():
     parser.add_argument("--connections", type=int, default=6)
     parser.add_argument("--duration", type=int, default=45)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--cache", default="redis", choices=["redis", "memory"], help="the cache the workers share (redis) or not"
+    )
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--breakdown-only", action="store_true", help="print the in-process breakdown; no wrk run")
     parser.add_argument("--breakdown-batches", type=int, default=100)
@@ -358,7 +378,7 @@ def main():
     args = parser.parse_args()
 
     ensure_database(args.database_url)
-    setup_django(args.database_url)
+    setup_django(args.database_url, args.cache)
     from django.db import connection
 
     ids, emails, anon = ensure_customers(args.customers)
@@ -404,7 +424,9 @@ def main():
             write_script(f"r{time.time_ns()}")
             load_before = os.getloadavg()
             app = children_of(server.pid)
+            redis = redis_pids() if args.cache == "redis" else []
             pg_before, cpu_app, t0 = postgres_cpu(args.database_url), cpu_seconds(app), time.time()
+            cpu_redis = cpu_seconds(redis)
             wrk_usage = os.times()
             result = run_wrk(base, script, args.connections, args.duration)
             wall = time.time() - t0
@@ -416,11 +438,12 @@ def main():
                 "postgres (this database + WAL writer)": postgres_cpu_delta(pg_before, postgres_cpu(args.database_url)),
                 "wrk": wrk_cpu,
             }
+            if redis:
+                cpu["redis-server (all its clients)"] = cpu_seconds(redis) - cpu_redis
             load_after = os.getloadavg()
     finally:
         stop_gunicorn(server)
 
-    setup_django(args.database_url)
     stored = event_count() - events_before
     ok = result["requests"] - result["non_2xx"]
     events_per_s = ok * args.batch / result["seconds"]
@@ -445,7 +468,8 @@ def main():
     data = (
         f"{args.customers} pre-created customers; {args.batch}-event batches (30% customer_id, 30% email, "
         f"20% known visitor id, 20% new visitor id); {args.workers} gunicorn {args.worker_class} workers "
-        f"(config.settings.production, DEBUG off), wrk with {args.connections} connections for {args.duration}s; "
+        f"(config.settings.production, DEBUG off, {'Redis' if args.cache == 'redis' else 'per-process memory'} "
+        f"cache), wrk with {args.connections} connections for {args.duration}s; "
         f"2 shared cores, load average before {summary['load_average_before']}"
     )
     common = {"data": data, "db": "postgresql", "command": command}
