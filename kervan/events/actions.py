@@ -3,7 +3,8 @@
 `events_ingest` is the one path for the API (track, batch) and the browser tracker: it checks every item first
 (nothing is written if one is wrong), looks up the named customer ids and the identities of the whole batch in one
 query, inserts the events with ON CONFLICT DO NOTHING and moves CustomerStats.last_event_at forward (on PostgreSQL
-one statement for both), in one transaction.
+one statement for both), in one transaction — or, on PostgreSQL, with none when that statement is the batch's only
+write (track items only, every person already known).
 
 Policy: an event for an email, phone or store user id Kervan does not know yet creates that customer (through
 customer_identify, so it is audited like any new profile); an event with only an unknown anonymous_id is stored
