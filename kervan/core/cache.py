@@ -53,15 +53,22 @@ class VersionedCache:
 
     def changed(self, object_ids: Iterable) -> None:
         """Announce that these objects changed. Call it where the change is written."""
+        if not settings.KERVAN_CACHE_SHARED:
+            return  # nothing is cached
         keys = [self._version_key(pk) for pk in set(object_ids) if pk is not None]
         if keys:
-            cache.delete_many(keys)
-            transaction.on_commit(lambda: cache.delete_many(keys))
+            _forget(keys)
 
     def everything_changed(self) -> None:
         """Announce a change every object in the namespace shows."""
-        cache.delete(self._generation_key)
-        transaction.on_commit(lambda: cache.delete(self._generation_key))
+        if settings.KERVAN_CACHE_SHARED:
+            _forget([self._generation_key])
+
+
+def _forget(keys: list[str]) -> None:
+    cache.delete_many(keys)
+    if transaction.get_connection().in_atomic_block:  # and again once the writer's transaction has committed
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _new_token(key: str) -> str:
