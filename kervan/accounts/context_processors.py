@@ -22,15 +22,21 @@ def _nav_urls() -> dict[str, str]:
 
 
 def access(request):
-    """`can.customers.write` and friends for templates, so the UI hides what the role may not do; `nav`, the top
-    bar's links."""
+    """`can.customers.write` and friends for templates, so the UI hides what the role may not do; the top bar's
+    links (`nav`), the user's label (`who`) and the page's own address (`here`)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"can": {}}
     scopes = ROLE_ACCESS.get(user.role, {})
     return {
         "nav": _nav_urls(),
+        "who": who_label(user),
+        "here": request.get_full_path(),
         "can": {
             domain: {"read": allows(level, "read"), "write": allows(level, "write")} for domain, level in scopes.items()
-        }
+        },
     }
+
+
+def who_label(user) -> str:
+    return f"{user.get_full_name() or user.username} · {user.get_role_display()}"

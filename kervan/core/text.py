@@ -22,4 +22,6 @@ def search_fold(value: str) -> str:
     folded = turkish_lower(value).translate(_ASCII_FOLD)
     if not folded.isascii():
         folded = "".join(ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch))
+        # Compatibility forms can decompose to capitals ("𝜜" → "Α"): lower once more so folding twice changes nothing.
+        folded = folded.lower()
     return _SPACES.sub(" ", folded).strip()

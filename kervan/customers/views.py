@@ -5,14 +5,13 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import escape, format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from kervan.accounts.context_processors import access
+from kervan.accounts.context_processors import who_label
 from kervan.accounts.decorators import require_access
 from kervan.core.audit import audit_view
 from kervan.core.errors import KervanError
@@ -69,8 +68,6 @@ def customer_export(request):
     return customers_export_response(actor=request.actor, filters=_filters(request))
 
 
-# Stands for the CSRF input in a cached 360 body; each response puts its own token there.
-_CSRF_SENTINEL = "kervan-csrf-token-placeholder"
 TIMELINE_KINDS = [
     ("event", _lazy("Events")),
     ("order", _lazy("Orders")),
@@ -80,6 +77,10 @@ TIMELINE_KINDS = [
     ("merge", _lazy("Merges")),
     ("consent", _lazy("Consent")),
 ]
+# The 360 page is rendered once per customer, language and role with these placeholders where each response
+# differs (the viewer's CSRF token, name and the page's own address), then filled in per response: a cached view
+# renders no template at all.
+_HOLES = {"csrf_token": "kervan-hole-csrf-token", "who": "kervan-hole-who", "here": "kervan-hole-here"}
 
 
 @require_access("customers", "read")
@@ -95,47 +96,47 @@ def customer_detail(request, customer_id: int):
             "customers/_timeline_items.html",
             {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds},
         )
-    can = access(request)["can"]
 
     def build() -> dict:
-        return _render_360(customer_id, kinds=kinds, cursor=cursor, can=can)
+        return _render_360(request, customer_id, kinds=kinds, cursor=cursor)
 
-    if kinds or cursor:
-        page = build()
-    else:  # the first view of a profile, by far the most frequent: cached per language and role
+    if kinds or cursor or messages.get_messages(request):
+        page = build()  # a filtered or later timeline page, or one-off messages to show: not cached
+    else:  # the first view of a profile, by far the most frequent
         page = cached_360(customer_id, f"page:{get_language()}:{request.user.role}", build)
     if page["merged_into"]:
         messages.info(request, _("This profile was merged into another one."))
         return redirect("customers:detail", customer_id=page["merged_into"])
     audit_view(actor=request.actor, customer_id=customer_id)
-    token = get_token(request)  # masked once, for the body and the page around it
-    body = mark_safe(page["html"].replace(_CSRF_SENTINEL, token))  # noqa: S308 (our own rendered template)
-    return render(request, "customers/detail.html", {"title": page["title"], "body": body, "csrf_token": token})
+    html = page["html"]
+    for name, value in (
+        ("csrf_token", get_token(request)),
+        ("who", escape(who_label(request.user))),
+        ("here", escape(request.get_full_path())),
+    ):
+        html = html.replace(_HOLES[name], value)
+    return HttpResponse(html)
 
 
-def _render_360(customer_id: int, *, kinds: list[str], cursor: str | None, can: dict) -> dict:
-    """The 360 body as HTML (with a placeholder for the CSRF token), its title and where a merged profile went."""
+def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | None) -> dict:
+    """The 360 page as HTML with _HOLES, or where a merged profile went."""
     customer = selectors.customer_get(customer_id)
     if customer.merged_into_id:
-        return {"merged_into": customer.merged_into_id, "html": "", "title": ""}
+        return {"merged_into": customer.merged_into_id, "html": ""}
     items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
-    html = render_to_string(
-        "customers/_360.html",
-        {
-            "customer": customer,
-            "view": selectors.customer_360(customer),
-            "entries": [(item, timeline.timeline_present(item)) for item in items],
-            "next_cursor": next_cursor,
-            "kinds": kinds,
-            "all_kinds": TIMELINE_KINDS,
-            "recent_orders": customer.orders.order_by("-placed_at")[:5],
-            "channels": ConsentRecord.Channel.choices,
-            "iys_sources": ConsentRecord.IysSource.choices,
-            "can": can,
-            "csrf_token": _CSRF_SENTINEL,
-        },
-    )
-    return {"merged_into": None, "html": html, "title": str(customer)}
+    context = {
+        "customer": customer,
+        "view": selectors.customer_360(customer),
+        "entries": [(item, timeline.timeline_present(item)) for item in items],
+        "next_cursor": next_cursor,
+        "kinds": kinds,
+        "all_kinds": TIMELINE_KINDS,
+        "recent_orders": customer.orders.order_by("-placed_at")[:5],
+        "channels": ConsentRecord.Channel.choices,
+        "iys_sources": ConsentRecord.IysSource.choices,
+        **_HOLES,
+    }
+    return {"merged_into": None, "html": render_to_string("customers/detail.html", context, request=request)}
 
 
 def _form_profile(request) -> dict:
