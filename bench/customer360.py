@@ -1,8 +1,8 @@
 """Customer 360 throughput: the API (GET /api/v1/customers/{id}) and the page (GET /customers/{id}/).
 
-Serves Kervan with gunicorn on 127.0.0.1 against an already-filled database (e.g. the 1M customers / 10M orders
-made by `bench/generate_demo.py`), with the shared Redis cache a multi-process deployment needs, then drives it
-with wrk at 16 connections over random customers, twice:
+Serves Kervan with granian (WSGI, as in production) on 127.0.0.1 against an already-filled database (e.g. the
+1M customers / 10M orders made by `bench/generate_demo.py`), with the shared Redis cache a multi-process deployment
+needs, then drives it with wrk at 16 connections over random customers, twice:
 
 - uncached: 5,000 random customers nobody has read since the server started (nearly every read builds the 360
   from the database);
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from serving import start_gunicorn, stop_gunicorn  # noqa: E402 (bench/ is the script's folder)
+from serving import start_server, stop_server  # noqa: E402 (bench/ is the script's folder)
 
 LUA = r"""
 local paths = {}
@@ -142,7 +142,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per granian worker")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--port", type=int, default=8765)
@@ -174,9 +174,8 @@ def main():
         check=True,
         env=os.environ.copy(),
     )
-    extra = ["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads > 1 else []
-    server, base = start_gunicorn(
-        port=args.port, workers=args.workers, env=os.environ.copy(), ready_path="/accounts/login/", extra=extra
+    server, base = start_server(
+        port=args.port, workers=args.workers, threads=args.threads, env=os.environ.copy(), ready_path="/accounts/login/"
     )
     api_auth = ("Authorization", f"Bearer {secret}")
     page_auth = ("Cookie", f"sessionid={session_key}")
@@ -189,7 +188,7 @@ def main():
             read_all(base, [path.format(i) for i in working_set], *auth)
             results[kind] = run_wrk(base, [path.format(i) for i in working_set], *auth, args.connections, args.duration)
     finally:
-        stop_gunicorn(server)
+        stop_server(server)
 
     db = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
     command = "  ".join(["python bench/customer360.py", *sys.argv[1:]]).replace("  ", " ")
@@ -208,7 +207,7 @@ def main():
         ("api uncached", "Customer 360 API, uncached", "5,000 customers not read before (built from the database)"),
         ("page uncached", "Customer 360 page, uncached", "5,000 customers not read before (built from the database)"),
     )
-    server_desc = f"{args.workers} gunicorn workers" + (f" x {args.threads} threads" if args.threads > 1 else "")
+    server_desc = f"{args.workers} granian workers x {args.threads} thread(s)"
     for kind, label, reads in labels:
         r = results[kind]
         figures[f"{label} throughput"] = {

@@ -4,7 +4,7 @@
     .venv/bin/python bench/fuzz_api.py --max-examples 200 -- --include-path-regex '^/api/v1/orders'
 
 Creates and migrates the database (default `kervan_fuzz` on the local PostgreSQL), seeds a few customers, orders, a
-product and a category through the real actions, creates a full-access API key, serves Kervan with gunicorn
+product and a category through the real actions, creates a full-access API key, serves Kervan with granian
 (config.settings.production, DEBUG off) on 127.0.0.1 and runs the schemathesis CLI against /api/v1/openapi.json
 with the `not_a_server_error` and `response_schema_conformance` checks. Revoking API keys runs in a second pass with
 a fresh key, so a fuzzed revoke of the first key cannot turn the rest of the run into 401s.
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from serving import start_gunicorn, stop_gunicorn  # bench/ is the script's folder
+from serving import start_server, stop_server  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "fuzz"
@@ -203,9 +203,7 @@ def main() -> int:
     write_config(ids)
     env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
     with open(OUT / "server.log", "w") as log:
-        server, base = start_gunicorn(
-            port=args.port, workers=2, env=env, ready_path="/api/v1/openapi.json", extra=["--timeout", "60"], log=log
-        )
+        server, base = start_server(port=args.port, workers=2, env=env, ready_path="/api/v1/openapi.json", log=log)
     try:
         started = time.monotonic()
         rc, generated = schemathesis(base, first, args, "main", ["--exclude-path-regex", REVOKE, *args.extra])
@@ -214,7 +212,7 @@ def main() -> int:
         )
         minutes = (time.monotonic() - started) / 60
     finally:
-        stop_gunicorn(server)
+        stop_server(server)
     errors = (OUT / "server.log").read_text().count("Internal Server Error:")  # django.request logs every 5xx
     print(f"server answered {errors} requests with a 5xx (see {OUT / 'server.log'})")
     write_results(args, generated + generated_revoke, errors, rc | rc_revoke, minutes)
@@ -225,7 +223,7 @@ def write_results(args, generated: int, errors: int, rc: int, minutes: float) ->
     command = f".venv/bin/python bench/fuzz_api.py --max-examples {args.max_examples} --seed {args.seed}"
     data = (
         f"every operation of /api/v1/openapi.json, coverage + fuzzing + stateful phases, positive and negative "
-        f"data, {args.workers} schemathesis workers against gunicorn (2 workers, config.settings.production) on "
+        f"data, {args.workers} schemathesis workers against granian (2 workers, config.settings.production) on "
         f"127.0.0.1; {minutes:.0f} min; schemathesis exit code {rc}"
     )
     common = {"data": data, "db": "postgresql", "command": command}

@@ -1,7 +1,7 @@
 """Event ingestion throughput: POST /api/v1/events/batch with 100-event batches, on PostgreSQL.
 
 Creates (if needed) and migrates the database, pre-creates customers with email and visitor-id identities, serves
-Kervan with gunicorn on 127.0.0.1 (config.settings.production: DEBUG off, a throwaway KERVAN_SECRET_KEY) and drives
+Kervan with granian on 127.0.0.1 (config.settings.production: DEBUG off, a throwaway KERVAN_SECRET_KEY) and drives
 it with wrk for --duration seconds. Each request is a batch of --batch events with fresh event ids: 30% by
 customer_id, 30% by a known email, 20% by a known visitor id, 20% by a never-identified visitor id; timestamps
 move forward, so every customer's CustomerStats.last_event_at keeps moving (within its one-minute granularity).
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from serving import start_gunicorn, stop_gunicorn  # bench/ is the script's folder
+from serving import start_server, stop_server  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -105,7 +105,7 @@ def ensure_database(url: str) -> None:
 def setup_django(url: str, cache: str = "redis") -> None:
     os.environ["DATABASE_URL"] = url
     if cache == "redis":
-        # Several gunicorn workers need a shared cache (a per-process one never hears of another's changes): the
+        # Several web workers need a shared cache (a per-process one never hears of another's changes): the
         # production shape. API keys and the 360 versions then live in Redis, as they would in production.
         os.environ.setdefault("KERVAN_CACHE_BACKEND", "kervan.core.redis_cache.RedisCache")
         os.environ.setdefault("KERVAN_CACHE_LOCATION", "redis://127.0.0.1:6379/6")
@@ -270,7 +270,7 @@ def cpu_seconds(pids) -> float:
 
 def postgres_cpu(url: str) -> dict[int, float]:
     """CPU seconds so far of the PostgreSQL processes working for this benchmark: the backends connected to its
-    database (gunicorn's, autovacuum's) and the shared WAL writer, checkpointer and background writer. Other
+    database (the workers', autovacuum's) and the shared WAL writer, checkpointer and background writer. Other
     helpers' databases on the same server are left out."""
     import psycopg
 
@@ -363,8 +363,7 @@ def main():
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=2, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=1, help="threads per granian worker")
     parser.add_argument("--connections", type=int, default=6)
     parser.add_argument("--duration", type=int, default=45)
     parser.add_argument("--port", type=int, default=8766)
@@ -393,11 +392,8 @@ def main():
     connection.close()
 
     env = {**os.environ, "KERVAN_API_RATE_LIMIT": "100000000"}
-    extra = ["-k", args.worker_class, "--backlog", "256"]
-    if args.worker_class == "gthread":
-        extra += ["--threads", str(args.threads)]
-    server, base = start_gunicorn(
-        port=args.port, workers=args.workers, env=env, ready_path="/events/tracker.js", extra=extra
+    server, base = start_server(
+        port=args.port, workers=args.workers, threads=args.threads, env=env, ready_path="/events/tracker.js"
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -434,7 +430,7 @@ def main():
                 wrk_usage.children_user + wrk_usage.children_system
             )
             cpu = {
-                "gunicorn workers": cpu_seconds(app) - cpu_app,
+                "granian workers": cpu_seconds(app) - cpu_app,
                 "postgres (this database + WAL writer)": postgres_cpu_delta(pg_before, postgres_cpu(args.database_url)),
                 "wrk": wrk_cpu,
             }
@@ -442,7 +438,7 @@ def main():
                 cpu["redis-server (all its clients)"] = cpu_seconds(redis) - cpu_redis
             load_after = os.getloadavg()
     finally:
-        stop_gunicorn(server)
+        stop_server(server)
 
     stored = event_count() - events_before
     ok = result["requests"] - result["non_2xx"]
@@ -467,7 +463,7 @@ def main():
     command = "  ".join([".venv/bin/python bench/ingest.py", *sys.argv[1:]]).replace("  ", " ")
     data = (
         f"{args.customers} pre-created customers; {args.batch}-event batches (30% customer_id, 30% email, "
-        f"20% known visitor id, 20% new visitor id); {args.workers} gunicorn {args.worker_class} workers "
+        f"20% known visitor id, 20% new visitor id); {args.workers} granian workers x {args.threads} thread(s) "
         f"(config.settings.production, DEBUG off, {'Redis' if args.cache == 'redis' else 'per-process memory'} "
         f"cache), wrk with {args.connections} connections for {args.duration}s; "
         f"2 shared cores, load average before {summary['load_average_before']}"

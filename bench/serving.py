@@ -1,4 +1,5 @@
-"""Serving Kervan for a benchmark: gunicorn on 127.0.0.1, started, waited for, stopped — one way for every script."""
+"""Serving Kervan for a benchmark as in production: granian (WSGI) on 127.0.0.1, started, waited for, stopped —
+one way for every script."""
 
 import os
 import signal
@@ -10,23 +11,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_gunicorn(
-    *, port: int, workers: int, env: dict, ready_path: str, extra: list[str] = (), log=None
+def start_server(
+    *, port: int, workers: int, env: dict, ready_path: str, threads: int = 1, log=None
 ) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn (config.wsgi) in its own process group and return (process, base URL) once `ready_path`
-    answers. `log` takes the server's output (a file); by default it goes to this terminal."""
+    """Start granian (config.wsgi:application, `workers` processes of `threads` threads each) in its own process
+    group and return (process, base URL) once `ready_path` answers. `log` takes the server's output (a file); by
+    default it goes to this terminal."""
     command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi",
-        "-w",
+        str(ROOT / ".venv/bin/granian"),
+        "--interface",
+        "wsgi",
+        "--workers",
         str(workers),
-        "-b",
-        f"127.0.0.1:{port}",
+        "--blocking-threads",
+        str(threads),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
         "--log-level",
         "warning",
-        "--access-logfile",
-        "/dev/null",
-        *extra,
+        "--no-ws",
+        "config.wsgi:application",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -37,11 +43,11 @@ def start_gunicorn(
         except OSError:
             time.sleep(0.2)
     else:
-        stop_gunicorn(server)
-        raise RuntimeError(f"gunicorn did not answer {base}{ready_path}")
+        stop_server(server)
+        raise RuntimeError(f"granian did not answer {base}{ready_path}")
     return server, base
 
 
-def stop_gunicorn(server: subprocess.Popen) -> None:
+def stop_server(server: subprocess.Popen) -> None:
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
