@@ -4,6 +4,8 @@ Requests are still parsed by the json module: orjson turns integers wider than 6
 silently change a value a client sent."""
 
 import datetime as dt
+import json
+import uuid
 from decimal import Decimal
 
 import orjson
@@ -21,8 +23,21 @@ def _default(value):
     raise TypeError(f"Cannot serialise {type(value).__name__}")
 
 
+def _json_default(value):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return _default(value)
+
+
 class ORJSONRenderer(BaseRenderer):
     media_type = "application/json"
 
     def render(self, request, data, *, response_status):
-        return orjson.dumps(data, default=_default)
+        try:
+            return orjson.dumps(data, default=_default)
+        except TypeError:
+            # An integer beyond 64 bits, which orjson refuses: PostgreSQL's jsonb stores a property sent as 1e20 as
+            # 100000000000000000000, which reads back as such an int. The json module writes it exactly.
+            return json.dumps(data, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()

@@ -92,3 +92,14 @@ def test_reading_needs_events_read(make_api_key, history):
     assert ApiClient(secret).get("/events/").status_code == 403
     _, secret = make_api_key(scopes={"events": "read"}, name="reader")
     assert ApiClient(secret).get("/events/").status_code == 200
+
+
+def test_a_huge_number_in_properties_reads_back_exactly(api, zeynep):
+    # Accepted as a float; PostgreSQL's jsonb keeps it as the integer 100000000000000000000, beyond 64 bits.
+    sent = {"event_id": "huge-1", "name": "Viewed Product", "customer_id": zeynep.pk, "properties": {"n": 1e20}}
+    assert api.post("/events/track", {**sent, "occurred_at": BASE.isoformat()}).status_code == 202
+    listed = api.get("/events/", {"customer_id": zeynep.pk})
+    assert listed.status_code == 200
+    assert [item["properties"]["n"] for item in listed.json()["items"]] == [1e20]
+    timeline = api.get(f"/customers/{zeynep.pk}/timeline")
+    assert timeline.status_code == 200 and timeline.json()["items"][0]["data"] == {"n": 1e20}
