@@ -172,3 +172,15 @@ def test_cached_page_follows_a_merge(admin_client):
     assert admin_client.get(f"/customers/{merged.pk}/").status_code == 200
     customer_merge(actor=SYSTEM, survivor=survivor, merged=merged)
     assert admin_client.get(f"/customers/{merged.pk}/").url == f"/customers/{survivor.pk}/"
+
+
+def test_what_a_cached_page_fills_in_per_response_is_escaped():
+    customer = make_customer()
+    viewer = make_role_user("admin", first_name="<b>Ali</b>", last_name="Veli")
+    client = login_client(viewer)
+    client.get(f"/customers/{customer.pk}/")  # cached now
+    body = client.get(f"/customers/{customer.pk}/", {"utm": '"><script>alert(1)</script>'}).content.decode()
+    assert "<script>alert(1)" not in body
+    assert f'name="next" value="/customers/{customer.pk}/?utm=%22%3E%3Cscript%3E' in body  # this page, this query
+    assert "<b>Ali</b>" not in body and "&lt;b&gt;Ali&lt;/b&gt; Veli · Admin" in body
+    assert "kervan-hole" not in body
