@@ -23,3 +23,5 @@ urlpatterns = [
     path("imports/", include("kervan.imports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+handler500 = "kervan.core.views.server_error"

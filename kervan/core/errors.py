@@ -1,6 +1,8 @@
 """One error type for bad input: every layer raises it, the API and the views render it the same way."""
 
+from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class KervanError(Exception):
@@ -33,3 +35,10 @@ class PermissionDenied(KervanError):
 
 class Conflict(KervanError):
     status = 409
+
+
+# The database is unreachable, restarting, or gave up on a statement (deadlock, timeout): the request's transaction
+# was rolled back and the same request will very likely succeed in a moment. Answered 503 + Retry-After, not 500.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_DETAIL = gettext_lazy("The database is not available right now; try again in a few seconds.")

@@ -2,7 +2,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from kervan.core.errors import KervanError
+from kervan.core.errors import DATABASE_UNAVAILABLE_DETAIL, KervanError
 
 
 class KervanErrorMiddleware:
@@ -27,6 +27,7 @@ _API_ERRORS = {
     405: (_("This endpoint does not accept this method."), "method_not_allowed"),
     413: (_("The request body is too large."), "request_too_large"),
     500: (_("Something went wrong on our side; it has been logged."), "server_error"),
+    503: (DATABASE_UNAVAILABLE_DETAIL, "database_unavailable"),
 }
 
 
@@ -46,7 +47,8 @@ class ApiErrorBodyMiddleware:
         ):
             detail, code = _API_ERRORS.get(response.status_code, (_("The request failed."), "error"))
             shaped = JsonResponse({"detail": str(detail), "code": code}, status=response.status_code)
-            if response.has_header("Allow"):
-                shaped["Allow"] = response["Allow"]
+            for header in ("Allow", "Retry-After"):
+                if response.has_header(header):
+                    shaped[header] = response[header]
             return shaped
         return response
