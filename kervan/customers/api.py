@@ -128,7 +128,7 @@ def delete_custom_field(request, key: str = Path(..., pattern=STORABLE)):
 @router.get("/{int:customer_id}", response={200: Customer360Out, **ERRORS})
 def get_customer(request, customer_id: int):
     request.auth.require("customers", "read")
-    # Cached as the finished JSON: a hit costs two cache reads and the audit row, no query and no serialising.
+    # Cached as the finished JSON: a hit costs one cache round trip and the audit row, no query, no serialising.
     body = cached_360(customer_id, "api", lambda: _customer_360_json(customer_id))
     audit_view(actor=request.auth, customer_id=customer_id)
     return HttpResponse(body, content_type="application/json")
