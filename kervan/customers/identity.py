@@ -1,11 +1,11 @@
 """Identity resolution: from whatever a source knows about a person to one Customer."""
 
 import orjson
-import psycopg
 from django.db import connection, transaction
 from django.db.models import Q
 
 from kervan.accounts.actors import Actor
+from kervan.core.db import server_bound_cursor
 from kervan.core.emails import normalize_email
 from kervan.core.phones import normalize_phone
 from kervan.customers.actions import customer_create, customer_update
@@ -68,8 +68,7 @@ def identities_lookup_batch(
     # The ids as an array literal and the values as one JSON document, both made in C: psycopg would dump the
     # elements of Python lists one by one.
     ids = "{" + ",".join(map(str, customer_ids)) + "}"
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor, connection.wrap_database_errors:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, [ids, orjson.dumps(wanted).decode()])
         rows = cursor.fetchall()
     merged, found = {}, {}

@@ -9,10 +9,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import orjson
-import psycopg
 from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Q, Value, When
 
+from kervan.core.db import server_bound_cursor
 from kervan.customers.cache import customers_changed
 from kervan.customers.models import CustomerStats
 from kervan.events.models import Event
@@ -62,13 +62,18 @@ def events_store(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]:
         customers_changed(customers)
         return stored
     stored = _insert_orm(rows, received_at)
-    latest: dict[int, dt.datetime] = {}
-    for row in rows:
-        if row.customer_id is not None and row.dedupe_key in stored:
-            if row.customer_id not in latest or latest[row.customer_id] < row.occurred_at:
-                latest[row.customer_id] = row.occurred_at
-    last_event_bump(latest)
+    last_event_bump(_newest_by_customer(rows, stored))
     return stored
+
+
+def _newest_by_customer(rows: list[EventRow], stored: set[str] | None = None) -> dict[int, dt.datetime]:
+    """{customer_id: time of their newest event} among `rows` (only those whose keys are in `stored`, if given)."""
+    newest: dict[int, dt.datetime] = {}
+    for r in rows:
+        if r.customer_id is not None and (stored is None or r.dedupe_key in stored):
+            if r.customer_id not in newest or newest[r.customer_id] < r.occurred_at:
+                newest[r.customer_id] = r.occurred_at
+    return newest
 
 
 def _insert_orm(rows: list[EventRow], received_at: dt.datetime) -> set[str]:
@@ -138,41 +143,21 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
             for r in rows
         ]
     ).decode()
-    newest: dict[int, dt.datetime] = {}
-    for r in rows:
-        if r.customer_id is not None and (r.customer_id not in newest or newest[r.customer_id] < r.occurred_at):
-            newest[r.customer_id] = r.occurred_at
+    newest = _newest_by_customer(rows)
     to_bump = [
         customer_id
         for customer_id, when in newest.items()
         if customer_id not in _recently_bumped or when >= _recently_bumped[customer_id] + _STALE
     ]
-    with _server_bound_cursor() as cursor, connection.wrap_database_errors:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, [received_at, document, "{" + ",".join(map(str, to_bump)) + "}"])
         found = cursor.fetchall()
     stored = {key for key, _customer in found}
     if to_bump:
-        bumped: dict[int, dt.datetime] = {}
-        for r in rows:
-            if r.customer_id in newest and r.dedupe_key in stored:
-                if r.customer_id not in bumped or bumped[r.customer_id] < r.occurred_at:
-                    bumped[r.customer_id] = r.occurred_at
+        bumped = _newest_by_customer(rows, stored)
         wanted = set(to_bump)
         transaction.on_commit(lambda: _remember_bumped({c: t for c, t in bumped.items() if c in wanted}))
     return stored, {customer for _key, customer in found if customer is not None}
-
-
-def _server_bound_cursor():
-    """A psycopg cursor on Django's connection (so inside its transaction) that sends parameters separately.
-
-    Django's cursors bind client-side, quoting every array element into the SQL text in Python: for a
-    100-event batch that was about half of the insert's cost. Server-side binding ships the parameters as they are.
-    With OPTIONS["prepare_threshold"] set for the database, psycopg also prepares these statements (plans them once
-    per connection: about 0.65 ms of PostgreSQL CPU less per 100-event batch); Django leaves it off by default.
-    Callers wrap it in `connection.wrap_database_errors` so errors arrive as django.db exceptions, like the ORM's.
-    """
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def last_event_bump(latest: dict[int, dt.datetime]) -> None:
@@ -194,7 +179,7 @@ def last_event_bump(latest: dict[int, dt.datetime]) -> None:
             " FROM json_to_recordset(%s::json) AS u(c bigint, t timestamptz)"
             f" WHERE s.customer_id = u.c AND (s.last_event_at IS NULL OR s.last_event_at < {_stale_before('u.t')})"
         )
-        with _server_bound_cursor() as cursor, connection.wrap_database_errors:
+        with server_bound_cursor() as cursor:
             cursor.execute(sql, [orjson.dumps([{"c": i, "t": latest[i]} for i in ids]).decode()])
         return
     newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())
