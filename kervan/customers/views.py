@@ -89,13 +89,7 @@ def customer_detail(request, customer_id: int):
     cursor = request.GET.get("cursor") or None
     if request.htmx and cursor:
         customer = selectors.customer_get(customer_id)
-        items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
-        entries = [(item, timeline.timeline_present(item)) for item in items]
-        return render(
-            request,
-            "customers/_timeline_items.html",
-            {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds},
-        )
+        return render(request, "customers/_timeline_items.html", _timeline_page(customer, kinds, cursor))
 
     def build() -> dict:
         return _render_360(request, customer_id, kinds=kinds, cursor=cursor)
@@ -123,13 +117,9 @@ def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | No
     customer = selectors.customer_get(customer_id)
     if customer.merged_into_id:
         return {"merged_into": customer.merged_into_id, "html": ""}
-    items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
     context = {
-        "customer": customer,
+        **_timeline_page(customer, kinds, cursor),
         "view": selectors.customer_360(customer),
-        "entries": [(item, timeline.timeline_present(item)) for item in items],
-        "next_cursor": next_cursor,
-        "kinds": kinds,
         "all_kinds": TIMELINE_KINDS,
         "recent_orders": customer.orders.order_by("-placed_at")[:5],
         "channels": ConsentRecord.Channel.choices,
@@ -137,6 +127,13 @@ def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | No
         **_HOLES,
     }
     return {"merged_into": None, "html": render_to_string("customers/detail.html", context, request=request)}
+
+
+def _timeline_page(customer, kinds: list[str], cursor: str | None) -> dict:
+    """What the timeline templates show: one page of entries (item, presented) and the cursor for the next."""
+    items, next_cursor = timeline.customer_timeline(customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
+    entries = [(item, timeline.timeline_present(item)) for item in items]
+    return {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds}
 
 
 def _form_profile(request) -> dict:
