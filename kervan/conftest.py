@@ -20,6 +20,27 @@ def _fresh_cache():
     cache.clear()
 
 
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the real Redis (database 15, emptied before and after), as production runs it with
+    several processes: kervan.core.redis_cache.RedisCache. Skipped only when no Redis listens on 127.0.0.1:6379."""
+    import socket
+
+    from django.core.cache import caches
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    settings.CACHES = {"default": {"BACKEND": "kervan.core.redis_cache.RedisCache", "LOCATION": REDIS_TEST_URL}}
+    caches["default"].clear()
+    yield REDIS_TEST_URL
+    caches["default"].clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str = Role.ADMIN, username: str | None = None, **extra) -> User:
