@@ -3,7 +3,6 @@
 import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -14,7 +13,12 @@ from kervan.accounts.api_auth import ApiKeyAuth, RateLimited, StaffSessionAuth
 from kervan.catalog.api import router as catalog_router
 from kervan.core.api import ApiParser
 from kervan.core.api_json import ORJSONRenderer
-from kervan.core.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_DETAIL, KervanError
+from kervan.core.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_DETAIL,
+    DATABASE_UNAVAILABLE_ERRORS,
+    KervanError,
+)
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
 from kervan.imports.api import router as imports_router
@@ -90,13 +94,15 @@ def malformed_request(request, exc):
     return error(request, 400, "The request body could not be read.", "malformed_request")
 
 
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
 def database_unavailable(request, exc):
     logger.warning("api.database_unavailable", extra={"path": request.path, "error": str(exc)})
     response = error(request, 503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
+
+
+for database_error in DATABASE_UNAVAILABLE_ERRORS:
+    api.add_exception_handler(database_error, database_unavailable)
 
 
 @api.exception_handler(Exception)
