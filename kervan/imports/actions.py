@@ -18,7 +18,7 @@ from kervan.accounts.actors import Actor
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.customers.cache import everything_changed
-from kervan.imports import bulk
+from kervan.imports import bulk, liveness
 from kervan.imports.base import Progress, Report
 from kervan.imports.fields import FIELDS, check_mapping, guess_mapping
 from kervan.imports.models import ImportJob, ImportKind, ImportMode, ImportRowError, ImportStatus
@@ -149,8 +149,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     gc.disable()
     try:
         # The report's reasons are stored text: write them in the language of the person who uploaded the file.
-        with translation.override(_job_language(job_id)):
-            return _run(job_id)
+        with translation.override(_job_language(job_id)), liveness.running(job_id) as mine:
+            return _run(job_id) if mine else None
     finally:
         if collecting:
             gc.enable()
@@ -163,7 +163,7 @@ def _job_language(job_id: int) -> str:
 
 def _run(job_id: int) -> ImportJob | None:
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.CHECKING, started_at=timezone.now(), processed_rows=0
+        status=ImportStatus.CHECKING, started_at=timezone.now(), processed_rows=0, worker=liveness.worker_name()
     )
     if not claimed:
         return None
@@ -258,11 +258,28 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
         transaction.on_commit(lambda: storage.delete(file_name))
 
 
-def _fail(job: ImportJob, actor: Actor, reason: str) -> None:
+RUNNING = (ImportStatus.CHECKING, ImportStatus.SAVING)
+
+
+def import_job_fail_if_abandoned(job: ImportJob) -> ImportJob:
+    """Fail a job left checking or saving by a worker that has ended (killed, out of memory, a reboot). Nothing of
+    it was written: its writes are one transaction, which ended with the worker. Called wherever a job is read."""
+    if job.status not in RUNNING or not liveness.worker_gone(job.pk, job.worker):
+        return job
+    with translation.override(_job_language(job.pk)):
+        reason = _("The import stopped before it finished: the process running it ended. Nothing was imported.")
+        _fail(job, job_actor(job), reason, only_if=RUNNING)
+    job.refresh_from_db()
+    return job
+
+
+def _fail(job: ImportJob, actor: Actor, reason: str, only_if: tuple[str, ...] = ()) -> None:
     with transaction.atomic():
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED, failure=reason, finished_at=timezone.now()
-        )
+        jobs = ImportJob.objects.filter(pk=job.pk)
+        if only_if:
+            jobs = jobs.filter(status__in=only_if)
+        if not jobs.update(status=ImportStatus.FAILED, failure=reason, finished_at=timezone.now()):
+            return  # it finished meanwhile
         audit(
             actor=actor,
             action="import",

@@ -53,6 +53,7 @@ class ImportJob(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True)  # why a job failed as a whole
+    worker = models.CharField(max_length=300, blank=True)  # "host:pid" of the process running it (imports.liveness)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

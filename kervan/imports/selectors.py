@@ -1,4 +1,7 @@
-"""Reads for imports: the jobs, one job, its validation report (paginated, or whole as CSV)."""
+"""Reads for imports: the jobs, one job, its validation report (paginated, or whole as CSV).
+
+Reading a job whose worker has ended fails it (actions.import_job_fail_if_abandoned), so nobody watches a progress
+bar that will never move."""
 
 import csv
 import io
@@ -9,6 +12,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core.errors import NotFound
 from kervan.core.pagination import Page, paginate
+from kervan.imports.actions import import_job_fail_if_abandoned
 from kervan.imports.fields import kind_fields
 from kervan.imports.models import ImportJob, ImportRowError
 from kervan.imports.reading import open_table
@@ -19,7 +23,9 @@ REPORT_HEADER = ("row", "column", "value", "reason", "code")
 def import_jobs(*, actor: Actor, cursor: str | None = None, limit: int = 20) -> Page:
     """Every import of the business, newest first: imports are team work, so all who may import see them."""
     actor.require("imports", "read")
-    return paginate(ImportJob.objects.select_related("created_by"), order="-id", cursor=cursor, limit=limit)
+    page = paginate(ImportJob.objects.select_related("created_by"), order="-id", cursor=cursor, limit=limit)
+    page.items = [import_job_fail_if_abandoned(job) for job in page.items]
+    return page
 
 
 def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
@@ -27,7 +33,7 @@ def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
     job = ImportJob.objects.select_related("created_by", "created_by_api_key").filter(pk=job_id).first()
     if job is None:
         raise NotFound(_("No such import."))
-    return job
+    return import_job_fail_if_abandoned(job)
 
 
 def import_job_errors(*, job: ImportJob, cursor: str | None = None, limit: int = 50) -> Page:

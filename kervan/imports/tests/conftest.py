@@ -1,10 +1,16 @@
 """Helpers for import tests: files in memory (CSV in any encoding, XLSX), and running a job to the end."""
 
 import io
+import subprocess
+import sys
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
+from kervan.imports import liveness
 from kervan.imports.actions import import_job_create
 from kervan.imports.models import ImportJob
 
@@ -49,3 +55,31 @@ def run_import(admin_actor, django_capture_on_commit_callbacks):
         return job
 
     return run
+
+
+def pg_session():
+    s = connection.settings_dict
+    return psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"], autocommit=True)
+
+
+@contextmanager
+def worker_running(job: ImportJob):
+    """Make a stand-in worker the one running `job`, that is alive until the body calls the yielded stop()."""
+    if connection.vendor == "postgresql":
+        session = pg_session()
+        session.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, job.pk])
+        worker, stop = "elsewhere:1", session.close  # its host does not matter on PostgreSQL
+    else:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        worker = f"{liveness.worker_name().rpartition(':')[0]}:{process.pid}"
+
+        def stop():
+            process.kill()
+            process.wait()  # reaped: no zombie left to look alive
+
+    job.worker = worker
+    ImportJob.objects.filter(pk=job.pk).update(worker=worker)
+    try:
+        yield stop
+    finally:
+        stop()

@@ -6,7 +6,7 @@ from kervan.accounts.testing import assert_page_matrix, role_client
 from kervan.customers.models import Customer
 from kervan.imports.models import ImportJob, ImportStatus
 
-from .conftest import csv_file
+from .conftest import csv_file, worker_running
 
 pytestmark = pytest.mark.django_db
 
@@ -70,12 +70,14 @@ def test_progress_partial_polls_until_done(admin_client, admin_user):
         processed_rows=50,
         created_by=admin_user,
     )
-    html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
-    assert 'hx-trigger="every 1s"' in html and '<progress max="100" value="25"' in html and "50 of about 200" in html
-    job.status, job.processed_rows = ImportStatus.SAVING, 200
-    job.save()
-    html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
-    assert 'hx-trigger="every 1s"' in html and "writing them now" in html
+    with worker_running(job):
+        html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+        assert 'hx-trigger="every 1s"' in html and '<progress max="100" value="25"' in html
+        assert "50 of about 200" in html
+        job.status, job.processed_rows = ImportStatus.SAVING, 200
+        job.save()
+        html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+        assert 'hx-trigger="every 1s"' in html and "writing them now" in html
     job.status, job.imported = ImportStatus.DONE, 200
     job.save()
     html = admin_client.get(reverse("imports:progress", args=[job.pk])).content.decode()

@@ -1,0 +1,87 @@
+"""A job whose worker ended mid-run (killed, out of memory, a reboot) is failed when read, not left "checking" for
+ever; a job whose worker is alive is left alone. The worker is real: a process on SQLite, a PostgreSQL session
+holding the job's lock on PostgreSQL (what a running worker holds)."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from kervan.core.models import AuditLog
+from kervan.imports import liveness
+from kervan.imports.actions import import_job_run, import_job_start, import_job_upload
+from kervan.imports.models import ImportJob, ImportStatus
+
+from .conftest import csv_file, pg_session, worker_running
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued_job(admin_actor):
+    upload = csv_file([["Ad", "E-posta"], ["Ayşe", "ayse@example.com"]])
+    job = import_job_upload(actor=admin_actor, kind="customers", upload=upload)
+    return import_job_start(actor=admin_actor, job=job)  # its task is never run: on_commit does not fire here
+
+
+@pytest.fixture
+def api_get(make_api_key):
+    _, secret = make_api_key()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def get(path: str) -> dict:
+        response = client.get(path)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return get
+
+
+def test_a_job_whose_worker_ended_is_failed_when_read(queued_job, admin_client, api_get):
+    client = admin_client
+    api = f"/api/v1/imports/{queued_job.pk}"
+    ImportJob.objects.filter(pk=queued_job.pk).update(status=ImportStatus.SAVING)
+    with worker_running(queued_job) as stop:
+        assert api_get(api)["status"] == "saving"
+        assert client.get(f"/imports/{queued_job.pk}/").status_code == 200
+        assert ImportJob.objects.get(pk=queued_job.pk).status == ImportStatus.SAVING  # alive: left alone
+        stop()
+        body = api_get(api)
+    assert body["status"] == "failed"
+    assert "process running it ended" in body["failure"]
+    job = ImportJob.objects.get(pk=queued_job.pk)
+    assert job.status == ImportStatus.FAILED and job.finished_at is not None
+    # Read again (the list, the page): failed once, audited once.
+    client.get("/imports/")
+    client.get(f"/imports/{queued_job.pk}/")
+    audits = AuditLog.objects.filter(action="import", object_id=str(queued_job.pk))
+    assert [a.changes["status"] for a in audits] == ["failed"]
+
+
+def test_the_list_fails_abandoned_jobs_too(queued_job, api_get):
+    ImportJob.objects.filter(pk=queued_job.pk).update(status=ImportStatus.CHECKING)
+    with worker_running(queued_job) as stop:
+        stop()
+        items = api_get("/api/v1/imports/")["items"]
+    assert [(i["id"], i["status"]) for i in items] == [(queued_job.pk, "failed")]
+
+
+def test_the_worker_records_itself_and_lets_go_of_the_job(queued_job):
+    job = import_job_run(job_id=queued_job.pk)
+    assert job.status == ImportStatus.DONE
+    assert job.worker == liveness.worker_name()
+    if connection.vendor == "postgresql":  # the lock went with the run: another session can take it
+        with pg_session() as session:
+            row = session.execute("SELECT pg_try_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, job.pk]).fetchone()
+        assert row[0] is True
+
+
+def test_a_job_another_worker_holds_is_not_run_again(queued_job):
+    if connection.vendor != "postgresql":
+        # SQLite has one worker machine: the claim (queued → checking) alone keeps a job from running twice.
+        assert import_job_run(job_id=queued_job.pk).status == ImportStatus.DONE
+        assert import_job_run(job_id=queued_job.pk) is None
+        return
+    with pg_session() as session:
+        session.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, queued_job.pk])
+        assert import_job_run(job_id=queued_job.pk) is None
+    assert ImportJob.objects.get(pk=queued_job.pk).status == ImportStatus.QUEUED
