@@ -279,6 +279,7 @@ STEPS = (
     "identities_seconds",
     "stats_seconds",
     "tags_seconds",
+    "indexes_seconds",
     "commit_seconds",
     "python_cpu_seconds",
     "database_cpu_seconds",

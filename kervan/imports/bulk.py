@@ -52,6 +52,91 @@ def write_transaction(reserve: dict[str, int] | None = None) -> Iterator[dict[st
         yield first_ids
 
 
+@contextmanager
+def indexes_built_after(tables: tuple[str, ...]) -> Iterator[bool]:
+    """Within the import's transaction: if every one of `tables` is empty (a shop's first import), take their
+    secondary indexes, unique and foreign-key constraints away for the body's writes and build them again after it;
+    yields whether it did. Otherwise the body runs with every index kept up row by row.
+
+    Building an index over a million rows costs a fraction of maintaining it row by row (the trigram search index:
+    9 s against 22 s), and one validating join per foreign key replaces a check per row at commit: for 1M customers
+    49 → 21 s of PostgreSQL work, 21 → 16.5 s of SQLite's (bench/import_floor.py). It is all one transaction, so
+    a failure anywhere puts every index back as it was. On PostgreSQL the tables stay locked against readers until
+    the import commits, which nobody notices on empty tables; SQLite's readers keep reading the committed state.
+    """
+    if any(_has_rows(table) for table in tables):
+        yield False
+        return
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            quoted = ", ".join(connection.ops.quote_name(t) for t in tables)
+            cursor.execute("SET LOCAL lock_timeout = '30s'")
+            cursor.execute(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+        if any(_has_rows(table) for table in tables):  # filled between the look and the lock
+            yield False
+            return
+        drop, build = _pg_index_ddl(tables)
+    else:
+        drop, build = _sqlite_index_ddl(tables)
+    with connection.cursor() as cursor:
+        for statement in drop:
+            cursor.execute(statement)
+        yield True
+        if is_postgresql():
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for statement in build:
+            cursor.execute(statement)
+
+
+def _has_rows(table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
+        return cursor.fetchone() is not None
+
+
+def _pg_index_ddl(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(statements that drop, statements that rebuild) the tables' secondary indexes and their unique and
+    foreign-key constraints, from PostgreSQL's own definitions of them. Primary keys stay."""
+    drop, indexes, constraints = [], [], []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT con.conrelid::regclass::text, con.conname, pg_get_constraintdef(con.oid), con.contype "
+            "FROM pg_constraint con WHERE con.conrelid = ANY(%s::regclass[]) AND con.contype IN ('u', 'f') "
+            "ORDER BY con.contype DESC, con.conname",  # unique ones first: a foreign key may lean on them
+            [list(tables)],
+        )
+        for table, name, definition, _kind in cursor.fetchall():
+            drop.append(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+            constraints.append(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid) "
+            "ORDER BY 1",
+            [list(tables)],
+        )
+        for name, definition in cursor.fetchall():
+            drop.append(f"DROP INDEX {name}")
+            indexes.append(definition)
+    return drop, indexes + constraints
+
+
+def _sqlite_index_ddl(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """SQLite's foreign keys live in CREATE TABLE and stay; its declared indexes are dropped and rebuilt."""
+    drop, build = [], []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({', '.join(['%s'] * len(tables))}) ORDER BY name",
+            list(tables),
+        )
+        for name, definition in cursor.fetchall():
+            drop.append(f"DROP INDEX {connection.ops.quote_name(name)}")
+            build.append(definition)
+    return drop, build
+
+
 def _pg_reserve(table: str, count: int) -> int:
     quoted = connection.ops.quote_name(table)
     with transaction.atomic(), connection.cursor() as cursor:

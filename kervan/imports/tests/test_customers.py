@@ -1,11 +1,14 @@
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from kervan.core.models import AuditLog
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, CustomFieldDefinition, Identity, Tag
 from kervan.customers.search import customer_name_key, customer_search_key
 from kervan.imports.actions import import_job_run
+from kervan.imports.customers_write import BULK_TABLES
 from kervan.imports.models import ImportJob, ImportStatus
 
 from .conftest import csv_file, xlsx_file
@@ -195,14 +198,43 @@ def test_task_is_idempotent(run_import):
     assert import_job_run(job_id=987654) is None
 
 
+def _indexes_and_constraints() -> dict:
+    """Every index and constraint of the tables a customer import writes in bulk, as the database describes them."""
+    with connection.cursor() as cursor:
+        return {table: connection.introspection.get_constraints(cursor, table) for table in BULK_TABLES}
+
+
 def test_a_crash_while_writing_leaves_nothing(run_import, monkeypatch):
     from kervan.imports import customers
 
-    def explode(self, first):
+    def explode(self, *args):
         raise RuntimeError("disk full")
 
+    before = _indexes_and_constraints()
     monkeypatch.setattr(customers.CustomerImport, "_insert_identities", explode)
     job = run_import("customers", csv_file([HEADER, *GOOD]))
     assert job.status == ImportStatus.FAILED and "Nothing was imported" in job.failure
     assert Customer.objects.count() == 0 and CustomerStats.objects.count() == 0 and Tag.objects.count() == 0
     assert AuditLog.objects.filter(action="import", object_id=str(job.pk)).count() == 1
+    # The first import took the indexes away for its writes; the failure put every one of them back.
+    assert _indexes_and_constraints() == before
+
+
+def test_a_first_import_builds_the_indexes_again_after_its_rows(run_import):
+    before = _indexes_and_constraints()
+    assert sum(len(c) for c in before.values()) >= 14  # the real schema: nothing to compare if introspection saw none
+    with CaptureQueriesContext(connection) as first:
+        job = run_import("customers", csv_file([HEADER, *GOOD]))
+    assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD)
+    assert any(q["sql"].startswith("DROP INDEX") for q in first.captured_queries)
+    assert _indexes_and_constraints() == before
+    # The indexes work: an email finds its customer through the identity index, a duplicate is refused.
+    identity = Identity.objects.get(kind="email", value="ayse.yilmaz@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Identity.objects.create(kind="email", value="ayse.yilmaz@example.com", customer=identity.customer)
+
+    # Not a first import any more: indexes are kept up row by row, none is dropped.
+    with CaptureQueriesContext(connection) as second:
+        job = run_import("customers", csv_file([HEADER, ["Yeni", "Kişi", "yeni@example.com", "", "", ""]]))
+    assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD) + 1
+    assert not any("DROP INDEX" in q["sql"] or "DROP CONSTRAINT" in q["sql"] for q in second.captured_queries)
