@@ -125,6 +125,12 @@ KERVAN_DEFAULT_CURRENCY = "TRY"
 KERVAN_DEFAULT_COUNTRY = "TR"
 KERVAN_DEFAULT_PHONE_REGION = "TR"
 KERVAN_API_RATE_LIMIT = int(os.environ.get("KERVAN_API_RATE_LIMIT", "600"))  # requests/minute/key
+# How many reverse proxies (nginx, a load balancer) stand in front of Kervan. With none, X-Forwarded-* headers are
+# the client's own words and are ignored; with N, the client's address is the N-th from the right of
+# X-Forwarded-For (each proxy appends the address it was reached from) and X-Forwarded-Proto tells https.
+KERVAN_TRUSTED_PROXIES = int(os.environ.get("KERVAN_TRUSTED_PROXIES", "0"))
+if KERVAN_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 KERVAN_EVENT_BATCH_MAX = 1000
 
 LOGGING = {

@@ -3,6 +3,7 @@
 Both resolve to an Actor; the per-key rate limit is applied here, before any work is done.
 """
 
+import ipaddress
 import time
 
 from django.conf import settings
@@ -24,7 +25,21 @@ class RateLimited(KervanError):
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    """The address of the client (the audit log's, the tracker's rate limit's): REMOTE_ADDR, or behind
+    settings.KERVAN_TRUSTED_PROXIES proxies the address the outermost of them was reached from. A forwarded list
+    shorter than that, or not an address, means the proxies are not set up as said: REMOTE_ADDR then."""
+    remote = request.META.get("REMOTE_ADDR")
+    proxies = settings.KERVAN_TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if proxies else ""
+    if not forwarded:
+        return remote
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    if len(hops) < proxies:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-proxies]))
+    except ValueError:
+        return remote
 
 
 def check_rate_limit(api_key_id: int, limit: int | None = None) -> None:

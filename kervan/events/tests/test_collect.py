@@ -44,8 +44,9 @@ def page_view(**fields) -> dict:
     }
 
 
-def collect(client, body, origin=SHOP, content_type="text/plain"):
-    headers = {"HTTP_ORIGIN": origin} if origin else {}
+def collect(client, body, origin=SHOP, content_type="text/plain", **headers):
+    if origin:
+        headers["HTTP_ORIGIN"] = origin
     raw = body if isinstance(body, str | bytes) else json.dumps(body)
     return client.post("/events/collect", raw, content_type=content_type, **headers)
 
@@ -187,6 +188,52 @@ def test_collect_is_rate_limited(client, site, settings):
     statuses = [collect(client, {"key": site.public_key, "batch": [page_view()]}).status_code for _ in range(4)]
     assert statuses == [202, 202, 202, 429]
     assert Event.objects.count() == 3
+
+
+def test_behind_a_proxy_each_visitor_has_their_own_rate_limit(client, site, settings):
+    """Every request reaches Kervan from the proxy's address: without KERVAN_TRUSTED_PROXIES one busy shop would
+    share a single limit. The proxy appends the address it was reached from; a client's own X-Forwarded-For entry
+    (on the left) is not believed."""
+    settings.KERVAN_TRACKER_RATE_LIMIT = 2
+    settings.KERVAN_TRUSTED_PROXIES = 1
+
+    def send(forwarded):
+        body = {"key": site.public_key, "batch": [page_view()]}
+        return collect(client, body, HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="10.0.0.2").status_code
+
+    assert [send("203.0.113.5") for _ in range(3)] == [202, 202, 429]
+    assert send("198.51.100.7") == 202  # another visitor behind the same proxy
+    assert send("198.51.100.99, 203.0.113.5") == 429  # a spoofed entry in front changes nothing
+
+
+def test_forwarded_addresses_are_ignored_without_a_trusted_proxy(client, site, settings):
+    settings.KERVAN_TRACKER_RATE_LIMIT = 2
+    settings.KERVAN_TRUSTED_PROXIES = 0
+    statuses = [
+        collect(client, {"key": site.public_key, "batch": [page_view()]}, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+        for i in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [202, 202, 429]  # one client (REMOTE_ADDR) whatever it claims
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (1, "203.0.113.5", "203.0.113.5"),
+        (1, "1.2.3.4, 203.0.113.5", "203.0.113.5"),
+        (2, "203.0.113.5, 10.0.0.1", "203.0.113.5"),
+        (1, "2001:db8::1", "2001:db8::1"),
+        (2, "203.0.113.5", "10.0.0.2"),  # fewer hops than proxies: misconfigured, not believed
+        (1, "not-an-address", "10.0.0.2"),
+        (0, "203.0.113.5", "10.0.0.2"),
+    ],
+)
+def test_client_ip(rf, settings, proxies, forwarded, expected):
+    from kervan.accounts.api_auth import client_ip
+
+    settings.KERVAN_TRUSTED_PROXIES = proxies
+    request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="10.0.0.2")
+    assert client_ip(request) == expected
 
 
 def test_origins_are_validated(site):
