@@ -21,8 +21,22 @@ class User(AbstractUser):
     cached = VersionedCache("user", entry_seconds=5 * 60)
 
     def save(self, *args, **kwargs):
+        renamed = self._renamed(kwargs.get("update_fields"))
         super().save(*args, **kwargs)
         User.cached.changed([self.pk])
+        if renamed:  # staff names are on Customer 360 pages (notes, consent changes): rare, so forget them all
+            from kervan.customers.cache import everything_changed
+
+            everything_changed()
+
+    _NAME_FIELDS = ("username", "first_name", "last_name")
+
+    def _renamed(self, update_fields) -> bool:
+        """Whether this save changes the name shown for the user (a login, saving last_login alone, does not)."""
+        if self.pk is None or (update_fields is not None and not set(update_fields) & set(self._NAME_FIELDS)):
+            return False
+        stored = User.objects.filter(pk=self.pk).values_list(*self._NAME_FIELDS).first()
+        return stored is not None and stored != tuple(getattr(self, f) for f in self._NAME_FIELDS)
 
     def delete(self, *args, **kwargs):
         User.cached.changed([self.pk])

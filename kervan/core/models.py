@@ -38,6 +38,19 @@ class Source(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    # Source names label identities on Customer 360 pages; sources change rarely, so every cached 360 is forgotten.
+    def save(self, *args, **kwargs):
+        from kervan.customers.cache import everything_changed
+
+        super().save(*args, **kwargs)
+        everything_changed()
+
+    def delete(self, *args, **kwargs):
+        from kervan.customers.cache import everything_changed
+
+        everything_changed()
+        return super().delete(*args, **kwargs)
+
 
 class AuditLog(models.Model):
     """Who (staff user or API key) viewed, changed, exported or deleted which customer data."""

@@ -184,3 +184,29 @@ def test_what_a_cached_page_fills_in_per_response_is_escaped():
     assert f'name="next" value="/customers/{customer.pk}/?utm=%22%3E%3Cscript%3E' in body  # this page, this query
     assert "<b>Ali</b>" not in body and "&lt;b&gt;Ali&lt;/b&gt; Veli · Admin" in body
     assert "kervan-hole" not in body
+
+
+def test_renaming_a_note_author_or_a_source_reaches_cached_pages(admin_client):
+    from django.contrib.auth.models import update_last_login
+
+    from kervan.core.models import Source
+
+    customer = make_customer(city="İzmir")
+    shop = Source.objects.create(key="shop", name="Eski Mağaza", kind=Source.Kind.SHOPIFY)
+    identity_add(actor=SYSTEM, customer=customer, kind="source_id", value="123", source=shop)
+    writer = make_role_user("support", username="yazar", first_name="Deniz", last_name="Kaya")
+    note_add(actor=Actor.for_user(writer), customer=customer, body="Called back")
+    page = lambda: admin_client.get(f"/customers/{customer.pk}/").content.decode()  # noqa: E731
+    assert "Deniz Kaya" in page() and "Eski Mağaza" in page()
+
+    update_last_login(None, writer)  # a login saves the user without renaming anyone
+    Customer.objects.filter(pk=customer.pk).update(city="Gizli")  # written behind the cache's back
+    assert "Gizli" not in page()  # so the cached page is still served: a login does not empty the cache
+
+    writer.first_name = "Derya"
+    writer.save()
+    html = page()
+    assert "Derya Kaya" in html and "Deniz Kaya" not in html
+    shop.name = "Yeni Mağaza"
+    shop.save()
+    assert "Yeni Mağaza" in page()
