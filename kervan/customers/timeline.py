@@ -15,6 +15,7 @@ from kervan.core.errors import KervanError
 from kervan.core.pagination import decode_cursor, encode_cursor
 from kervan.customers.models import ConsentRecord, CustomerMerge, CustomerNote
 from kervan.events.models import Event
+from kervan.events.selectors import customer_newest_event_keys
 from kervan.orders.models import OrderStatusChange, Refund, Return
 
 # Events that Kervan's own order actions emit are shown through the order rows instead (dedupe_key prefixes).
@@ -69,8 +70,8 @@ def customer_timeline(
     if not 1 <= limit <= 200:
         raise KervanError(_("limit must be between 1 and 200."), "invalid_limit")
     after = _decode(cursor) if cursor else None
-    # On PostgreSQL a customer's events are read apart (see _newest_events_postgres): the events table has no
-    # (customer, time) index, and sorting a long history in the UNION costs seconds.
+    # On PostgreSQL a customer's events are read apart, per event name (events.selectors.customer_newest_event_keys):
+    # the events table has no (customer, time) index, and sorting a long history in the UNION costs seconds.
     events_apart = connection.vendor == "postgresql" and "event" in kinds
     branches = []
     for kind in kinds:
@@ -101,7 +102,19 @@ def customer_timeline(
         combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
         rows = list(combined.order_by("-t", "-rank", "-id")[: limit + 1])
     if events_apart:
-        rows = sorted(rows + _newest_events_postgres(customer_id, after, limit + 1), reverse=True)[: limit + 1]
+        before = not_after = None
+        if after:
+            when, after_kind, after_id = after
+            # Events have the lowest rank: at the cursor's instant they sort after any other kind's row.
+            before, not_after = ((when, after_id), None) if after_kind == "event" else (None, when)
+        keys = customer_newest_event_keys(
+            customer_id,
+            count=limit + 1,
+            before=before,
+            not_after=not_after,
+            exclude_key_prefixes=_ORDER_ACTION_EVENT_PREFIXES,
+        )
+        rows = sorted(rows + [(when, _RANK["event"], pk) for when, pk in keys], reverse=True)[: limit + 1]
     page = rows[:limit]
     objects = {}
     for rank in {rank for _when, rank, _pk in page}:
@@ -111,45 +124,6 @@ def customer_timeline(
     items = [TimelineItem(KINDS[rank], pk, when, objects[KINDS[rank]][pk]) for when, rank, pk in page]
     next_cursor = _encode(items[-1]) if len(rows) > limit else None
     return items, next_cursor
-
-
-def _newest_events_postgres(customer_id: int, after, count: int) -> list[tuple]:
-    """(occurred_at, rank, id) of the customer's `count` newest events past the cursor, without order actions' own.
-
-    The index is (customer, name, occurred_at): a loose index scan finds the customer's distinct event names (one
-    index probe each), then each name's newest `count` come from that index in order, and only those are merged. A
-    customer with 300,000 events costs a few dozen probes instead of a sort of all of them."""
-    table = connection.ops.quote_name(Event._meta.db_table)
-    past_cursor, params = "", {"customer": customer_id, "count": count}
-    if after:
-        when, after_kind, after_id = after
-        params.update(when=when, after_id=after_id)
-        # Events have the lowest rank: at the cursor's instant they sort after any other kind's row.
-        past_cursor = (
-            "AND (e.occurred_at, e.id) < (%(when)s, %(after_id)s)"
-            if after_kind == "event"
-            else "AND e.occurred_at <= %(when)s"
-        )
-    not_order_actions = " ".join(f"AND e.dedupe_key NOT LIKE '{prefix}%%'" for prefix in _ORDER_ACTION_EVENT_PREFIXES)
-    sql = f"""
-        WITH RECURSIVE names(name) AS (
-            (SELECT name FROM {table} WHERE customer_id = %(customer)s ORDER BY name LIMIT 1)
-            UNION ALL
-            SELECT (SELECT e.name FROM {table} e WHERE e.customer_id = %(customer)s AND e.name > names.name
-                    ORDER BY e.name LIMIT 1)
-            FROM names WHERE names.name IS NOT NULL
-        )
-        SELECT newest.occurred_at, {_RANK["event"]}, newest.id FROM names CROSS JOIN LATERAL (
-            SELECT e.occurred_at, e.id FROM {table} e
-            WHERE e.customer_id = %(customer)s AND e.name = names.name {not_order_actions} {past_cursor}
-            ORDER BY e.occurred_at DESC, e.id DESC LIMIT %(count)s
-        ) AS newest
-        WHERE names.name IS NOT NULL
-        ORDER BY newest.occurred_at DESC, newest.id DESC LIMIT %(count)s
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
 
 
 def timeline_present(item: TimelineItem) -> dict:

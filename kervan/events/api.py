@@ -61,10 +61,14 @@ class EventFilters(Schema):
 def event_list(request, filters: Query[EventFilters]):
     """Newest first (by occurred_at). Pass `next_cursor` back as `cursor` for the next page."""
     request.auth.require("events", "read")
-    qs = selectors.events_list(
-        customer_id=filters.customer_id, name=filters.name, since=filters.since, until=filters.until
+    page = selectors.events_page(
+        customer_id=filters.customer_id,
+        name=filters.name,
+        since=filters.since,
+        until=filters.until,
+        cursor=filters.cursor,
+        limit=filters.limit,
     )
-    page = selectors.events_page(qs, cursor=filters.cursor, limit=filters.limit)
     return Status(200, {"items": [_event_out(e) for e in page.items], "next_cursor": page.next_cursor})
 
 

@@ -30,16 +30,46 @@ def history(zeynep):
 
 
 def test_pages_cover_every_event_once_newest_first(api, history):
+    expected = [e.pk for e in sorted(history, key=lambda e: (e.occurred_at, e.pk), reverse=True)]
+    assert _all_pages(api, limit=3) == expected
+
+
+def _all_pages(api, **params) -> list[int]:
     seen, cursor = [], None
     while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        body = api.get("/events/", params).json()
+        body = api.get("/events/", {**params, **({"cursor": cursor} if cursor else {})}).json()
         seen += [item["id"] for item in body["items"]]
         cursor = body["next_cursor"]
         if not cursor:
-            break
-    expected = [e.pk for e in sorted(history, key=lambda e: (e.occurred_at, e.pk), reverse=True)]
-    assert seen == expected
+            return seen
+
+
+def test_one_customers_pages_cover_each_of_their_events_once(api, zeynep, history):
+    """On PostgreSQL a customer's events are read per event name and merged: pages must still be exactly the ORM's
+    order (time, then id), across names, ties and filters."""
+    for i in range(6):  # more names, more ties: three events at BASE + 2h
+        Event.objects.create(
+            dedupe_key=f"x:{i}",
+            name=("Started Checkout", "Placed Order", "Viewed Page")[i % 3],
+            occurred_at=BASE + dt.timedelta(hours=2 if i < 3 else i),
+            customer=zeynep,
+        )
+    theirs = Event.objects.filter(customer=zeynep)
+
+    def expected(qs):
+        return [e.pk for e in sorted(qs, key=lambda e: (e.occurred_at, e.pk), reverse=True)]
+
+    assert _all_pages(api, customer_id=zeynep.pk, limit=2) == expected(theirs)
+    assert _all_pages(api, customer_id=zeynep.pk, limit=1, name="Viewed Page") == expected(
+        theirs.filter(name="Viewed Page")
+    )
+    window = {"since": "2026-03-01T13:00:00+00:00", "until": "2026-03-01T16:00:00+00:00"}
+    assert _all_pages(api, customer_id=zeynep.pk, limit=2, **window) == expected(
+        theirs.filter(occurred_at__gte=BASE + dt.timedelta(hours=1), occurred_at__lt=BASE + dt.timedelta(hours=4))
+    )
+    assert _all_pages(api, customer_id=zeynep.pk + 1000) == []
+    bad = api.get("/events/", {"customer_id": zeynep.pk, "cursor": "WyJ4IiwieSJd"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
 
 
 def test_filters(api, zeynep, history):

@@ -1,0 +1,32 @@
+"""(occurred_at, id) on events: the newest events of everyone without sorting the table (see Event).
+
+On PostgreSQL the index is built CONCURRENTLY: an events table of millions of rows keeps taking events while it
+builds (a plain CREATE INDEX would block ingestion for minutes). SQLite builds it the ordinary way."""
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+
+    dependencies = [("events", "0004_lean_event_indexes")]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgres(
+            model_name="event",
+            index=models.Index(fields=["occurred_at", "id"], name="event_time_idx"),
+        ),
+    ]
