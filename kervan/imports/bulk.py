@@ -73,7 +73,7 @@ def indexes_built_after(tables: tuple[str, ...]) -> Iterator[bool]:
             cursor.execute("SET LOCAL lock_timeout = '30s'")
             cursor.execute(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
             cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-        if any(_has_rows(table) for table in tables):  # filled between the look and the lock
+        if any(_has_rows(table) for table in tables):  # filled between the look and the lock (rare: the lock stays)
             yield False
             return
         drop, build = _pg_index_ddl(tables)
@@ -97,18 +97,20 @@ def _has_rows(table: str) -> bool:
 
 def _pg_index_ddl(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(statements that drop, statements that rebuild) the tables' secondary indexes and their unique and
-    foreign-key constraints, from PostgreSQL's own definitions of them. Primary keys stay."""
-    drop, indexes, constraints = [], [], []
+    foreign-key constraints, from PostgreSQL's own definitions of them. Primary keys stay. Foreign keys go first
+    and come back last, in case one leans on a unique constraint."""
+    drops, builds = {"f": [], "u": [], "i": []}, {"f": [], "u": [], "i": []}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT con.conrelid::regclass::text, con.conname, pg_get_constraintdef(con.oid), con.contype "
+            "SELECT con.contype, con.conrelid::regclass::text, con.conname, pg_get_constraintdef(con.oid) "
             "FROM pg_constraint con WHERE con.conrelid = ANY(%s::regclass[]) AND con.contype IN ('u', 'f') "
-            "ORDER BY con.contype DESC, con.conname",  # unique ones first: a foreign key may lean on them
+            "ORDER BY con.conname",
             [list(tables)],
         )
-        for table, name, definition, _kind in cursor.fetchall():
-            drop.append(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
-            constraints.append(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+        for kind, table, name, definition in cursor.fetchall():
+            quoted = connection.ops.quote_name(name)
+            drops[kind].append(f"ALTER TABLE {table} DROP CONSTRAINT {quoted}")
+            builds[kind].append(f"ALTER TABLE {table} ADD CONSTRAINT {quoted} {definition}")
         cursor.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
@@ -117,9 +119,9 @@ def _pg_index_ddl(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
             [list(tables)],
         )
         for name, definition in cursor.fetchall():
-            drop.append(f"DROP INDEX {name}")
-            indexes.append(definition)
-    return drop, indexes + constraints
+            drops["i"].append(f"DROP INDEX {name}")
+            builds["i"].append(definition)
+    return drops["f"] + drops["u"] + drops["i"], builds["i"] + builds["u"] + builds["f"]
 
 
 def _sqlite_index_ddl(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
