@@ -33,6 +33,7 @@ KIND_DOMAINS = {
     ImportKind.ORDERS: ("orders", "customers"),
 }
 _SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+RUNNING = (ImportStatus.CHECKING, ImportStatus.SAVING)
 
 
 def require_import_access(actor: Actor, kind: str) -> None:
@@ -182,7 +183,8 @@ def _run(job_id: int) -> ImportJob | None:
         rows = importer.rows_seen
         refused = job.mode == ImportMode.REFUSE and report.error_count
         if not refused:
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.SAVING)
+            if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.CHECKING).update(status=ImportStatus.SAVING):
+                raise _Abandoned
             try:
                 with bulk.write_transaction(importer.reserve()) as first_ids:
                     importer.write(first_ids)
@@ -199,6 +201,10 @@ def _run(job_id: int) -> ImportJob | None:
                 _finish(job, actor, report, rows, ImportStatus.REFUSED)
         timings["total_seconds"] = round(time.perf_counter() - started, 3)
         logger.info("imports.job_finished", extra={"job_id": job_id, "rows": rows, **importer.timings, **timings})
+    except _Abandoned:
+        # A reader took this job's worker for dead and failed it (see import_job_fail_if_abandoned): its rows were
+        # not committed, and the job stays as that reader left it.
+        logger.warning("imports.job_abandoned_while_running", extra={"job_id": job_id})
     except KervanError as exc:
         _fail(job, actor, exc.detail)
     except Exception:
@@ -211,6 +217,10 @@ def _run(job_id: int) -> ImportJob | None:
 
 class _Refused(Exception):
     pass
+
+
+class _Abandoned(Exception):
+    """The job is no longer this worker's: it was failed while it ran."""
 
 
 def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str) -> None:
@@ -231,7 +241,9 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
         batch_size=2000,
     )
     file_name = job.file.name
-    ImportJob.objects.filter(pk=job.pk).update(
+    # Only a job still running is finished: one already failed by a reader stays failed, and raising here rolls
+    # back the rows written with it, so a failed job never has rows.
+    finished = ImportJob.objects.filter(pk=job.pk, status__in=RUNNING).update(
         status=status,
         total_rows=rows,
         processed_rows=rows,
@@ -240,6 +252,8 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
         file="",
         **counts,
     )
+    if not finished:
+        raise _Abandoned
     audit(
         actor=actor,
         action="import",
@@ -256,9 +270,6 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
     if file_name:  # the upload holds customer data: it is not kept once its rows are in (or refused)
         storage = job.file.storage
         transaction.on_commit(lambda: storage.delete(file_name))
-
-
-RUNNING = (ImportStatus.CHECKING, ImportStatus.SAVING)
 
 
 def import_job_fail_if_abandoned(job: ImportJob) -> ImportJob:

@@ -85,3 +85,40 @@ def test_a_job_another_worker_holds_is_not_run_again(queued_job):
         session.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, queued_job.pk])
         assert import_job_run(job_id=queued_job.pk) is None
     assert ImportJob.objects.get(pk=queued_job.pk).status == ImportStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)  # the other session must see the job row
+def test_a_worker_whose_job_was_failed_meanwhile_writes_nothing(admin_actor, monkeypatch):
+    """A reader may take a live worker for dead (e.g. its lock lost with a dropped connection): the job it failed
+    then never gets rows — the worker notices before writing, or its write rolls back."""
+    from kervan.customers.models import Customer
+    from kervan.imports.customers import CustomerImport
+
+    upload = csv_file([["Ad", "E-posta"], ["Ayşe", "ayse@example.com"]])
+    queued_job = import_job_upload(actor=admin_actor, kind="customers", upload=upload)
+    # Queued without import_job_start, whose task would run at once here (on_commit fires in this test).
+    ImportJob.objects.filter(pk=queued_job.pk).update(status=ImportStatus.QUEUED)
+
+    def failed_by_a_reader():
+        ImportJob.objects.filter(pk=queued_job.pk).update(status=ImportStatus.FAILED, failure="taken for dead")
+
+    real_check = CustomerImport.check
+    monkeypatch.setattr(CustomerImport, "check", lambda self: (real_check(self), failed_by_a_reader()))
+    assert import_job_run(job_id=queued_job.pk).status == ImportStatus.FAILED
+    assert Customer.objects.count() == 0
+
+    if connection.vendor != "postgresql":
+        return  # SQLite has one writer: no reader can change the job while the worker's write transaction is open
+    monkeypatch.setattr(CustomerImport, "check", real_check)
+    ImportJob.objects.filter(pk=queued_job.pk).update(status=ImportStatus.QUEUED, failure="")
+    real_write = CustomerImport.write
+
+    def write_then_failed_by_a_reader_elsewhere(self, first_ids):
+        real_write(self, first_ids)
+        with pg_session() as session:  # another connection, committed at once, as a reader's request would be
+            session.execute("UPDATE imports_importjob SET status = 'failed' WHERE id = %s", [queued_job.pk])
+
+    monkeypatch.setattr(CustomerImport, "write", write_then_failed_by_a_reader_elsewhere)
+    job = import_job_run(job_id=queued_job.pk)
+    assert job.status == ImportStatus.FAILED
+    assert Customer.objects.count() == 0  # the rows it wrote were rolled back
