@@ -44,6 +44,22 @@ def test_360_page_shows_header_facts_and_timeline(admin_client, admin_actor):
     assert "Prefers SMS" in only_notes and "K0" not in only_notes.split('id="timeline"')[1]
 
 
+def test_360_timeline_shows_an_events_time_and_first_four_properties(admin_client):
+    from kervan.events.models import Event
+
+    customer = make_customer()
+    at = dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)  # 12:05 in Istanbul
+    # In the order PostgreSQL's jsonb keeps keys (shorter first), so "first four" means the same on both databases.
+    properties = {"sku": "<b>KRV-1</b>", "size": None, "price": 119.9, "title": "Ç" * 80, "colour": "hidden"}
+    Event.objects.create(
+        dedupe_key="p:1", customer=customer, name="Viewed Product", occurred_at=at, properties=properties
+    )
+    body = admin_client.get(f"/customers/{customer.pk}/").content.decode()
+    assert 'title="2026-03-01T12:05:00+03:00">01.03.2026 12:05</span>' in body
+    summary = f"sku: &lt;b&gt;KRV-1&lt;/b&gt; · size: None · price: 119.9 · title: {'Ç' * 59}…</div>"
+    assert summary in body and "colour" not in body
+
+
 def test_unknown_customer_is_a_404_page(admin_client):
     assert admin_client.get("/customers/99999/").status_code == 404
 
