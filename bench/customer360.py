@@ -4,8 +4,9 @@ Serves Kervan with granian (WSGI, as in production) on 127.0.0.1 against an alre
 1M customers / 10M orders made by `bench/generate_demo.py`), with the shared Redis cache a multi-process deployment
 needs, then drives it with wrk at 16 connections over random customers, twice:
 
-- uncached: 5,000 random customers nobody has read since the server started (nearly every read builds the 360
-  from the database);
+- uncached: customers nobody has read since the server started, each requested once (wrk walks a pool of 60,000
+  for the API, 20,000 for the page, each thread its own share, in order), so every read builds the 360 from the
+  database; the run reports what share of its requests were first reads, counted from the audit log;
 - working set: another 5,000 random customers, each read once before the run (every read is served from the
   per-customer 360 cache, which any change to the customer forgets; see kervan/customers/cache.py).
 
@@ -36,9 +37,7 @@ LUA = r"""
 local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 wrk.headers["%(header)s"] = "%(value)s"
-request = function()
-  return wrk.format("GET", paths[math.random(#paths)])
-end
+%(request)s
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%.3f %%d\n", summary.requests, summary.duration,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
@@ -46,6 +45,29 @@ done = function(summary, latency, requests)
     summary.errors.write + summary.errors.timeout))
 end
 """
+
+
+# Random customers of a small working set, or (walk) each customer of a big pool once, each wrk thread its own share.
+RANDOM = """
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+WALK = """
+local threads = 0
+setup = function(thread)
+  thread:set("first", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  local index = (first + n * %(threads)d) %% #paths + 1
+  n = n + 1
+  return wrk.format("GET", paths[index])
+end
+"""
+WRK_THREADS = 2
+UNCACHED_READS = "each customer read once and never before (built from the database)"
 
 
 def setup_django(database_url: str):
@@ -91,14 +113,19 @@ def credentials() -> tuple[str, str]:
     return secret, session.session_key
 
 
-def sample_ids(n: int, seed: int) -> list[int]:
+def sample_ids(sizes: list[int], seed: int) -> list[list[int]]:
+    """Disjoint random samples of active customers' ids, one per size."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id), max(id) FROM customers_customer")
-        low, high = cursor.fetchone()
-    rng = random.Random(seed)
-    return [rng.randint(low, high) for _ in range(n)]
+        cursor.execute("SELECT id FROM customers_customer WHERE merged_into_id IS NULL")
+        ids = [row[0] for row in cursor.fetchall()]
+    chosen = random.Random(seed).sample(ids, sum(sizes))
+    samples, start = [], 0
+    for size in sizes:
+        samples.append(chosen[start : start + size])
+        start += size
+    return samples
 
 
 def read_all(base: str, paths: list[str], header: str, value: str) -> None:
@@ -114,18 +141,35 @@ def read_all(base: str, paths: list[str], header: str, value: str) -> None:
     assert set(statuses) == {200}, set(statuses)
 
 
-def run_wrk(url: str, paths: list[str], header: str, value: str, connections: int, duration: int) -> dict:
+def run_wrk(
+    url: str, paths: list[str], header: str, value: str, connections: int, duration: int, walk: bool = False
+) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM core_auditlog")
+        audit_before = cursor.fetchone()[0]
     with tempfile.TemporaryDirectory() as tmp:
         paths_file = Path(tmp) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
         script = Path(tmp) / "bench.lua"
-        script.write_text(LUA % {"paths": paths_file, "header": header, "value": value})
+        request = WALK % {"threads": WRK_THREADS} if walk else RANDOM
+        script.write_text(LUA % {"paths": paths_file, "header": header, "value": value, "request": request})
         out = subprocess.run(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s", "-s", str(script), url],
+            [
+                *("wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s"),
+                *("-s", str(script), url),
+            ],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
+    with connection.cursor() as cursor:  # every request wrote a "viewed" audit row: which were first reads?
+        cursor.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM core_auditlog WHERE id > %s AND action = 'view'",
+            [audit_before],
+        )
+        views, distinct = cursor.fetchone()
     match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
     requests, duration_us, p50, p95, p99, mean, errors = match.groups()
     return {
@@ -135,6 +179,7 @@ def run_wrk(url: str, paths: list[str], header: str, value: str, connections: in
         "p99_ms": float(p99),
         "mean_ms": float(mean),
         "errors": int(errors),
+        "first_reads": round(distinct / views, 3) if views else None,
     }
 
 
@@ -154,7 +199,10 @@ def main():
     from django.db import connection
 
     secret, session_key = credentials()
-    uncached_ids, working_set = sample_ids(5000, args.seed + 1), sample_ids(5000, args.seed)
+    working_set, uncached = {}, {}
+    working_set["api"], working_set["page"], uncached["api"], uncached["page"] = sample_ids(
+        [5000, 5000, 60_000, 20_000], args.seed
+    )
     counts = {}
     with connection.cursor() as cursor:
         for table in ("customers_customer", "orders_order", "events_event"):
@@ -164,7 +212,6 @@ def main():
                 else f"SELECT count(*) FROM {table}"
             )
             counts[table] = cursor.fetchone()[0]
-    connection.close()
     from django.core.cache import cache
 
     cache.clear()  # start cold: nothing cached from an earlier run
@@ -182,11 +229,11 @@ def main():
     try:
         results = {}
         for kind, auth, path in (("api", api_auth, "/api/v1/customers/{}"), ("page", page_auth, "/customers/{}/")):
-            results[f"{kind} uncached"] = run_wrk(
-                base, [path.format(i) for i in uncached_ids], *auth, args.connections, args.duration
-            )
-            read_all(base, [path.format(i) for i in working_set], *auth)
-            results[kind] = run_wrk(base, [path.format(i) for i in working_set], *auth, args.connections, args.duration)
+            paths = [path.format(i) for i in uncached[kind]]
+            results[f"{kind} uncached"] = run_wrk(base, paths, *auth, args.connections, args.duration, walk=True)
+            paths = [path.format(i) for i in working_set[kind]]
+            read_all(base, paths, *auth)
+            results[kind] = run_wrk(base, paths, *auth, args.connections, args.duration)
     finally:
         stop_server(server)
 
@@ -204,8 +251,8 @@ def main():
             "Customer 360 page",
             "working set of 5,000 customers, each read once before (served from the 360 cache)",
         ),
-        ("api uncached", "Customer 360 API, uncached", "5,000 customers not read before (built from the database)"),
-        ("page uncached", "Customer 360 page, uncached", "5,000 customers not read before (built from the database)"),
+        ("api uncached", "Customer 360 API, uncached", UNCACHED_READS),
+        ("page uncached", "Customer 360 page, uncached", UNCACHED_READS),
     )
     server_desc = f"{args.workers} granian workers x {args.threads} thread(s)"
     for kind, label, reads in labels:
@@ -219,6 +266,7 @@ def main():
             "command": command,
             "connections": args.connections,
             "errors": r["errors"],
+            "first_reads": r["first_reads"],
         }
         figures[f"{label} p95 latency"] = {
             "value": r["p95_ms"],
