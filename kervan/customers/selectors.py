@@ -2,6 +2,7 @@
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -89,7 +90,12 @@ class Customer360:
     tags: list[str]
     identities: list[Identity]
     consents: dict  # channel → {"marketing": record|None, "transactional": record|None}
-    custom_fields: list[tuple[CustomFieldDefinition, object]]
+
+    @cached_property
+    def custom_fields(self) -> list[tuple[CustomFieldDefinition, object]]:
+        """(definition, value) for every field an Admin defined; read only where shown (the API sends the values)."""
+        values = self.customer.custom_fields
+        return [(d, values.get(d.key)) for d in CustomFieldDefinition.objects.all()]
 
 
 def customer_360(customer: Customer) -> Customer360:
@@ -100,14 +106,12 @@ def customer_360(customer: Customer) -> Customer360:
         slot = consents[record.channel]
         if slot[record.purpose] is None:
             slot[record.purpose] = record
-    definitions = list(CustomFieldDefinition.objects.all())
     return Customer360(
         customer=customer,
         stats=stats,
         tags=sorted(customer.tags.values_list("name", flat=True)),
         identities=list(customer.identities.select_related("source").order_by("kind", "value")),
         consents=consents,
-        custom_fields=[(d, customer.custom_fields.get(d.key)) for d in definitions],
     )
 
 
