@@ -76,7 +76,8 @@ def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
 
 def customer_get(customer_id: int) -> Customer:
     try:
-        return Customer.objects.select_related("stats", "merged_into").get(pk=customer_id)
+        # Not merged_into: only the rare merged profile needs it (one more query then), not every 360 read.
+        return Customer.objects.select_related("stats").get(pk=customer_id)
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise NotFound(
             gettext("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
