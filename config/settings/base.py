@@ -132,6 +132,11 @@ KERVAN_TRUSTED_PROXIES = int(os.environ.get("KERVAN_TRUSTED_PROXIES", "0"))
 if KERVAN_TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 KERVAN_EVENT_BATCH_MAX = 1000
+# A first customer import (no customers yet) of at least this many new customers builds the customer tables'
+# indexes after its rows (kervan.imports.bulk.indexes_built_after): about twice as fast at a million rows, but on
+# PostgreSQL every read of those tables — the event tracker's identity look-ups included — waits until it commits.
+# Smaller first imports keep the indexes up row by row and block nobody.
+KERVAN_IMPORT_REBUILD_INDEXES_FROM = 50_000
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection, transaction
 
 _BATCH = 5000
@@ -53,18 +54,20 @@ def write_transaction(reserve: dict[str, int] | None = None) -> Iterator[dict[st
 
 
 @contextmanager
-def indexes_built_after(tables: tuple[str, ...]) -> Iterator[bool]:
-    """Within the import's transaction: if every one of `tables` is empty (a shop's first import), take their
-    secondary indexes, unique and foreign-key constraints away for the body's writes and build them again after it;
-    yields whether it did. Otherwise the body runs with every index kept up row by row.
+def indexes_built_after(tables: tuple[str, ...], rows: int) -> Iterator[bool]:
+    """Within the import's transaction: if every one of `tables` is empty (a shop's first import) and the body will
+    write at least settings.KERVAN_IMPORT_REBUILD_INDEXES_FROM `rows`, take their secondary indexes, unique and
+    foreign-key constraints away for the body's writes and build them again after it; yields whether it did.
+    Otherwise the body runs with every index kept up row by row.
 
     Building an index over a million rows costs a fraction of maintaining it row by row (the trigram search index:
     9 s against 22 s), and one validating join per foreign key replaces a check per row at commit: for 1M customers
     49 → 21 s of PostgreSQL work, 21 → 16.5 s of SQLite's (bench/import_floor.py). It is all one transaction, so
     a failure anywhere puts every index back as it was. On PostgreSQL the tables stay locked against readers until
-    the import commits, which nobody notices on empty tables; SQLite's readers keep reading the committed state.
+    the import commits (the tracker's identity look-ups wait too), hence the size threshold; SQLite's readers keep
+    reading the committed state.
     """
-    if any(_has_rows(table) for table in tables):
+    if rows < settings.KERVAN_IMPORT_REBUILD_INDEXES_FROM or any(_has_rows(table) for table in tables):
         yield False
         return
     if is_postgresql():

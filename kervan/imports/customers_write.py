@@ -33,7 +33,7 @@ CONSENT_COLUMNS = (
     "address", "iys_channel", "iys_status", "iys_source", "iys_recipient_type",
 )
 # fmt: on
-# Written in bulk; on a first import their indexes are built after the rows are in (bulk.indexes_built_after).
+# Written in bulk; on a big first import their indexes are built after the rows are in (bulk.indexes_built_after).
 BULK_TABLES = (
     Customer._meta.db_table,
     Identity._meta.db_table,
@@ -59,7 +59,7 @@ class CustomerWriter:
         self.source_id = import_source().pk
         with self.timed("tags_seconds"):
             tag_ids = self._tag_ids()
-        with bulk.indexes_built_after(BULK_TABLES) as rebuilt:
+        with bulk.indexes_built_after(BULK_TABLES, rows=len(self.new)) as rebuilt:
             # Rows in index order make each index grow at its right edge, much less work for a database that keeps
             # them up row by row; indexes built afterwards sort for themselves.
             self._write_rows(first, tag_ids, in_index_order=not rebuilt)

@@ -204,7 +204,13 @@ def _indexes_and_constraints() -> dict:
         return {table: connection.introspection.get_constraints(cursor, table) for table in BULK_TABLES}
 
 
-def test_a_crash_while_writing_leaves_nothing(run_import, monkeypatch):
+@pytest.fixture
+def rebuild_from_one_row(settings):
+    """First imports of any size take the index-rebuilding path (normally from 50,000 new customers)."""
+    settings.KERVAN_IMPORT_REBUILD_INDEXES_FROM = 1
+
+
+def test_a_crash_while_writing_leaves_nothing(run_import, monkeypatch, rebuild_from_one_row):
     from kervan.imports import customers
 
     def explode(self, *args):
@@ -220,7 +226,7 @@ def test_a_crash_while_writing_leaves_nothing(run_import, monkeypatch):
     assert _indexes_and_constraints() == before
 
 
-def test_a_first_import_builds_the_indexes_again_after_its_rows(run_import):
+def test_a_first_import_builds_the_indexes_again_after_its_rows(run_import, rebuild_from_one_row):
     before = _indexes_and_constraints()
     assert sum(len(c) for c in before.values()) >= 14  # the real schema: nothing to compare if introspection saw none
     with CaptureQueriesContext(connection) as first:
@@ -238,3 +244,11 @@ def test_a_first_import_builds_the_indexes_again_after_its_rows(run_import):
         job = run_import("customers", csv_file([HEADER, ["Yeni", "Kişi", "yeni@example.com", "", "", ""]]))
     assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD) + 1
     assert not any("DROP INDEX" in q["sql"] or "DROP CONSTRAINT" in q["sql"] for q in second.captured_queries)
+
+
+def test_a_small_first_import_keeps_its_indexes(run_import, settings):
+    settings.KERVAN_IMPORT_REBUILD_INDEXES_FROM = len(GOOD) + 1  # one more new customer than the file has
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import("customers", csv_file([HEADER, *GOOD]))
+    assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD)
+    assert not any("DROP INDEX" in q["sql"] or "DROP CONSTRAINT" in q["sql"] for q in queries.captured_queries)
