@@ -252,3 +252,16 @@ def test_a_small_first_import_keeps_its_indexes(run_import, settings):
         job = run_import("customers", csv_file([HEADER, *GOOD]))
     assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD)
     assert not any("DROP INDEX" in q["sql"] or "DROP CONSTRAINT" in q["sql"] for q in queries.captured_queries)
+
+
+def test_without_the_right_to_drop_indexes_a_first_import_keeps_them(run_import, monkeypatch, rebuild_from_one_row):
+    """A database role that may write rows but does not own the tables cannot drop indexes: the import then runs
+    the ordinary way instead of failing (here the drop fails on an index that is not there)."""
+    from kervan.imports import bulk
+
+    before = _indexes_and_constraints()
+    monkeypatch.setattr(bulk, "_pg_index_ddl", lambda tables: (["DROP INDEX kervan_no_such_index"], []))
+    monkeypatch.setattr(bulk, "_sqlite_index_ddl", lambda tables: (["DROP INDEX kervan_no_such_index"], []))
+    job = run_import("customers", csv_file([HEADER, *GOOD]))
+    assert job.status == ImportStatus.DONE and Customer.objects.count() == len(GOOD)
+    assert _indexes_and_constraints() == before
