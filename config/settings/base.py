@@ -137,6 +137,9 @@ KERVAN_EVENT_BATCH_MAX = 1000
 # PostgreSQL every read of those tables — the event tracker's identity look-ups included — waits until it commits.
 # Smaller first imports keep the indexes up row by row and block nobody.
 KERVAN_IMPORT_REBUILD_INDEXES_FROM = 50_000
+# How long a web request waits for a PostgreSQL lock before it is answered 503 + Retry-After (kervan.core.db
+# .limit_lock_waits, installed by config/wsgi.py); "" waits for ever. The task worker always waits.
+KERVAN_WEB_LOCK_TIMEOUT = os.environ.get("KERVAN_WEB_LOCK_TIMEOUT", "5s")
 
 LOGGING = {
     "version": 1,

@@ -36,3 +36,42 @@ def test_pages_and_session_api_calls_answer_503_even_when_the_session_cannot_loa
     assert page.status_code == 503 and page["Retry-After"] == "5"
     assert "try again in a few seconds" in page.content.decode()
     assert api.status_code == 503 and api["Retry-After"] == "5" and api.json()["code"] == "database_unavailable"
+
+
+@pytest.mark.django_db(transaction=True)  # a second session must see the customer, and take a real lock
+def test_a_web_request_waits_for_a_lock_only_so_long(api):
+    """Behind a long lock (a big first import holds the customer tables) a web request is answered 503 after the
+    web processes' lock-wait limit instead of holding a worker until the lock goes."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db.backends.signals import connection_created
+
+    from kervan.core.db import limit_lock_waits
+    from kervan.customers.tests.factories import make_customer
+
+    customer = make_customer()
+    limit_lock_waits("300ms")
+    try:
+        connection.close()  # the next request opens a connection, which gets the limit
+        if connection.vendor != "postgresql":  # SQLite readers never wait for a writer (WAL): nothing to limit
+            assert api.get(f"/customers/{customer.pk}").status_code == 200
+            return
+        s = connection.settings_dict
+        with psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"]) as other:
+            other.execute("LOCK TABLE customers_customer IN ACCESS EXCLUSIVE MODE")  # held until this block ends
+            # Without the limit the request would wait for ever: let go after 10 s so the test fails, not hangs.
+            release = threading.Timer(10, other.rollback)
+            release.start()
+            started = time.monotonic()
+            response = api.get(f"/customers/{customer.pk}")
+            waited = time.monotonic() - started
+            release.cancel()
+        assert response.status_code == 503 and response["Retry-After"] == "5", response.content
+        assert response.json()["code"] == "database_unavailable"
+        assert waited < 3
+        assert api.get(f"/customers/{customer.pk}").status_code == 200  # the lock gone, the same request works
+    finally:
+        connection_created.disconnect(dispatch_uid="kervan.core.db.limit_lock_waits")
+        connection.close()
