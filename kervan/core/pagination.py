@@ -51,13 +51,23 @@ def encode_cursor(values: list) -> str:
     return signing.dumps([_tag(v) for v in values], salt=_SALT, compress=True)
 
 
+def invalid_cursor() -> KervanError:
+    """The error for a cursor that is forged, damaged, or carries the wrong kinds of values."""
+    return KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1 or limit > MAX_LIMIT:
+        raise KervanError(_("limit must be between 1 and %(max)s.") % {"max": MAX_LIMIT}, "invalid_limit")
+
+
 def decode_cursor(cursor: str, length: int) -> list:
     try:
         values = signing.loads(cursor, salt=_SALT)
     except signing.BadSignature:
-        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor") from None
+        raise invalid_cursor() from None
     if not isinstance(values, list) or len(values) != length:
-        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
+        raise invalid_cursor()
     return [_untag(v) for v in values]
 
 
@@ -66,8 +76,7 @@ def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, lim
 
     `order` is a field name such as "-total_spent" or "created_at"; the field must not be NULL.
     """
-    if limit < 1 or limit > MAX_LIMIT:
-        raise KervanError(_("limit must be between 1 and %(max)s.") % {"max": MAX_LIMIT}, "invalid_limit")
+    check_limit(limit)
     descending = order.startswith("-")
     field = order.lstrip("-")
     if field == "id":

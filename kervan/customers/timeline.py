@@ -12,7 +12,7 @@ from django.db.models import F, IntegerField, Q, Value
 from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
-from kervan.core.pagination import decode_cursor, encode_cursor
+from kervan.core.pagination import check_limit, decode_cursor, encode_cursor, invalid_cursor
 from kervan.customers.models import ConsentRecord, CustomerMerge, CustomerNote
 from kervan.events.models import Event
 from kervan.events.selectors import customer_newest_event_keys
@@ -51,7 +51,7 @@ def _encode(item: TimelineItem) -> str:
 def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
     when, kind, pk = decode_cursor(cursor, 3)
     if not isinstance(when, dt.datetime) or kind not in _RANK or not isinstance(pk, int):
-        raise KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
+        raise invalid_cursor()
     return when, kind, pk
 
 
@@ -67,8 +67,7 @@ def customer_timeline(
             % {"kind": sorted(unknown)[0], "kinds": ", ".join(KINDS)},
             "invalid_kind",
         )
-    if not 1 <= limit <= 200:
-        raise KervanError(_("limit must be between 1 and 200."), "invalid_limit")
+    check_limit(limit)
     after = _decode(cursor) if cursor else None
     # On PostgreSQL a customer's events are read apart, per event name (events.selectors.customer_newest_event_keys):
     # the events table has no (customer, time) index, and sorting a long history in the UNION costs seconds.

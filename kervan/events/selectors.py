@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
-from kervan.core.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, paginate
+from kervan.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor, paginate
 from kervan.events.models import Event, TrackerSite
 
 
@@ -40,14 +40,13 @@ def events_page(
         try:
             return paginate(qs, order="-occurred_at", cursor=cursor, limit=limit)
         except (ValidationError, ValueError, TypeError, ArithmeticError):
-            raise _invalid_cursor() from None  # it decodes, but carries the wrong kinds of values
-    if not 1 <= limit <= MAX_LIMIT:
-        raise KervanError(_("limit must be between 1 and %(max)s.") % {"max": MAX_LIMIT}, "invalid_limit")
+            raise invalid_cursor() from None  # it decodes, but carries the wrong kinds of values
+    check_limit(limit)
     before = None
     if cursor:
         when, pk = decode_cursor(cursor, 2)
         if not isinstance(when, dt.datetime) or when.tzinfo is None or type(pk) is not int:
-            raise _invalid_cursor()
+            raise invalid_cursor()
         before = (when, pk)
     keys = customer_newest_event_keys(customer_id, count=limit + 1, before=before, name=name, since=since, until=until)
     found = Event.objects.select_related("source").in_bulk([pk for _when, pk in keys[:limit]])
@@ -117,10 +116,6 @@ def customer_newest_event_keys(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
-
-
-def _invalid_cursor() -> KervanError:
-    return KervanError(_("The cursor is not valid; start again without it."), "invalid_cursor")
 
 
 def _check_aware(**values: dt.datetime | None) -> None:
