@@ -106,6 +106,11 @@ HEADER = ("Ad", "Soyad", "E-posta", "Telefon", "Doğum tarihi", "Şehir", "Cinsi
 _ASCII = str.maketrans("çğıöşüÇĞİÖŞÜâî", "cgiosuCGIOSUai")
 
 
+def csv_file(rows: int, encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    """Where the generated CSV of `rows` customers is kept (bench/import_floor.py reads the 1M one too)."""
+    return WORK_DIR / f"customers_{rows}_{encoding}_{ord(delimiter)}.csv"
+
+
 def generate(path: Path, rows: int, seed: int, encoding: str, delimiter: str) -> None:
     rnd = random.Random(seed)
     cities = [c for c, w in CITIES for _ in range(w)]
@@ -329,7 +334,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.csv)
         return
-    csv_path = args.csv or WORK_DIR / f"customers_{args.rows}_{args.encoding}_{ord(args.delimiter)}.csv"
+    csv_path = args.csv or csv_file(args.rows, args.encoding, args.delimiter)
     if not csv_path.exists():
         t = time.perf_counter()
         generate(csv_path, args.rows, args.seed, args.encoding, args.delimiter)

@@ -28,16 +28,19 @@ import re
 import sqlite3
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from import_customers import PG_NAME, PG_SERVER, SQLITE_PATH, csv_file  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG = "postgres://postgres@127.0.0.1:5432/kervan_import_bench"
-SQLITE_SOURCE = "/tmp/kervan_import_bench.sqlite3"
+# Where bench/import_customers.py leaves a 1M import's rows: the input here.
+PG = f"{PG_SERVER}/{PG_NAME}"
+SQLITE_SOURCE = SQLITE_PATH
 SQLITE_TARGET = "/tmp/kervan_import_floor.sqlite3"
-CSV = Path("/tmp/kervan_import_bench/customers_1000000_utf-8_44.csv")
+CSV = csv_file(1_000_000)
 TABLES = ("customers_customer", "customers_identity", "customers_customerstats", "customers_customer_tags")
 SHORT = {"customers_customer": "customers", "customers_identity": "identities",
          "customers_customerstats": "stats", "customers_customer_tags": "tags"}  # fmt: skip
@@ -55,6 +58,21 @@ MINIMAL_FKS = [
     ("customers_customerstats", "customer_id"),
     ("customers_customer_tags", "customer_id"),
 ]
+
+
+@contextmanager
+def timed(result: dict, step: str):
+    started = time.perf_counter()
+    yield
+    result[step] = round(time.perf_counter() - started, 2)
+
+
+def commit(conn, result: dict, label: str) -> None:
+    """COMMIT (timed), then the total of the steps; printed as it goes, a run takes minutes."""
+    with timed(result, "commit"):
+        conn.execute("COMMIT")
+    result["total"] = round(sum(result.values()), 2)
+    print(f"{label}: {result}", flush=True)
 
 
 def pg_schema_sql(cursor) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -96,22 +114,15 @@ def pg_run(conn, name: str, indexes, fks, after: bool) -> dict:
     if not after:
         for statement in ddl:
             conn.execute(statement)
-    started = time.perf_counter()
     for table in TABLES:
-        t = time.perf_counter()
-        conn.execute(f"COPY {schema}.{table} FROM '/tmp/kervan_floor_{table}.copy'")
-        result[SHORT[table]] = round(time.perf_counter() - t, 2)
+        with timed(result, SHORT[table]):
+            conn.execute(f"COPY {schema}.{table} FROM '/tmp/kervan_floor_{table}.copy'")
     if after:
-        t = time.perf_counter()
-        for statement in ddl:
-            conn.execute(statement)
-        result["indexes and foreign keys"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    conn.execute("COMMIT")
-    result["commit"] = round(time.perf_counter() - t, 2)
-    result["total"] = round(time.perf_counter() - started, 2)
+        with timed(result, "indexes and foreign keys"):
+            for statement in ddl:
+                conn.execute(statement)
+    commit(conn, result, f"postgresql, {name}")
     conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    print(f"postgresql, {name}: {result}", flush=True)
     return result
 
 
@@ -153,22 +164,16 @@ def sqlite_run(source, name: str, schema: list[str], indexes: list[str] = (), af
     for table in ("core_source", "customers_tag", *TABLES):
         rows = source.execute(f"SELECT * FROM {table}").fetchall()  # read before the clock starts
         insert = f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})"
-        t = time.perf_counter()
-        for start in range(0, len(rows), 5000):
-            conn.executemany(insert, rows[start : start + 5000])
-        if table in SHORT:
-            result[SHORT[table]] = round(time.perf_counter() - t, 2)
+        with timed(result, SHORT.get(table, "")):
+            for start in range(0, len(rows), 5000):
+                conn.executemany(insert, rows[start : start + 5000])
+    result.pop("", None)  # core_source and customers_tag: a handful of rows, not part of the figure
     if after:
-        t = time.perf_counter()
-        for sql in indexes:
-            conn.execute(sql)
-        result["indexes"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    conn.execute("COMMIT")
-    result["commit"] = round(time.perf_counter() - t, 2)
-    result["total"] = round(sum(result.values()), 2)
+        with timed(result, "indexes"):
+            for sql in indexes:
+                conn.execute(sql)
+    commit(conn, result, f"sqlite, {name}")
     conn.close()
-    print(f"sqlite, {name}: {result}", flush=True)
     return result
 
 
