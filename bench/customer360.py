@@ -89,21 +89,16 @@ def credentials() -> tuple[str, str]:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
-    from kervan.accounts.models import ApiKey, User
+    from kervan.accounts.actions import api_key_create
+    from kervan.accounts.actors import Actor
+    from kervan.accounts.models import User
     from kervan.accounts.permissions import Domain
     from kervan.accounts.two_factor import SESSION_VERIFIED
 
     user, _ = User.objects.get_or_create(username="bench", defaults={"role": "admin"})
     user.set_password("bench-pw-not-secret")
     user.save()
-    prefix, secret = ApiKey.generate_secret()
-    ApiKey.objects.create(
-        name="bench",
-        prefix=prefix,
-        key_hash=ApiKey.hash_secret(secret),
-        scopes={d: "write" for d in Domain.values},
-        created_by=user,
-    )
+    _, secret = api_key_create(actor=Actor.for_user(user), name="bench", scopes={d: "write" for d in Domain.values})
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]

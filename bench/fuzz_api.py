@@ -53,8 +53,9 @@ def seed() -> tuple[str, dict]:
     ids that exist, by the name the API gives them."""
     from django.core.management import call_command
 
+    from kervan.accounts.actions import api_key_create
     from kervan.accounts.actors import Actor
-    from kervan.accounts.models import ApiKey, User
+    from kervan.accounts.models import User
     from kervan.accounts.permissions import Domain, Role
     from kervan.catalog.actions import category_create, product_create
     from kervan.catalog.models import Product
@@ -91,14 +92,7 @@ def seed() -> tuple[str, dict]:
         )
     if not CustomFieldDefinition.objects.exists():
         custom_field_define(actor=system, key="shoe_size", label="Shoe size", field_type="number")
-    prefix, secret = ApiKey.generate_secret()
-    ApiKey.objects.create(
-        name="fuzz",
-        prefix=prefix,
-        key_hash=ApiKey.hash_secret(secret),
-        scopes={d: "write" for d in Domain.values},
-        created_by=admin,
-    )
+    _, secret = api_key_create(actor=Actor.for_user(admin), name="fuzz", scopes={d: "write" for d in Domain.values})
     customers = list(Customer.objects.order_by("pk").values_list("pk", flat=True)[:10])
     ids = {
         "customer_id": customers,

@@ -148,12 +148,10 @@ def ensure_customers(n: int) -> tuple[list[int], list[str], list[str]]:
 
 
 def api_key() -> str:
-    from kervan.accounts.models import ApiKey
+    from kervan.accounts.actions import api_key_create
+    from kervan.accounts.actors import Actor
 
-    prefix, secret = ApiKey.generate_secret()
-    ApiKey.objects.create(
-        name="bench ingest", prefix=prefix, key_hash=ApiKey.hash_secret(secret), scopes={"events": "write"}
-    )
+    _, secret = api_key_create(actor=Actor.system(), name="bench ingest", scopes={"events": "write"})
     return secret
 
 
