@@ -45,10 +45,10 @@ def test_a_web_request_waits_for_a_lock_only_so_long(api):
     import threading
     import time
 
-    import psycopg
     from django.db.backends.signals import connection_created
 
     from kervan.core.db import limit_lock_waits
+    from kervan.core.testing import other_session
     from kervan.customers.tests.factories import make_customer
 
     customer = make_customer()
@@ -58,8 +58,7 @@ def test_a_web_request_waits_for_a_lock_only_so_long(api):
         if connection.vendor != "postgresql":  # SQLite readers never wait for a writer (WAL): nothing to limit
             assert api.get(f"/customers/{customer.pk}").status_code == 200
             return
-        s = connection.settings_dict
-        with psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"]) as other:
+        with other_session(autocommit=False) as other:
             other.execute("LOCK TABLE customers_customer IN ACCESS EXCLUSIVE MODE")  # held until this block ends
             # Without the limit the request would wait for ever: let go after 10 s so the test fails, not hangs.
             release = threading.Timer(10, other.rollback)

@@ -5,11 +5,11 @@ import subprocess
 import sys
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from kervan.core.testing import other_session
 from kervan.imports import liveness
 from kervan.imports.actions import import_job_create
 from kervan.imports.models import ImportJob
@@ -57,16 +57,11 @@ def run_import(admin_actor, django_capture_on_commit_callbacks):
     return run
 
 
-def pg_session():
-    s = connection.settings_dict
-    return psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"], autocommit=True)
-
-
 @contextmanager
 def worker_running(job: ImportJob):
     """Make a stand-in worker the one running `job`, that is alive until the body calls the yielded stop()."""
     if connection.vendor == "postgresql":
-        session = pg_session()
+        session = other_session()
         session.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, job.pk])
         worker, stop = "elsewhere:1", session.close  # its host does not matter on PostgreSQL
     else:

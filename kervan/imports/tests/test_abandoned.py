@@ -7,11 +7,12 @@ from django.db import connection
 from django.test import Client
 
 from kervan.core.models import AuditLog
+from kervan.core.testing import other_session
 from kervan.imports import liveness
 from kervan.imports.actions import import_job_run, import_job_start, import_job_upload
 from kervan.imports.models import ImportJob, ImportStatus
 
-from .conftest import csv_file, pg_session, worker_running
+from .conftest import csv_file, worker_running
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_the_worker_records_itself_and_lets_go_of_the_job(queued_job):
     assert job.status == ImportStatus.DONE
     assert job.worker == liveness.worker_name()
     if connection.vendor == "postgresql":  # the lock went with the run: another session can take it
-        with pg_session() as session:
+        with other_session() as session:
             row = session.execute("SELECT pg_try_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, job.pk]).fetchone()
         assert row[0] is True
 
@@ -81,7 +82,7 @@ def test_a_job_another_worker_holds_is_not_run_again(queued_job):
         assert import_job_run(job_id=queued_job.pk).status == ImportStatus.DONE
         assert import_job_run(job_id=queued_job.pk) is None
         return
-    with pg_session() as session:
+    with other_session() as session:
         session.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.LOCK_SPACE, queued_job.pk])
         assert import_job_run(job_id=queued_job.pk) is None
     assert ImportJob.objects.get(pk=queued_job.pk).status == ImportStatus.QUEUED
@@ -115,7 +116,7 @@ def test_a_worker_whose_job_was_failed_meanwhile_writes_nothing(admin_actor, mon
 
     def write_then_failed_by_a_reader_elsewhere(self, first_ids):
         real_write(self, first_ids)
-        with pg_session() as session:  # another connection, committed at once, as a reader's request would be
+        with other_session() as session:  # another connection, committed at once, as a reader's request would be
             session.execute("UPDATE imports_importjob SET status = 'failed' WHERE id = %s", [queued_job.pk])
 
     monkeypatch.setattr(CustomerImport, "write", write_then_failed_by_a_reader_elsewhere)
