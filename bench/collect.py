@@ -1,9 +1,10 @@
 """Merge bench/results/*.json (one file per benchmark) into bench/results.json and refresh the summary table
-in bench/README.md (between the SUMMARY markers).
+in bench/README.md (between the SUMMARY markers), then list the benchmark scripts.
 
-    .venv/bin/python bench/collect.py
+    make bench          # or: .venv/bin/python bench/collect.py
 """
 
+import ast
 import json
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def main():
     _, tail = rest.split(END, 1)
     readme.write_text(f"{head}{START}\n" + "\n".join(rows) + f"\n{END}{tail}")
     print(f"{len(merged)} figures → bench/results.json and bench/README.md")
+    print("\nBenchmarks, each run by hand (its command and the database it needs: bench/README.md):")
+    for script in sorted(BENCH.glob("*.py")):
+        doc = ast.get_docstring(ast.parse(script.read_text()))
+        if script.name not in ("collect.py", "serving.py") and doc:
+            print(f"  .venv/bin/python bench/{script.name:<20} {doc.splitlines()[0]}")
 
 
 if __name__ == "__main__":

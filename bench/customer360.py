@@ -28,10 +28,9 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from serving import start_server, stop_server  # bench/ is the script's folder
 
-from serving import start_server, stop_server  # noqa: E402 (bench/ is the script's folder)
+ROOT = Path(__file__).resolve().parent.parent
 
 LUA = r"""
 local paths = {}
@@ -92,13 +91,13 @@ def credentials() -> tuple[str, str]:
     from kervan.accounts.actions import api_key_create
     from kervan.accounts.actors import Actor
     from kervan.accounts.models import User
-    from kervan.accounts.permissions import Domain
+    from kervan.accounts.permissions import area_keys
     from kervan.accounts.two_factor import SESSION_VERIFIED
 
     user, _ = User.objects.get_or_create(username="bench", defaults={"role": "admin"})
     user.set_password("bench-pw-not-secret")
     user.save()
-    _, secret = api_key_create(actor=Actor.for_user(user), name="bench", scopes={d: "write" for d in Domain.values})
+    _, secret = api_key_create(actor=Actor.for_user(user), name="bench", scopes={d: "write" for d in area_keys()})
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]

@@ -31,7 +31,6 @@ REVOKE = "^/api/v1/accounts/api-keys/\\{key_id\\}/revoke$"
 
 
 def setup_django(url: str) -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     os.environ.setdefault("KERVAN_SECRET_KEY", "fuzz-secret-key-not-for-production")
@@ -56,13 +55,13 @@ def seed() -> tuple[str, dict]:
     from kervan.accounts.actions import api_key_create
     from kervan.accounts.actors import Actor
     from kervan.accounts.models import User
-    from kervan.accounts.permissions import Domain, Role
+    from kervan.accounts.permissions import Role, area_keys
     from kervan.catalog.actions import category_create, product_create
     from kervan.catalog.models import Product
     from kervan.customers.actions import customer_create
     from kervan.customers.custom_fields import custom_field_define
     from kervan.customers.models import Customer, CustomFieldDefinition
-    from kervan.orders.actions import order_create
+    from kervan.orders.actions import NewOrder, order_create
     from kervan.orders.models import Order, OrderLine
 
     call_command("migrate", verbosity=0)
@@ -76,12 +75,8 @@ def seed() -> tuple[str, dict]:
             customer = customer_create(
                 actor=system, first_name="Ayşe", last_name=f"Yılmaz{n}", email=f"ayse{n}@example.com"
             )
-            order_create(
-                actor=system,
-                customer=customer,
-                lines=[{"sku": "FUZZ-1", "title": "Ürün", "quantity": 2, "unit_price": "50.00"}],
-                placed_at=placed,
-            )
+            lines = [{"sku": "FUZZ-1", "title": "Ürün", "quantity": 2, "unit_price": "50.00"}]
+            order_create(actor=system, new_order=NewOrder(customer=customer, lines=lines, placed_at=placed))
     if not Product.objects.exists():
         category = category_create(actor=system, name="Giyim")
         product_create(
@@ -92,7 +87,7 @@ def seed() -> tuple[str, dict]:
         )
     if not CustomFieldDefinition.objects.exists():
         custom_field_define(actor=system, key="shoe_size", label="Shoe size", field_type="number")
-    _, secret = api_key_create(actor=Actor.for_user(admin), name="fuzz", scopes={d: "write" for d in Domain.values})
+    _, secret = api_key_create(actor=Actor.for_user(admin), name="fuzz", scopes={d: "write" for d in area_keys()})
     customers = list(Customer.objects.order_by("pk").values_list("pk", flat=True)[:10])
     ids = {
         "customer_id": customers,

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_NAME = "kervan_import_bench"
 SQLITE_PATH = "/tmp/kervan_import_bench.sqlite3"

@@ -35,7 +35,6 @@ import psycopg
 from import_customers import PG_NAME, PG_SERVER, SQLITE_PATH, csv_file  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 # Where bench/import_customers.py leaves a 1M import's rows: the input here.
 PG = f"{PG_SERVER}/{PG_NAME}"
 SQLITE_SOURCE = SQLITE_PATH

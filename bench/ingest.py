@@ -27,7 +27,6 @@ from pathlib import Path
 from serving import start_server, stop_server  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/kervan_ingest_bench"
 
 LUA = r"""

@@ -19,6 +19,7 @@ from kervan.core.errors import (
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
+from kervan.customer360.api import add_routes as add_customer360_routes
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
 from kervan.imports.api import router as imports_router
@@ -112,6 +113,7 @@ def unexpected_error(request, exc):
 
 
 api.add_router("/accounts", accounts_router)
+add_customer360_routes(customers_router)
 api.add_router("/customers", customers_router)
 api.add_router("/events", events_router)
 api.add_router("/catalog", catalog_router)

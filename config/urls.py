@@ -17,6 +17,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("accounts/", include("kervan.accounts.urls")),
     path("customers/", include("kervan.customers.urls")),
+    path("customers/", include("kervan.customer360.urls")),
     path("events/", include("kervan.events.urls")),
     path("catalog/", include("kervan.catalog.urls")),
     path("orders/", include("kervan.orders.urls")),

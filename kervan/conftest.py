@@ -7,7 +7,7 @@ from django.test import Client
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, User
-from kervan.accounts.permissions import Domain, Role
+from kervan.accounts.permissions import Role, area_keys
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +18,16 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def clock():
+    """kervan.core.clock, frozen at the current time for the test: clock.advance(timedelta), clock.now(); nest
+    clock.frozen(at) to jump to a given time. Process-wide, so a live server's thread sees the same time."""
+    from kervan.core import clock
+
+    with clock.frozen():
+        yield clock
 
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
@@ -81,7 +91,7 @@ def make_api_key(db, admin_user):
             name=name,
             prefix=prefix,
             key_hash=ApiKey.hash_secret(secret),
-            scopes=scopes if scopes is not None else {d: "write" for d in Domain.values},
+            scopes=scopes if scopes is not None else {d: "write" for d in area_keys()},
             created_by=admin_user,
         )
         return key, secret

@@ -31,8 +31,8 @@ INSTALLED_APPS = [
     "kervan.catalog",
     "kervan.orders",
     "kervan.imports",
-    "kervan.demo",
-]
+    "kervan.customer360",
+]  # kervan.demo (the demo-shop generator, `manage.py demo_load`) is added by local.py and test.py only
 
 MIDDLEWARE = [
     "kervan.core.middleware.ApiErrorBodyMiddleware",

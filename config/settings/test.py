@@ -1,5 +1,7 @@
 from .base import *  # noqa: F403
 
+INSTALLED_APPS = [*INSTALLED_APPS, "kervan.demo"]  # noqa: F405 - its tests run with the suite
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 LANGUAGE_CODE = "en"

@@ -8,14 +8,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.accounts import two_factor
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, RolePolicy, User
-from kervan.accounts.permissions import READ, WRITE, Domain, Role
+from kervan.accounts.permissions import READ, WRITE, Role, area_keys
 from kervan.accounts.selectors import role_policies
+from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.emails import normalize_email
 from kervan.core.errors import Conflict, KervanError, PermissionDenied
@@ -84,7 +84,7 @@ def two_factor_enable(*, actor: Actor, secret: str, code: str) -> User:
     _check_code(user=user, secret=secret, code=code)
     with transaction.atomic():
         user.totp_secret = secret
-        user.totp_confirmed_at = timezone.now()
+        user.totp_confirmed_at = clock.now()
         user.save(update_fields=["totp_secret", "totp_confirmed_at"])
         audit(actor=actor, action="update", obj=user, changes={"two_factor": [False, True]})
     return user
@@ -108,7 +108,7 @@ def two_factor_disable(*, actor: Actor, code: str) -> User:
 
 def two_factor_reset(*, actor: Actor, user: User) -> User:
     """An Admin turns off another user's 2FA (a lost phone); the user sets it up again if their role requires it."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     if not user.has_two_factor:
         raise Conflict(_("Two-factor authentication is not on for this user."), "two_factor_not_enrolled")
     with transaction.atomic():
@@ -125,7 +125,7 @@ def _clear_two_factor(user: User) -> None:
 
 def role_policies_set(*, actor: Actor, require_two_factor: dict[str, bool]) -> dict[str, bool]:
     """Set "2FA mandatory" per role ({role: bool}); roles left out keep their policy. Returns every role's policy."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     unknown = sorted(set(require_two_factor) - set(Role.values))
     if unknown:
         raise KervanError(_("Unknown role: %(roles)s.") % {"roles": ", ".join(unknown)}, "invalid_role", field="role")
@@ -181,7 +181,7 @@ def user_create(
     language: str = "tr",
 ) -> User:
     """Create a staff user with an initial password (checked against the password rules)."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     username = (username or "").strip()
     if not username:
         raise KervanError(_("Username is required."), "required", field="username")
@@ -233,7 +233,7 @@ def _ensure_another_admin(user: User) -> None:
 
 
 def user_change_role(*, actor: Actor, user: User, role: str) -> User:
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     _validate_role(role)
     if role == user.role:
         return user
@@ -249,7 +249,7 @@ def user_change_role(*, actor: Actor, user: User, role: str) -> User:
 
 def user_set_active(*, actor: Actor, user: User, is_active: bool) -> User:
     """Deactivate (the user can no longer log in; open sessions stop working) or reactivate a staff user."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     if user.is_active == is_active:
         return user
     if not is_active and user.pk == actor.user_id:
@@ -266,7 +266,7 @@ def user_set_active(*, actor: Actor, user: User, is_active: bool) -> User:
 def user_set_language(*, actor: Actor, user: User, language: str) -> User:
     """A user's own interface language (an Admin may set anyone's)."""
     if user.pk != actor.user_id:
-        actor.require(Domain.SETTINGS, WRITE)
+        actor.require("settings", WRITE)
     _validate_language(language)
     if user.language == language:
         return user
@@ -282,7 +282,7 @@ def user_update(
     *, actor: Actor, user: User, role: str | None = None, is_active: bool | None = None, language: str | None = None
 ) -> User:
     """Apply several of the changes above at once: all of them or none."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     with transaction.atomic():
         if role is not None:
             user_change_role(actor=actor, user=user, role=role)
@@ -304,11 +304,11 @@ def profile_set_language(*, actor: Actor, language: str) -> User:
 def _clean_scopes(actor: Actor, scopes: dict) -> dict[str, str]:
     if not isinstance(scopes, dict):
         raise KervanError(_("scopes must be an object of domain → none/read/write."), "invalid_scope", field="scopes")
-    unknown = sorted(str(d) for d in scopes if d not in Domain.values)
+    unknown = sorted(str(d) for d in scopes if d not in area_keys())
     if unknown:
         raise KervanError(
             _("Unknown domain: %(unknown)s. Use: %(domains)s.")
-            % {"unknown": ", ".join(unknown), "domains": ", ".join(Domain.values)},
+            % {"unknown": ", ".join(unknown), "domains": ", ".join(area_keys())},
             "invalid_scope",
             field="scopes",
         )
@@ -337,7 +337,7 @@ def _clean_scopes(actor: Actor, scopes: dict) -> dict[str, str]:
 
 def api_key_create(*, actor: Actor, name: str, scopes: dict) -> tuple[ApiKey, str]:
     """Create a key; returns (key, full secret). Only the hash is stored: show the secret once, now."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     name = (name or "").strip()
     if not name:
         raise KervanError(_("Give the key a name, e.g. where it is used."), "required", field="name")
@@ -355,11 +355,11 @@ def api_key_create(*, actor: Actor, name: str, scopes: dict) -> tuple[ApiKey, st
 
 def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
     """Revoke a key for good: requests with it get 401 from now on. Revoking twice changes nothing."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     if api_key.revoked_at is not None:
         return api_key
     with transaction.atomic():
-        api_key.revoked_at = timezone.now()
+        api_key.revoked_at = clock.now()
         api_key.save(update_fields=["revoked_at"])
         ApiKey.cached.changed([api_key.prefix])
         audit(actor=actor, action="update", obj=api_key, changes={"revoked": [False, True]})

@@ -5,7 +5,7 @@ from datetime import datetime
 from ninja import Router, Schema, Status
 
 from kervan.accounts import actions, selectors
-from kervan.accounts.permissions import READ, WRITE, Domain
+from kervan.accounts.permissions import READ, WRITE
 from kervan.core.api import ERRORS, Id, InputSchema, page_out
 
 router = Router(tags=["accounts"])
@@ -178,34 +178,34 @@ def me_update(request, payload: MePatchIn):
 
 @router.get("/users", response={200: UserPageOut, **ERRORS})
 def user_list(request, q: str = "", active: bool | None = None, cursor: str | None = None, limit: int = 50):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     page = selectors.user_page(actor=request.auth, q=q, active=active, cursor=cursor, limit=limit)
     return page_out(page, user_out)
 
 
 @router.post("/users", response={201: UserOut, **ERRORS})
 def user_create(request, payload: UserIn):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     return Status(201, user_out(actions.user_create(actor=request.auth, **payload.dict())))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERRORS})
 def user_detail(request, user_id: int):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     return user_out(selectors.user_get(actor=request.auth, user_id=user_id))
 
 
 @router.patch("/users/{user_id}", response={200: UserOut, **ERRORS})
 def user_update(request, user_id: int, payload: UserPatchIn):
     """Change role, deactivate (`is_active: false`) or reactivate, or set the language; each change is audited."""
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     user = selectors.user_get(actor=request.auth, user_id=user_id)
     return user_out(actions.user_update(actor=request.auth, user=user, **payload.dict()))
 
 
 @router.post("/users/{user_id}/reset-two-factor", response={200: UserOut, **ERRORS})
 def user_reset_two_factor(request, user_id: int):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     user = selectors.user_get(actor=request.auth, user_id=user_id)
     return user_out(actions.two_factor_reset(actor=request.auth, user=user))
 
@@ -215,13 +215,13 @@ def user_reset_two_factor(request, user_id: int):
 
 @router.get("/role-policies", response={200: RolePoliciesOut, **ERRORS})
 def role_policies(request):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     return {"require_two_factor": selectors.role_policies(actor=request.auth)}
 
 
 @router.patch("/role-policies", response={200: RolePoliciesOut, **ERRORS})
 def role_policies_update(request, payload: RolePoliciesIn):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     policies = actions.role_policies_set(actor=request.auth, require_two_factor=payload.require_two_factor)
     return {"require_two_factor": policies}
 
@@ -231,27 +231,27 @@ def role_policies_update(request, payload: RolePoliciesIn):
 
 @router.get("/api-keys", response={200: list[ApiKeyOut], **ERRORS})
 def api_key_list(request, include_revoked: bool = True):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     return [api_key_out(k) for k in selectors.api_key_list(actor=request.auth, include_revoked=include_revoked)]
 
 
 @router.post("/api-keys", response={201: ApiKeyCreatedOut, **ERRORS})
 def api_key_create(request, payload: ApiKeyIn):
     """The response holds the full key (`key`): it is shown this once and cannot be recovered."""
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     key, secret = actions.api_key_create(actor=request.auth, name=payload.name, scopes=payload.scopes)
     return Status(201, {**api_key_out(key), "key": secret})
 
 
 @router.get("/api-keys/{key_id}", response={200: ApiKeyOut, **ERRORS})
 def api_key_detail(request, key_id: int):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     return api_key_out(selectors.api_key_get(actor=request.auth, key_id=key_id))
 
 
 @router.post("/api-keys/{key_id}/revoke", response={200: ApiKeyOut, **ERRORS})
 def api_key_revoke(request, key_id: int):
-    request.auth.require(Domain.SETTINGS, WRITE)
+    request.auth.require("settings", WRITE)
     key = selectors.api_key_get(actor=request.auth, key_id=key_id)
     return api_key_out(actions.api_key_revoke(actor=request.auth, api_key=key))
 
@@ -269,7 +269,7 @@ def audit_log(
     limit: int = 50,
 ):
     """Newest first. Filters: `action` (create, update, login, …), `actor_user` (user id), `customer_id`."""
-    request.auth.require(Domain.AUDIT, READ)
+    request.auth.require("audit", READ)
     page = selectors.audit_log_page(
         actor=request.auth,
         action=action,

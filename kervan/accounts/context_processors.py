@@ -2,7 +2,7 @@ import functools
 
 from django.urls import reverse
 
-from kervan.accounts.permissions import ROLE_ACCESS, allows
+from kervan.accounts.permissions import allows, role_access
 
 
 @functools.cache
@@ -27,7 +27,7 @@ def access(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"can": {}}
-    scopes = ROLE_ACCESS.get(user.role, {})
+    scopes = role_access(user.role)
     return {
         "nav": _nav_urls(),
         "who": who_label(user),

@@ -3,10 +3,10 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.permissions import Role
+from kervan.core import clock
 from kervan.core.cache import VersionedCache
 
 
@@ -97,7 +97,7 @@ class ApiKey(models.Model):
 
     def touch(self) -> None:
         """Record use, at most once a minute, so a busy key does not write on every request."""
-        now = timezone.now()
+        now = clock.now()
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now

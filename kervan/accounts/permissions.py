@@ -1,4 +1,8 @@
-"""Roles and what each may do, per domain. The UI and the API both ask `Actor.can` — one source of truth."""
+"""Roles and what each may do, per permission area. Each app registers its areas; the UI and the API both ask
+`Actor.can` — one source of truth."""
+
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -13,76 +17,54 @@ class Role(models.TextChoices):
     READ_ONLY = "readonly", _("Read-only")
 
 
-class Domain(models.TextChoices):
-    CUSTOMERS = "customers", _("Customers")
-    CATALOG = "catalog", _("Catalog")
-    ORDERS = "orders", _("Orders")
-    EVENTS = "events", _("Events")
-    IMPORTS = "imports", _("Imports")
-    EXPORTS = "exports", _("Exports")
-    SETTINGS = "settings", _("Settings")
-    AUDIT = "audit", _("Audit log")
-
-
 READ = "read"
 WRITE = "write"
 _LEVEL = {None: 0, READ: 1, WRITE: 2}
 
-R, W = READ, WRITE
-# Rows: role; columns: domain → the highest access the role has (write implies read).
-ROLE_ACCESS: dict[str, dict[str, str | None]] = {
-    Role.ADMIN: {d: W for d in Domain.values},
-    Role.MARKETING: {
-        "customers": W,
-        "catalog": R,
-        "orders": R,
-        "events": W,
-        "imports": W,
-        "exports": R,
-        "settings": R,
-        "audit": None,
-    },
-    Role.SALES: {
-        "customers": W,
-        "catalog": W,
-        "orders": W,
-        "events": R,
-        "imports": W,
-        "exports": R,
-        "settings": None,
-        "audit": None,
-    },
-    Role.SUPPORT: {
-        "customers": W,
-        "catalog": R,
-        "orders": W,
-        "events": R,
-        "imports": None,
-        "exports": None,
-        "settings": None,
-        "audit": None,
-    },
-    Role.ANALYST: {
-        "customers": R,
-        "catalog": R,
-        "orders": R,
-        "events": R,
-        "imports": None,
-        "exports": R,
-        "settings": None,
-        "audit": R,
-    },
-    Role.READ_ONLY: {
-        "customers": R,
-        "catalog": R,
-        "orders": R,
-        "events": R,
-        "imports": None,
-        "exports": None,
-        "settings": None,
-        "audit": None,
-    },
-}
+
+@dataclass(frozen=True)
+class Area:
+    """A permission area (customers, orders, settings…): what each role may do in it. Admin may do everything."""
+
+    key: str
+    label: Any  # a lazy translation
+    access: dict[str, str | None]  # role → READ, WRITE or None
+
+
+_areas: dict[str, Area] = {}
+
+
+def register_area(key: str, label: Any, **access: str | None) -> None:
+    """Add a permission area, from the owning app's AppConfig.ready(): `access` gives each role's highest access by
+    role value (marketing=WRITE, support=READ…); roles not named get none; Admin always gets write. A new app adds
+    its own area here instead of editing a central list."""
+    unknown = set(access) - set(Role.values)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    area = Area(key, label, {**{r: None for r in Role.values}, **access, Role.ADMIN: WRITE})
+    if _areas.get(key, area) != area:
+        raise ValueError(f"permission area '{key}' is already registered")
+    _areas[key] = area
+
+
+def areas() -> list[Area]:
+    return list(_areas.values())
+
+
+def area_keys() -> list[str]:
+    return list(_areas)
+
+
+def role_access(role: str) -> dict[str, str | None]:
+    """{area: the highest access `role` has} over every registered area (write implies read)."""
+    return {key: area.access.get(role) for key, area in _areas.items()}
+
+
+def register_accounts_areas() -> None:
+    """The areas the accounts app owns: settings, the audit log, and exports (which cut across the domains)."""
+    register_area("exports", _("Exports"), marketing=READ, sales=READ, analyst=READ)
+    register_area("settings", _("Settings"), marketing=READ)
+    register_area("audit", _("Audit log"), analyst=READ)
 
 
 def allows(granted: str | None, wanted: str) -> bool:

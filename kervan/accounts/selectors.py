@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, RolePolicy, User
-from kervan.accounts.permissions import READ, WRITE, Domain, Role
+from kervan.accounts.permissions import READ, WRITE, Role
 from kervan.core.errors import KervanError, NotFound
 from kervan.core.models import AuditLog
 from kervan.core.pagination import Page, paginate
@@ -13,7 +13,7 @@ from kervan.core.pagination import Page, paginate
 
 def user_list(*, actor: Actor, q: str = "", active: bool | None = None) -> QuerySet[User]:
     """Staff users, by username. Managing staff is an Admin's job (settings write)."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     qs = User.objects.all()
     if q:
         qs = qs.filter(
@@ -29,7 +29,7 @@ def user_page(*, actor: Actor, q: str = "", active: bool | None = None, cursor: 
 
 
 def user_get(*, actor: Actor, user_id: int) -> User:
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     try:
         return User.objects.get(pk=user_id)
     except User.DoesNotExist:
@@ -46,14 +46,14 @@ def user_choices() -> list[tuple[int, str]]:
 
 def role_policies(*, actor: Actor) -> dict[str, bool]:
     """{role: 2FA mandatory} for every role."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     required = set(RolePolicy.objects.filter(require_two_factor=True).values_list("role", flat=True))
     return {role: role in required for role in Role.values}
 
 
 def api_key_list(*, actor: Actor, include_revoked: bool = True) -> QuerySet[ApiKey]:
     """Keys newest first (never their secrets: only the prefix is known)."""
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     qs = ApiKey.objects.select_related("created_by").order_by("-created_at", "-id")
     if not include_revoked:
         qs = qs.filter(revoked_at__isnull=True)
@@ -61,7 +61,7 @@ def api_key_list(*, actor: Actor, include_revoked: bool = True) -> QuerySet[ApiK
 
 
 def api_key_get(*, actor: Actor, key_id: int) -> ApiKey:
-    actor.require(Domain.SETTINGS, WRITE)
+    actor.require("settings", WRITE)
     try:
         return ApiKey.objects.select_related("created_by").get(pk=key_id)
     except ApiKey.DoesNotExist:
@@ -78,7 +78,7 @@ def audit_log_page(
     limit: int = 50,
 ) -> Page:
     """The audit log, newest first, optionally filtered by action, acting user and customer."""
-    actor.require(Domain.AUDIT, READ)
+    actor.require("audit", READ)
     qs = AuditLog.objects.select_related("actor_user", "actor_api_key")
     if action:
         if action not in AuditLog.Action.values:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from kervan.accounts import actions, selectors
 from kervan.accounts.decorators import require_access
-from kervan.accounts.permissions import READ, WRITE, Domain, Role
+from kervan.accounts.permissions import READ, WRITE, Role, area_keys, areas
 from kervan.core.errors import KervanError
 from kervan.core.models import AuditLog
 
@@ -26,7 +26,7 @@ def _int_or_none(value: str | None) -> int | None:
         raise KervanError(_("'%(value)s' is not a number.") % {"value": value}, "invalid_number") from None
 
 
-@require_access(Domain.SETTINGS, READ)
+@require_access("settings", READ)
 def settings_index(request):
     return render(request, "accounts/settings.html", {})
 
@@ -34,7 +34,7 @@ def settings_index(request):
 # --- staff users ---------------------------------------------------------------------------------------------
 
 
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def user_list(request):
     q = request.GET.get("q", "").strip()
     try:
@@ -45,7 +45,7 @@ def user_list(request):
     return render(request, "accounts/users.html", {"page": page, "q": q})
 
 
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def user_create(request):
     values = {"role": Role.READ_ONLY, "language": "tr"}
     status = 200
@@ -65,7 +65,7 @@ def user_create(request):
     return render(request, "accounts/user_form.html", context, status=status)
 
 
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def user_detail(request, user_id: int):
     """One user; POST `op` = role | deactivate | reactivate | reset_two_factor."""
     try:
@@ -95,7 +95,7 @@ def user_detail(request, user_id: int):
 # --- 2FA policy ----------------------------------------------------------------------------------------------
 
 
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def security(request):
     if request.method == "POST":
         wanted = {role: request.POST.get(f"require_{role}") == "on" for role in Role.values}
@@ -114,14 +114,14 @@ def security(request):
 # --- API keys ------------------------------------------------------------------------------------------------
 
 
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def api_keys(request):
     """List and create keys. A new key is rendered in this response only: it is never stored or shown again."""
     created_key = None
     status = 200
     values = {"name": "", "scopes": {}}
     if request.method == "POST":
-        scopes = {domain: request.POST.get(f"scope_{domain}", "none") for domain in Domain.values}
+        scopes = {domain: request.POST.get(f"scope_{domain}", "none") for domain in area_keys()}
         values = {"name": request.POST.get("name", ""), "scopes": scopes}
         try:
             key, created_key = actions.api_key_create(actor=request.actor, name=values["name"], scopes=scopes)
@@ -131,7 +131,7 @@ def api_keys(request):
         else:
             values = {"name": "", "scopes": {}}
             status = 201
-    domains = [(value, label, values["scopes"].get(value, "none")) for value, label in Domain.choices]
+    domains = [(area.key, area.label, values["scopes"].get(area.key, "none")) for area in areas()]
     context = {
         "keys": selectors.api_key_list(actor=request.actor),
         "created_key": created_key,
@@ -146,7 +146,7 @@ def api_keys(request):
 
 
 @require_POST
-@require_access(Domain.SETTINGS, WRITE)
+@require_access("settings", WRITE)
 def api_key_revoke(request, key_id: int):
     try:
         key = selectors.api_key_get(actor=request.actor, key_id=key_id)
@@ -175,7 +175,7 @@ def _changes_text(changes) -> list[tuple[str, str]]:
     ]
 
 
-@require_access(Domain.AUDIT, READ)
+@require_access("audit", READ)
 def audit_log(request):
     filters = {
         "action": request.GET.get("action", ""),

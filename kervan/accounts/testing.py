@@ -29,7 +29,7 @@ from typing import Any
 from django.test import Client
 
 from kervan.accounts.models import User
-from kervan.accounts.permissions import ROLE_ACCESS, Role, allows
+from kervan.accounts.permissions import Role, allows, role_access
 from kervan.accounts.two_factor import SESSION_VERIFIED
 
 SUCCESS = (200, 201, 204)
@@ -96,7 +96,7 @@ def assert_write_matrix(
         url, body = _resolve(path, role), _resolve(payload, role)
         before = snapshot()
         response = send_json(client, method, url, body)
-        if ROLE_ACCESS[role].get(domain) == "write":
+        if role_access(role).get(domain) == "write":
             assert response.status_code in SUCCESS, (
                 f"{role} {method} {url}: expected success, got {response.status_code} {response.content[:300]!r}"
             )
@@ -116,7 +116,7 @@ def assert_read_matrix(
     for role in roles or Role.values:
         url = _resolve(path, role)
         response = role_client(role).get(url)
-        if allows(ROLE_ACCESS[role].get(domain), access):
+        if allows(role_access(role).get(domain), access):
             assert response.status_code == 200, f"{role} GET {url}: expected 200, got {response.status_code}"
         else:
             _assert_refused(response, role, "GET", url)
@@ -132,7 +132,7 @@ def assert_page_matrix(
     for role in roles or Role.values:
         url = _resolve(path, role)
         response = role_client(role).get(url)
-        expected = 200 if allows(ROLE_ACCESS[role].get(domain), access) else 403
+        expected = 200 if allows(role_access(role).get(domain), access) else 403
         assert response.status_code == expected, f"{role} GET {url}: expected {expected}, got {response.status_code}"
         responses[role] = response
     return responses
@@ -154,7 +154,7 @@ def assert_form_matrix(
         client = role_client(role)
         before = snapshot()
         response = client.post(url, body)
-        if ROLE_ACCESS[role].get(domain) == "write":
+        if role_access(role).get(domain) == "write":
             assert response.status_code < 400, f"{role} POST {url}: expected success, got {response.status_code}"
         else:
             assert response.status_code == 403, f"{role} POST {url}: expected 403, got {response.status_code}"

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.catalog.models import Category, Product, StockLevel, StockMovement, Variant
-from kervan.core.errors import Conflict, KervanError
+from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.money import to_amount, to_currency
 
 
@@ -96,11 +96,7 @@ def variant_create(
 @transaction.atomic
 def stock_adjust(*, actor: Actor, variant: Variant, delta: int, reason: str, reference: str = "") -> StockLevel:
     """Change a variant's stock by `delta` and record why. Stock may go negative (oversold), which is visible."""
-    if reason not in StockMovement.Reason.values:
-        raise KervanError(
-            _("reason must be one of %(choices)s.") % {"choices": ", ".join(StockMovement.Reason.values)},
-            "invalid_choice",
-        )
+    check_choice(reason, StockMovement.Reason, field="reason")
     if delta == 0:
         raise KervanError(_("A stock change of 0 changes nothing."), "zero_delta", field="delta")
     level, _created = StockLevel.objects.select_for_update().get_or_create(variant=variant)

@@ -5,8 +5,11 @@ PostgreSQL refuses, times with no UTC equivalent) out with a 422, instead of let
 """
 
 import datetime as dt
-from typing import Annotated, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
 
+from django.http import HttpRequest
+from django.utils.datastructures import MultiValueDict
 from ninja import Field, Schema
 from ninja.errors import ValidationError
 from ninja.parser import Parser
@@ -19,7 +22,7 @@ NUL_MESSAGE = "contains a NUL character (\\u0000), which cannot be stored"
 STORABLE = r"^[^\x00]*$"  # a pattern for text path parameters: no NUL, so it can reach a database filter
 
 
-def nul_path(value, path: str = "") -> str | None:
+def nul_path(value: object, path: str = "") -> str | None:
     """Where the first NUL character is in parsed JSON (a dotted path; "" for the top), or None."""
     if isinstance(value, str):
         return path if NUL in value else None
@@ -49,7 +52,7 @@ class InputSchema(Schema):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_nul(cls, data):
+    def _refuse_nul(cls, data: Any) -> Any:
         where = nul_path(data) if cls.refuse_nul else None
         if where is not None:
             raise PydanticCustomError("nul_character", "{where} " + NUL_MESSAGE, {"where": where or "the value"})
@@ -59,7 +62,9 @@ class InputSchema(Schema):
 class ApiParser(Parser):
     """Query and form values with a NUL character are refused (422) before they reach a database filter."""
 
-    def parse_querydict(self, data, list_fields, request):
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
         for key, values in data.lists():
             if NUL in key or any(isinstance(v, str) and NUL in v for v in values):
                 raise ValidationError([{"loc": ("query", key.replace(NUL, "\\u0000")), "msg": NUL_MESSAGE}])
@@ -103,5 +108,5 @@ ERRORS = {
 }
 
 
-def page_out(page, serialise) -> dict:
+def page_out(page: Any, serialise: Callable[[Any], Any]) -> dict[str, Any]:
     return {"items": [serialise(item) for item in page.items], "next_cursor": page.next_cursor}

@@ -7,13 +7,15 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import orjson
+from django.http import HttpRequest
 from django.utils.functional import Promise
 from ninja.renderers import BaseRenderer
 
 
-def _default(value):
+def _default(value: object) -> str | float:
     if isinstance(value, Decimal):
         return str(value)  # money stays exact: "1234.50", never a float
     if isinstance(value, Promise):
@@ -23,7 +25,7 @@ def _default(value):
     raise TypeError(f"Cannot serialise {type(value).__name__}")
 
 
-def _json_default(value):
+def _json_default(value: object) -> str | float:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -34,7 +36,7 @@ def _json_default(value):
 class ORJSONRenderer(BaseRenderer):
     media_type = "application/json"
 
-    def render(self, request, data, *, response_status):
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> bytes:
         try:
             return orjson.dumps(data, default=_default)
         except TypeError:

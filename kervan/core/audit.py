@@ -1,9 +1,13 @@
-"""The one audit writer. Call it inside the same transaction as the change it records."""
+"""The one audit writer. Call it inside the same transaction as the change it records.
+
+Recording a change to a customer's data (customer_id given) also forgets that customer's cached 360, so no write
+site announces its changes by hand."""
 
 from typing import Any
 
 from django.db import connection
 
+from kervan.core.cache import customer_360
 from kervan.core.models import AuditLog
 
 
@@ -20,6 +24,10 @@ def audit(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk
+    if customer_id is not None and action != "view":
+        # Every change to a customer's data is audited here, in the writer's transaction: so this is where the
+        # customer's cached 360 is forgotten (again once the transaction commits; kervan.core.cache).
+        customer_360.changed([customer_id])
     return AuditLog.objects.create(
         actor_user_id=getattr(actor, "user_id", None),
         actor_api_key_id=getattr(actor, "api_key_id", None),

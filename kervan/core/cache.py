@@ -65,6 +65,12 @@ class VersionedCache:
             _forget([self._generation_key])
 
 
+# The Customer 360 (kervan.customer360), per customer. It lives here, at the bottom, because the one audit writer
+# (kervan.core.audit) forgets a customer's 360 whenever it records a change to that customer's data: a write site
+# never has to remember to. Writes that are not audited (the event store) call customers.cache.customers_changed.
+customer_360 = VersionedCache("c360", entry_seconds=10 * 60)
+
+
 def _forget(keys: list[str]) -> None:
     cache.delete_many(keys)
     if transaction.get_connection().in_atomic_block:  # and again once the writer's transaction has committed

@@ -3,9 +3,11 @@ the lock-wait limit of web processes."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
 
@@ -31,7 +33,7 @@ def limit_lock_waits(timeout: str) -> None:
     workers stalls the whole site. The task worker and manage.py keep PostgreSQL's default (wait as long as it
     takes)."""
 
-    def limit(sender, connection, **kwargs):
+    def limit(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])

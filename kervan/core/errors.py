@@ -42,3 +42,18 @@ class Conflict(KervanError):
 DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE_DETAIL = gettext_lazy("The database is not available right now; try again in a few seconds.")
+
+
+def check_choice(value, choices, *, field: str, label: str | None = None):
+    """Return `value` if it is one of `choices` (a TextChoices class or an iterable of values); otherwise raise the one
+    "invalid_choice" refusal, naming the field and the allowed values. `label` names the field in the message when the
+    caller's name for it differs from the input's (e.g. "payment method" for field "payment.method")."""
+    allowed = list(getattr(choices, "values", choices))
+    if value in allowed:
+        return value
+    raise KervanError(
+        _("%(field)s must be one of: %(choices)s.")
+        % {"field": label or field, "choices": ", ".join(str(c) for c in allowed if c != "")},
+        "invalid_choice",
+        field=field,
+    )

@@ -1,4 +1,6 @@
-from django.http import JsonResponse
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
@@ -8,13 +10,13 @@ from kervan.core.errors import DATABASE_UNAVAILABLE_DETAIL, KervanError
 class KervanErrorMiddleware:
     """A KervanError escaping a web view becomes a friendly page with its status (404, 403, 400…), not a 500."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, KervanError):
             return render(request, "error.html", {"error": exception}, status=exception.status)
         return None
@@ -35,10 +37,10 @@ class ApiErrorBodyMiddleware:
     """Every error under /api/ has the one shape {"detail", "code"}: also the few that Django or django-ninja
     answer in HTML or plain text before an API handler runs (a method the path lacks, a bad Host header)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         if (
             response.status_code >= 400

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -39,13 +41,13 @@ class Source(TimeStampedModel):
         return self.name
 
     # Source names label identities on Customer 360 pages; sources change rarely, so every cached 360 is forgotten.
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         from kervan.customers.cache import everything_changed
 
         super().save(*args, **kwargs)
         everything_changed()
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         from kervan.customers.cache import everything_changed
 
         everything_changed()
@@ -85,3 +87,21 @@ class AuditLog(models.Model):
             models.Index(fields=["actor_user", "-occurred_at"], name="audit_user_idx"),
         ]
         ordering = ["-occurred_at", "-id"]
+
+
+class DueWork(models.Model):
+    """Work that falls due at a time: a scheduled send, a flow step, an SLA timer, a webhook retry.
+
+    Workers take due rows with kervan.core.claim.claim_due(), which leases each row to one worker until
+    `leased_until`; the rows of a worker that died are taken over when their lease runs out. `lease_token` names
+    one claim, so a worker whose lease was taken over cannot finish the row (claim.finish/release). `due_at` is
+    None when nothing is due; `attempts` counts the claims since the last reset (a retry limit reads it)."""
+
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    leased_by = models.CharField(max_length=100, blank=True, default="")
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,7 +15,7 @@ MAX_AMOUNT = Decimal("999999999999.99")  # what AmountField (max_digits=14, deci
 CURRENCIES = ("TRY", "USD", "EUR", "GBP")
 
 
-def to_amount(value, field: str = "amount") -> Decimal:
+def to_amount(value: object, field: str = "amount") -> Decimal:
     """Parse a user-supplied amount ("1.234,50" is not accepted; use a dot) into a 2-place Decimal."""
     if isinstance(value, float):
         value = repr(value)
@@ -69,14 +70,14 @@ class Money:
         return f"{sign}{text}" if sign else f"{text} {self.currency}"
 
 
-def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+def AmountField(**kwargs: Any) -> models.DecimalField[Any, Any]:  # noqa: N802 - reads like a field class
     kwargs.setdefault("max_digits", 14)
     kwargs.setdefault("decimal_places", 2)
     kwargs.setdefault("default", Decimal("0"))
     return models.DecimalField(**kwargs)
 
 
-def CurrencyField(**kwargs) -> models.CharField:  # noqa: N802
+def CurrencyField(**kwargs: Any) -> models.CharField[Any, Any]:  # noqa: N802
     kwargs.setdefault("max_length", 3)
     kwargs.setdefault("default", "TRY")
     return models.CharField(**kwargs)

@@ -6,9 +6,10 @@ A cursor is an opaque, signed token holding the sort value and id of the last ro
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
@@ -18,14 +19,14 @@ MAX_LIMIT = 200
 
 @dataclass
 class Page:
-    items: list
+    items: list[Any]
     next_cursor: str | None
 
 
 _SALT = "kervan.cursor"
 
 
-def _tag(v):
+def _tag(v: Any) -> Any:
     if isinstance(v, dt.datetime):
         return {"dt": v.isoformat()}
     if isinstance(v, Decimal):
@@ -35,7 +36,7 @@ def _tag(v):
     return v
 
 
-def _untag(v):
+def _untag(v: Any) -> Any:
     if isinstance(v, dict):
         if "dt" in v:
             return dt.datetime.fromisoformat(v["dt"])
@@ -46,7 +47,7 @@ def _untag(v):
     return v
 
 
-def encode_cursor(values: list) -> str:
+def encode_cursor(values: list[Any]) -> str:
     """An opaque, signed token: a client can hand it back but cannot forge or alter one."""
     return signing.dumps([_tag(v) for v in values], salt=_SALT, compress=True)
 
@@ -61,7 +62,7 @@ def check_limit(limit: int) -> None:
         raise KervanError(_("limit must be between 1 and %(max)s.") % {"max": MAX_LIMIT}, "invalid_limit")
 
 
-def decode_cursor(cursor: str, length: int) -> list:
+def decode_cursor(cursor: str, length: int) -> list[Any]:
     try:
         values = signing.loads(cursor, salt=_SALT)
     except signing.BadSignature:
@@ -71,7 +72,7 @@ def decode_cursor(cursor: str, length: int) -> list:
     return [_untag(v) for v in values]
 
 
-def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, limit: int = 50) -> Page:
+def paginate(qs: QuerySet[Any], *, order: str = "-id", cursor: str | None = None, limit: int = 50) -> Page:
     """Keyset-paginate `qs` by one non-null field (optionally descending) with the primary key as tie-break.
 
     `order` is a field name such as "-total_spent" or "created_at"; the field must not be NULL.
@@ -99,7 +100,7 @@ def paginate(qs: QuerySet, *, order: str = "-id", cursor: str | None = None, lim
     return Page(items=rows, next_cursor=next_cursor)
 
 
-def _value(obj, path: str):
+def _value(obj: Model, path: str) -> Any:
     for part in path.split("__"):
         obj = getattr(obj, part)
     return obj

@@ -6,16 +6,21 @@ thread-safe (each command borrows a connection from the pool), so one per pool s
 Use it with KERVAN_CACHE_BACKEND=kervan.core.redis_cache.RedisCache.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django.core.cache.backends import redis as django_redis
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._clients = {}
+        self._clients: dict[int, Redis] = {}
 
-    def get_client(self, key=None, *, write=False):
-        index = self._get_connection_pool_index(write)
+    def get_client(self, key: str | bytes | memoryview | None = None, *, write: bool = False) -> "Redis":
+        index: int = self._get_connection_pool_index(write)  # type: ignore[attr-defined]  # private, not in the stubs
         client = self._clients.get(index)
         if client is None:
             client = self._clients[index] = super().get_client(key, write=write)
@@ -23,6 +28,6 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 
 
 class RedisCache(django_redis.RedisCache):
-    def __init__(self, server, params):
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient

@@ -2,14 +2,14 @@
 
 import sys
 
-from django.http import HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from kervan.core.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_DETAIL, DATABASE_UNAVAILABLE_ERRORS
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a database outage anywhere (a view, or middleware loading the session or the user) is a 503
     with Retry-After; anything else the plain 500 page. Neither page touches the database."""
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE_ERRORS):

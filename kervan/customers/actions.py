@@ -1,103 +1,26 @@
 """Every write to customer data: validated, written, audited in one transaction."""
 
-import datetime as dt
-import zoneinfo
-
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit, diff
 from kervan.core.emails import normalize_email
-from kervan.core.errors import Conflict, KervanError
+from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.phones import normalize_phone
-from kervan.customers.cache import customers_changed
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import (
     ConsentRecord,
     Customer,
     CustomerMerge,
     CustomerNote,
-    CustomerStats,
-    Gender,
     Identity,
     Tag,
 )
+from kervan.customers.profile import PROFILE_FIELDS, clean_profile
+from kervan.customers.registry import merge_handlers
 from kervan.customers.search import customer_name_key, customer_search_key
-from kervan.customers.stats import stats_merge
-
-PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "country",
-    "language",
-    "time_zone",
-)
-_TEXT_LIMITS = {"first_name": 100, "last_name": 100, "city": 100}
-
-
-def clean_profile(data: dict) -> dict:
-    """Normalise and check profile fields; raise KervanError naming the first bad field."""
-    cleaned = {}
-    for name, value in data.items():
-        if name not in PROFILE_FIELDS:
-            raise KervanError(_("Unknown field '%(name)s'.") % {"name": name}, "unknown_field", field=name)
-        if value is None:
-            value = "" if name not in ("birth_date",) else None
-        if name in _TEXT_LIMITS:
-            value = str(value).strip()
-            if len(value) > _TEXT_LIMITS[name]:
-                raise KervanError(
-                    _("%(field)s: at most %(limit)s characters.") % {"field": name, "limit": _TEXT_LIMITS[name]},
-                    "too_long",
-                    field=name,
-                )
-        elif name == "email":
-            value = normalize_email(value) if value else ""
-        elif name == "phone":
-            value = normalize_phone(value) if value else ""
-        elif name == "birth_date" and value is not None:
-            if isinstance(value, str):
-                try:
-                    value = dt.date.fromisoformat(value)
-                except ValueError:
-                    raise KervanError(
-                        _("birth_date: '%(value)s' is not a date (YYYY-MM-DD).") % {"value": value},
-                        "invalid_date",
-                        field=name,
-                    )
-            if value > timezone.localdate() or value.year < 1900:
-                raise KervanError(_("birth_date is out of range."), "invalid_date", field=name)
-        elif name == "gender":
-            if value not in Gender.values:
-                raise KervanError(
-                    _("gender must be one of: %(choices)s.") % {"choices": ", ".join(v for v in Gender.values if v)},
-                    "invalid_choice",
-                    field=name,
-                )
-        elif name == "country":
-            value = str(value).strip().upper()
-            if value and (len(value) != 2 or not value.isalpha()):
-                raise KervanError(_("country must be a two-letter ISO code such as TR."), "invalid_country", field=name)
-        elif name == "language":
-            value = str(value).strip().lower()
-            if value and (len(value) > 8 or not value.replace("-", "").isalpha()):
-                raise KervanError(
-                    _("language must be a language code such as tr or en."), "invalid_language", field=name
-                )
-        elif name == "time_zone":
-            if value not in zoneinfo.available_timezones():
-                raise KervanError(
-                    _("'%(value)s' is not a time zone.") % {"value": value}, "invalid_time_zone", field=name
-                )
-        cleaned[name] = value
-    return cleaned
+from kervan.customers.stats import stats_create_empty, stats_merge
 
 
 def _refresh_keys(customer: Customer) -> None:
@@ -167,7 +90,7 @@ def customer_create(
         _claim_identity(customer, Identity.Kind.SOURCE_ID, str(source_customer_id), source)
     if tags:
         _set_tags(customer, tags)
-    CustomerStats.objects.create(customer=customer)
+    stats_create_empty([customer.pk])
     audit(
         actor=actor,
         action="create",
@@ -206,7 +129,6 @@ def customer_update(
         _refresh_keys(customer)
         customer.save()
         audit(actor=actor, action="update", obj=customer, customer_id=customer.pk, changes=changes)
-        customers_changed([customer.pk])
     return customer
 
 
@@ -222,7 +144,6 @@ def customer_delete(*, actor: Actor, customer: Customer) -> None:
         customer_id=customer.pk,
         changes={"name": [customer.full_name, None], "email": [customer.email, None]},
     )
-    customers_changed([customer.pk])
     customer.delete()
 
 
@@ -235,18 +156,12 @@ def note_add(*, actor: Actor, customer: Customer, body: str) -> CustomerNote:
         raise KervanError(_("A note can be at most 10,000 characters."), "too_long", field="body")
     note = CustomerNote.objects.create(customer=customer, author=actor.user, body=body)
     audit(actor=actor, action="create", obj=note, customer_id=customer.pk, changes={"body": [None, body[:200]]})
-    customers_changed([customer.pk])
     return note
 
 
 @transaction.atomic
 def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, source=None) -> Identity:
-    if kind not in Identity.Kind.values:
-        raise KervanError(
-            _("kind must be one of %(choices)s.") % {"choices": ", ".join(Identity.Kind.values)},
-            "invalid_choice",
-            field="kind",
-        )
+    check_choice(kind, Identity.Kind, field="kind")
     value = normalize_identity_value(kind, value)
     if kind == Identity.Kind.SOURCE_ID and source is None:
         raise KervanError(_("A store customer id needs its source."), "missing_source", field="source")
@@ -258,7 +173,6 @@ def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, sou
         customer_id=customer.pk,
         changes={"identity": [None, f"{kind}:{value}"]},
     )
-    customers_changed([customer.pk])
     return identity
 
 
@@ -275,14 +189,12 @@ def normalize_identity_value(kind: str, value: str) -> str:
 
 @transaction.atomic
 def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> CustomerMerge:
-    """Merge `merged` into `survivor`: identities, orders, events, consents, notes and stats move; nothing is lost.
+    """Merge `merged` into `survivor`: identities, consents, notes, stats and every row another app registered
+    (orders, events, …) move; nothing is lost.
 
     The merged profile is kept (merged_into set) with a snapshot, and the merge appears on the survivor's timeline.
     Empty survivor fields are filled from the merged profile; where both have a value, the survivor's wins.
     """
-    from kervan.events.actions import events_reassign
-    from kervan.orders.actions import orders_reassign
-
     if survivor.pk == merged.pk:
         raise KervanError(_("A customer cannot be merged into itself."), "same_customer")
     survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
@@ -304,8 +216,8 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     survivor.tags.add(*merged.tags.all())
     CustomerNote.objects.filter(customer=merged).update(customer=survivor)
     ConsentRecord.objects.filter(customer=merged).update(customer=survivor)
-    orders_reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
-    events_reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
+    for reassign in merge_handlers().values():  # the rows other apps own (orders, events, …): registry.py
+        reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
     stats_merge(survivor_id=survivor.pk, merged_id=merged.pk)
     _refresh_consent_cache(survivor)  # the cache follows the latest ledger record, whichever profile held it
     _refresh_keys(survivor)
@@ -321,7 +233,6 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
         changes={"merged_customer": [merged.pk, survivor.pk], **filled},
     )
     audit(actor=actor, action="merge", obj=merged, customer_id=merged.pk, changes={"merged_into": [None, survivor.pk]})
-    customers_changed([survivor.pk, merged.pk])
     return record
 
 

@@ -1,23 +1,18 @@
 """Customers API: parse, authorise, call an action or selector, serialise."""
 
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 
 from kervan.core.api import ERRORS, STORABLE
-from kervan.core.api_json import ORJSONRenderer
-from kervan.core.audit import audit_view
 from kervan.core.errors import NotFound
 from kervan.core.models import Source
 from kervan.core.pagination import paginate
-from kervan.customers import actions, consent, custom_fields, selectors, timeline
-from kervan.customers.cache import cached_360
+from kervan.customers import actions, consent, custom_fields, selectors
 from kervan.customers.export import customers_export_response
 from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition
 from kervan.customers.schemas import (
     ConsentIn,
     ConsentOut,
-    Customer360Out,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -28,7 +23,6 @@ from kervan.customers.schemas import (
     IdentityIn,
     MergeIn,
     NoteIn,
-    TimelinePage,
 )
 
 router = Router(tags=["customers"])
@@ -71,7 +65,7 @@ def customer_out(customer: Customer) -> dict:
 
 def _customer(request, customer_id: int, access: str) -> Customer:
     request.auth.require("customers", access)
-    return selectors.customer_get(customer_id)
+    return selectors.customer_get(actor=request.auth, customer_id=customer_id)
 
 
 def _source(key: str | None) -> Source | None:
@@ -85,9 +79,8 @@ def _source(key: str | None) -> Source | None:
 
 @router.get("/", response={200: CustomerPage, **ERRORS})
 def list_customers(request, query: Query[ListQuery]):
-    request.auth.require("customers", "read")
     filters = selectors.CustomerFilters(**query.dict(exclude={"cursor", "limit"}))
-    qs, order = selectors.customer_list(filters)
+    qs, order = selectors.customer_list(actor=request.auth, filters=filters)
     page = paginate(qs, order=order, cursor=query.cursor, limit=query.limit)
     return {"items": [customer_out(c) for c in page.items], "next_cursor": page.next_cursor}
 
@@ -96,7 +89,7 @@ def list_customers(request, query: Query[ListQuery]):
 def create_customer(request, payload: CustomerIn):
     request.auth.require("customers", "write")
     customer = actions.customer_create(actor=request.auth, **payload.dict())
-    return Status(201, customer_out(selectors.customer_get(customer.pk)))
+    return Status(201, customer_out(selectors.customer_get(actor=request.auth, customer_id=customer.pk)))
 
 
 @router.get("/export", response={200: None, **ERRORS})
@@ -125,41 +118,11 @@ def delete_custom_field(request, key: str = Path(..., pattern=STORABLE)):
     return Status(204, None)
 
 
-@router.get("/{int:customer_id}", response={200: Customer360Out, **ERRORS})
-def get_customer(request, customer_id: int):
-    request.auth.require("customers", "read")
-    # Cached as the finished JSON: a hit costs one cache round trip and the audit row, no query, no serialising.
-    body = cached_360(customer_id, "api", lambda: _customer_360_json(customer_id))
-    audit_view(actor=request.auth, customer_id=customer_id)
-    return HttpResponse(body, content_type="application/json")
-
-
-def _customer_360_json(customer_id: int) -> bytes:
-    customer = selectors.customer_get(customer_id)
-    view = selectors.customer_360(customer)
-    out = Customer360Out.model_validate(
-        {
-            **customer_out(customer),
-            "tags": view.tags,
-            "custom_fields": customer.custom_fields,
-            "identities": [
-                {"kind": i.kind, "value": i.value, "source": i.source.key if i.source else None}
-                for i in view.identities
-            ],
-            "consents": {
-                channel: {purpose: (record.status if record else "unknown") for purpose, record in slots.items()}
-                for channel, slots in view.consents.items()
-            },
-        }
-    )
-    return ORJSONRenderer().render(None, out.model_dump(), response_status=200)
-
-
 @router.patch("/{int:customer_id}", response={200: CustomerOut, **ERRORS})
 def update_customer(request, customer_id: int, payload: CustomerPatch):
     customer = _customer(request, customer_id, "write")
     actions.customer_update(actor=request.auth, customer=customer, **payload.dict(exclude_unset=True))
-    return customer_out(selectors.customer_get(customer_id))
+    return customer_out(selectors.customer_get(actor=request.auth, customer_id=customer_id))
 
 
 @router.delete("/{int:customer_id}", response={204: None, **ERRORS})
@@ -167,27 +130,6 @@ def delete_customer(request, customer_id: int):
     customer = _customer(request, customer_id, "write")
     actions.customer_delete(actor=request.auth, customer=customer)
     return Status(204, None)
-
-
-@router.get("/{int:customer_id}/timeline", response={200: TimelinePage, **ERRORS})
-def customer_timeline(request, customer_id: int, kinds: str = "", cursor: str | None = None, limit: int = 30):
-    customer = _customer(request, customer_id, "read")
-    items, next_cursor = timeline.customer_timeline(
-        customer_id=customer.pk, kinds=[k for k in kinds.split(",") if k] or None, cursor=cursor, limit=limit
-    )
-    out = []
-    for item in items:
-        shown = timeline.timeline_present(item)
-        out.append(
-            {
-                "kind": item.kind,
-                "id": item.id,
-                "occurred_at": item.occurred_at,
-                "title": shown["title"],
-                "data": shown["data"],
-            }
-        )
-    return {"items": out, "next_cursor": next_cursor}
 
 
 @router.post("/{int:customer_id}/notes", response={201: dict, **ERRORS})
@@ -221,13 +163,16 @@ def record_consent(request, customer_id: int, payload: ConsentIn):
 @router.get("/{int:customer_id}/duplicates", response={200: list[DuplicateOut], **ERRORS})
 def list_duplicates(request, customer_id: int):
     customer = _customer(request, customer_id, "read")
-    return [{"customer": customer_out(c), "reasons": r} for c, r in selectors.duplicate_candidates(customer)]
+    return [
+        {"customer": customer_out(c), "reasons": r}
+        for c, r in selectors.duplicate_candidates(actor=request.auth, customer=customer)
+    ]
 
 
 @router.post("/{int:customer_id}/merge", response={200: CustomerOut, **ERRORS})
 def merge_customer(request, customer_id: int, payload: MergeIn):
     """Merge customer `merged_id` into this one (this one survives)."""
     survivor = _customer(request, customer_id, "write")
-    merged = selectors.customer_get(payload.merged_id)
+    merged = selectors.customer_get(actor=request.auth, customer_id=payload.merged_id)
     actions.customer_merge(actor=request.auth, survivor=survivor, merged=merged)
-    return customer_out(selectors.customer_get(customer_id))
+    return customer_out(selectors.customer_get(actor=request.auth, customer_id=customer_id))

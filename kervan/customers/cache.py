@@ -1,20 +1,19 @@
 """The Customer 360 cache: what the 360 API and page show, kept per customer until something about them changes.
 
 A 360 read is the hottest path in the product (every agent, every API client), and its content changes far more
-rarely than it is read. Every write that changes what the 360 shows (profile, tags, identities, consent, notes,
-stats, orders and their status, returns, refunds, events, merges) calls `customers_changed(ids)`; a change every
-profile shows (custom field definitions, an import, a bulk load) calls `everything_changed()`. How the versioned
-entries stay correct under concurrent writes: kervan.core.cache.
+rarely than it is read. Every audited change to a customer (profile, tags, identities, consent, notes, orders and
+their status, returns, refunds, merges: every action) forgets the customer's entries by itself (kervan.core.audit).
+Writes that are not audited, for their volume, call `customers_changed(ids)` in the one helper that makes them (the
+event store, the "last seen" bump); a change every profile shows (custom field definitions, an import, a bulk load)
+calls `everything_changed()`. How the versioned entries stay correct under concurrent writes: kervan.core.cache.
 """
 
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from kervan.core.cache import VersionedCache
+from kervan.core.cache import customer_360 as _customer_360
 
 T = TypeVar("T")
-
-_customer_360 = VersionedCache("c360", entry_seconds=10 * 60)
 
 
 def cached_360(customer_id: int, variant: str, build: Callable[[], T]) -> T:
@@ -24,7 +23,8 @@ def cached_360(customer_id: int, variant: str, build: Callable[[], T]) -> T:
 
 
 def customers_changed(customer_ids: Iterable[int | None]) -> None:
-    """Announce that what the 360 shows for these customers changed. Call it where the change is written."""
+    """Announce that what the 360 shows for these customers changed, for a write that is not audited (audit() does
+    it for every audited change)."""
     _customer_360.changed(customer_ids)
 
 

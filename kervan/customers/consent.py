@@ -5,20 +5,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
+from kervan.core import clock
 from kervan.core.audit import audit
-from kervan.core.errors import KervanError
-from kervan.customers.cache import customers_changed
+from kervan.core.errors import KervanError, check_choice
 from kervan.customers.models import ConsentRecord, Customer
-
-
-def _choice(value: str, choices, field: str) -> str:
-    if value not in choices.values:
-        raise KervanError(
-            _("%(field)s must be one of: %(choices)s.") % {"field": field, "choices": ", ".join(choices.values)},
-            "invalid_choice",
-            field=field,
-        )
-    return value
 
 
 @transaction.atomic
@@ -38,16 +28,16 @@ def consent_record(
 ) -> ConsentRecord:
     """Append a consent record. The customer's cached marketing consent follows the latest record by time,
     so a late-arriving older record is kept in the ledger but does not overturn a newer decision."""
-    _choice(channel, ConsentRecord.Channel, "channel")
-    _choice(status, ConsentRecord.Status, "status")
-    _choice(purpose, ConsentRecord.Purpose, "purpose")
-    _choice(recipient_type, ConsentRecord.RecipientType, "recipient_type")
+    check_choice(channel, ConsentRecord.Channel, field="channel")
+    check_choice(status, ConsentRecord.Status, field="status")
+    check_choice(purpose, ConsentRecord.Purpose, field="purpose")
+    check_choice(recipient_type, ConsentRecord.RecipientType, field="recipient_type")
     if iys_source:
-        _choice(iys_source, ConsentRecord.IysSource, "iys_source")
-    occurred_at = occurred_at or timezone.now()
+        check_choice(iys_source, ConsentRecord.IysSource, field="iys_source")
+    occurred_at = occurred_at or clock.now()
     if timezone.is_naive(occurred_at):
         raise KervanError(_("occurred_at needs a time zone."), "naive_datetime", field="occurred_at")
-    if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
+    if occurred_at > clock.now() + timezone.timedelta(minutes=5):
         raise KervanError(_("occurred_at is in the future."), "future_datetime", field="occurred_at")
     if not address:
         address = customer.email if channel == ConsentRecord.Channel.EMAIL else customer.phone
@@ -85,5 +75,4 @@ def consent_record(
         customer_id=customer.pk,
         changes={f"consent.{channel}.{purpose}": [None, status]},
     )
-    customers_changed([customer.pk])
     return record

@@ -3,10 +3,11 @@
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kervan.core.audit import audit
-from kervan.core.errors import KervanError, NotFound
+from kervan.core.errors import KervanError, NotFound, check_choice
 from kervan.customers.cache import everything_changed
 from kervan.customers.models import CustomFieldDefinition
 
@@ -101,14 +102,10 @@ def _convert(definition: CustomFieldDefinition, raw):
     raise KervanError(_("%(key)s: unsupported type.") % {"key": key}, "invalid_custom_field", field=key)
 
 
+@transaction.atomic
 def custom_field_define(*, actor, key: str, label: str, field_type: str, choices=(), required: bool = False):
     """Create or change a custom field definition (Admin). Existing values are not rewritten."""
-    if field_type not in FieldType.values:
-        raise KervanError(
-            _("field_type must be one of %(choices)s.") % {"choices": ", ".join(FieldType.values)},
-            "invalid_choice",
-            field="field_type",
-        )
+    check_choice(field_type, FieldType, field="field_type")
     choices = [str(c).strip() for c in choices if str(c).strip()]
     if field_type == FieldType.CHOICE and not choices:
         raise KervanError(_("A choice field needs at least one choice."), "no_choices", field="choices")
@@ -127,6 +124,7 @@ def custom_field_define(*, actor, key: str, label: str, field_type: str, choices
     return definition
 
 
+@transaction.atomic
 def custom_field_delete(*, actor, key: str) -> None:
     deleted, _per_model = CustomFieldDefinition.objects.filter(key=key).delete()
     if not deleted:

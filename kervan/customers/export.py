@@ -92,7 +92,7 @@ def customers_export_response(*, actor, filters: selectors.CustomerFilters) -> S
     """The filtered customer list as a streamed CSV download, audited — for the list page and the API alike."""
     actor.require("customers", "read")
     actor.require("exports", "read")
-    qs, order = selectors.customer_list(filters)
+    qs, order = selectors.customer_list(actor=actor, filters=filters)
     audit(
         actor=actor,
         action="export",

@@ -5,11 +5,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from kervan.accounts.actors import Actor
+from kervan.core.audit import audit
 from kervan.core.db import server_bound_cursor
 from kervan.core.emails import normalize_email
 from kervan.core.phones import normalize_phone
 from kervan.customers.actions import customer_create, customer_update
-from kervan.customers.cache import customers_changed
 from kervan.customers.models import Customer, Identity
 
 TRAIT_FIELDS = ("first_name", "last_name", "birth_date", "gender", "city", "country", "language", "time_zone")
@@ -114,14 +114,12 @@ def customer_identify(
     source_customer_id: str = "",
     traits: dict | None = None,
 ) -> tuple[Customer, bool]:
-    """Find or create the customer behind these identifiers; attach any new ones; join an anonymous
-    visitor's past events to the profile. Returns (customer, created).
+    """Find or create the customer behind these identifiers and attach any new ones. Returns (customer, created).
+    (The events app then joins an anonymous visitor's past events to the profile: events.ingest.identify_visitor.)
 
     An identifier that already belongs to a different customer is left where it is: two profiles that
     share a person are a merge suggestion for staff, never merged silently.
     """
-    from kervan.events.actions import events_attach_anonymous
-
     email = normalize_email(email) if email else ""
     phone = normalize_phone(phone) if phone else ""
     anonymous_id = (anonymous_id or "").strip()[:100]
@@ -156,14 +154,23 @@ def customer_identify(
         ):
             if value and (kind != Identity.Kind.SOURCE_ID or source is not None):
                 if not Identity.objects.filter(kind=kind, value=value, source=src).exists():
-                    Identity.objects.create(customer=customer, kind=kind, value=value, source=src)
+                    _attach(actor, customer, kind, value, src)
     if anonymous_id:
         if not Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id).exists():
-            Identity.objects.create(customer=customer, kind=Identity.Kind.ANONYMOUS, value=anonymous_id)
-        events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
-    if not created:
-        customers_changed([customer.pk])  # new identities or traits
+            _attach(actor, customer, Identity.Kind.ANONYMOUS, anonymous_id, None)
     return customer, created
+
+
+def _attach(actor: Actor, customer: Customer, kind: str, value: str, source) -> None:
+    """A new identifier for the customer, audited like any change to their data."""
+    Identity.objects.create(customer=customer, kind=kind, value=value, source=source)
+    audit(
+        actor=actor,
+        action="update",
+        obj=customer,
+        customer_id=customer.pk,
+        changes={"identity": [None, f"{kind}:{value}"]},
+    )
 
 
 def _taken(kind: str, value: str, customer: Customer) -> bool:

@@ -139,9 +139,12 @@ class CustomerStats(models.Model):
         ]
 
     def recompute_average(self) -> None:
-        self.average_order_value = (
-            (self.total_spent / self.order_count).quantize(Decimal("0.01")) if self.order_count else Decimal("0")
-        )
+        self.average_order_value = average_order_value(self.total_spent, self.order_count)
+
+
+def average_order_value(total_spent: Decimal, order_count: int) -> Decimal:
+    """The one rounding of a customer's average order (the decimal context's half-even)."""
+    return (total_spent / order_count).quantize(Decimal("0.01")) if order_count else Decimal("0")
 
 
 class CustomerNote(models.Model):

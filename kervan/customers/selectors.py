@@ -9,7 +9,8 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kervan.core.errors import KervanError, NotFound
+from kervan.accounts.actors import Actor
+from kervan.core.errors import KervanError, NotFound, check_choice
 from kervan.core.money import to_amount
 from kervan.core.text import search_fold
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, CustomFieldDefinition, Identity
@@ -41,13 +42,14 @@ class CustomerFilters:
     extra: dict = field(default_factory=dict)
 
 
-def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
-    """Active (not merged-away) customers matching `filters`, with stats joined; returns (queryset, order)."""
+def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, str]:
+    """Active (not merged-away) customers `actor` may see matching `filters`, with stats joined; returns (queryset,
+    order)."""
     if filters.sort not in SORTS:
         raise KervanError(
             gettext("sort must be one of %(choices)s.") % {"choices": ", ".join(SORTS)}, "invalid_sort", field="sort"
         )
-    qs = Customer.objects.active().select_related("stats")
+    qs = actor.scope("customers", Customer.objects.active().select_related("stats"))
     for word in search_fold(filters.q).split():
         qs = qs.filter(search_key__contains=word)
     if filters.tag:
@@ -59,8 +61,7 @@ def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
     for channel in ("email", "sms"):
         value = getattr(filters, f"consent_{channel}")
         if value:
-            if value not in ("granted", "refused", "unknown"):
-                raise KervanError(gettext("consent filters take granted, refused or unknown."), "invalid_choice")
+            check_choice(value, ("granted", "refused", "unknown"), field=f"consent_{channel}")
             qs = qs.filter(**{f"consent_{channel}": "" if value == "unknown" else value})
     if filters.has_orders is True:
         qs = qs.filter(stats__order_count__gt=0)
@@ -74,10 +75,10 @@ def customer_list(filters: CustomerFilters) -> tuple[QuerySet, str]:
     return qs, order
 
 
-def customer_get(customer_id: int) -> Customer:
+def customer_get(*, actor: Actor, customer_id: int) -> Customer:
     try:
         # Not merged_into: only the rare merged profile needs it (one more query then), not every 360 read.
-        return Customer.objects.select_related("stats").get(pk=customer_id)
+        return actor.scope("customers", Customer.objects.select_related("stats")).get(pk=customer_id)
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise NotFound(
             gettext("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
@@ -99,8 +100,9 @@ class Customer360:
         return [(d, values.get(d.key)) for d in CustomFieldDefinition.objects.all()]
 
 
-def customer_360(customer: Customer) -> Customer360:
-    """Everything the 360 header shows, in a handful of indexed queries."""
+def customer_360(*, actor: Actor, customer: Customer) -> Customer360:
+    """Everything the 360 header shows, in a handful of indexed queries (`customer` came from customer_get)."""
+    actor.require("customers", "read")
     stats = getattr(customer, "stats", None) or CustomerStats(customer=customer)
     consents: dict = {c: {"marketing": None, "transactional": None} for c in ConsentRecord.Channel.values}
     for record in ConsentRecord.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:200]:
@@ -125,7 +127,7 @@ DUPLICATE_REASONS = {
 }
 
 
-def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[Customer, list[str]]]:
+def duplicate_candidates(*, actor: Actor, customer: Customer, limit: int = 20) -> list[tuple[Customer, list[str]]]:
     """Profiles that are probably the same person, each with why: same name plus a matching detail
     (city, birth date, email name, phone) — never the name alone, which is common ("Mehmet Yılmaz")."""
     if not customer.name_key:
@@ -145,7 +147,7 @@ def duplicate_candidates(customer: Customer, *, limit: int = 20) -> list[tuple[C
     if not detail:
         return []
     candidates = (
-        Customer.objects.active()
+        actor.scope("customers", Customer.objects.active())
         .filter(detail, name_key=customer.name_key)
         .exclude(pk=customer.pk)
         .order_by("-created_at")[: limit * 2]

@@ -1,21 +1,68 @@
-"""Incremental upkeep of CustomerStats, called by order actions inside their transaction.
+"""The one writer of CustomerStats: every change to a customer's aggregates is a function here.
 
-The stats row is locked (SELECT … FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
-serialise writers), changed in Python with exact Decimals, and saved: no scan of the customer's orders.
+- Order changes (orders app, inside their transaction): the stats row is locked (SELECT … FOR UPDATE on PostgreSQL;
+  SQLite's IMMEDIATE transactions already serialise writers), changed in Python with exact Decimals, and saved: no
+  scan of the customer's orders.
+- New customers (customer_create, the bulk import): `stats_create_empty`, one set-based statement for any number.
+- "Last seen" (the event store): `last_event_bump`, and on PostgreSQL `last_event_bump_sql`, the same rule as a
+  statement the event store runs inside its single insert statement (one round trip per batch).
+- The demo generator (local and test settings only) writes rows it computed from the orders it generated, with
+  CustomerStats's own rounding (models.average_order_value), and a test checks them against the orders.
+
+The order changes run inside audited actions, whose audit rows forget the customer's cached 360; the unaudited
+"last seen" bump announces its customers itself.
 """
 
+import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
+import orjson
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils.translation import gettext as _
 
+from kervan.core.db import server_bound_cursor
 from kervan.core.money import check_amount
 from kervan.customers.cache import customers_changed
 from kervan.customers.models import CustomerStats
 
+# CustomerStats.last_event_at is "last seen", not an audit trail: it may lag the customer's newest event by up to
+# this. A visitor browsing a shop sends many events a minute; rewriting the stats row for each would cost an UPDATE
+# (a new row version, its WAL and index entries) per customer per batch for a change nobody can see. Half of it is
+# the database's rule (a row is rewritten only when it is more than half behind), the other half the event store's
+# (events.store skips customers it bumped less than LAST_EVENT_STALE ago): together never more than the whole.
+LAST_EVENT_GRANULARITY = dt.timedelta(seconds=60)
+LAST_EVENT_STALE = LAST_EVENT_GRANULARITY / 2
+
 
 def _locked(customer_id: int) -> CustomerStats:
     stats = CustomerStats.objects.select_for_update().filter(customer_id=customer_id).first()
-    return stats or CustomerStats.objects.create(customer_id=customer_id)
+    if stats is None:
+        stats_create_empty([customer_id])
+        stats = CustomerStats.objects.select_for_update().get(customer_id=customer_id)
+    return stats
+
+
+def stats_create_empty(customer_ids: Iterable[int], *, currency: str | None = None) -> None:
+    """An empty stats row for each of these new customers (a customer always has one), in one statement."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    currency = currency or settings.KERVAN_DEFAULT_CURRENCY
+    table = connection.ops.quote_name(CustomerStats._meta.db_table)
+    columns = "customer_id, currency, total_spent, order_count, average_order_value, returns_count, refunded_total"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT i, %s, 0, 0, 0, 0, 0 FROM unnest(%s::bigint[]) AS i",
+                [currency, "{" + ",".join(map(str, ids)) + "}"],
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES (%s, %s, 0, 0, 0, 0, 0)", [(i, currency) for i in ids]
+            )
 
 
 def _save(stats: CustomerStats) -> None:
@@ -24,7 +71,6 @@ def _save(stats: CustomerStats) -> None:
     check_amount(stats.total_spent, _("the customer's total spent"))
     check_amount(stats.refunded_total, _("the customer's total refunded"))
     stats.save()
-    customers_changed([stats.customer_id])
 
 
 def stats_record_order(*, customer_id: int, amount: Decimal, currency: str, placed_at) -> None:
@@ -66,7 +112,6 @@ def stats_record_return(*, customer_id: int) -> None:
     stats = _locked(customer_id)
     stats.returns_count += 1
     stats.save(update_fields=["returns_count"])
-    customers_changed([customer_id])
 
 
 def stats_merge(*, survivor_id: int, merged_id: int) -> None:
@@ -99,3 +144,41 @@ def _earliest(a, b):
 
 def _latest(a, b):
     return max(x for x in (a, b) if x is not None) if (a or b) else None
+
+
+def last_event_bump(latest: dict[int, dt.datetime]) -> None:
+    """Move CustomerStats.last_event_at forward to `latest[customer_id]`; one UPDATE.
+
+    Throttled like a "last seen" time: a stored value less than LAST_EVENT_STALE older than the new one is kept, so
+    last_event_at is never later than the customer's newest event and at most LAST_EVENT_GRANULARITY earlier (exact
+    for the first event, and whenever events are further apart than that). Every path that gives customers new
+    events ends here (or in the event store's statement built with last_event_bump_sql), so this is also where their
+    cached 360 is forgotten."""
+    if not latest:
+        return
+    customers_changed(latest)
+    ids = sorted(latest)
+    if connection.vendor == "postgresql":
+        sql = last_event_bump_sql("json_to_recordset(%s::json) AS u(c bigint, t timestamptz)", "u.c", "u.t")
+        with server_bound_cursor() as cursor:
+            cursor.execute(sql, [orjson.dumps([{"c": i, "t": latest[i]} for i in ids]).decode()])
+        return
+    newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())
+    stale = Case(
+        *[When(customer_id=i, then=Value(latest[i] - LAST_EVENT_STALE)) for i in ids],
+        output_field=DateTimeField(),
+    )
+    CustomerStats.objects.filter(customer_id__in=ids).filter(
+        Q(last_event_at__isnull=True) | Q(last_event_at__lt=stale)
+    ).update(last_event_at=newest)
+
+
+def last_event_bump_sql(relation: str, customer_column: str, time_column: str) -> str:
+    """PostgreSQL: the UPDATE of last_event_bump from `relation` (SQL naming one row per customer), for a caller that
+    runs it as part of a bigger statement (the event store's insert). The caller announces the customers changed."""
+    table = connection.ops.quote_name(CustomerStats._meta.db_table)
+    stale = f"{time_column} - interval '{int(LAST_EVENT_STALE.total_seconds())} seconds'"
+    return (
+        f"UPDATE {table} AS s SET last_event_at = {time_column} FROM {relation}"
+        f" WHERE s.customer_id = {customer_column} AND (s.last_event_at IS NULL OR s.last_event_at < {stale})"
+    )

@@ -8,7 +8,6 @@ urlpatterns = [
     path("new/", views.customer_create, name="create"),
     path("export.csv", views.customer_export, name="export"),
     path("custom-fields/", views.custom_field_list, name="custom_fields"),
-    path("<int:customer_id>/", views.customer_detail, name="detail"),
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/notes/", views.note_add, name="note_add"),
     path("<int:customer_id>/consent/", views.consent_add, name="consent_add"),

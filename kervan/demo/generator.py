@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kervan.core.money import CENT
+from kervan.customers.models import average_order_value
 from kervan.customers.search import customer_name_key, customer_search_key
 from kervan.demo.behaviour import Clickstream
 from kervan.demo.catalog import CATEGORIES
@@ -212,8 +212,7 @@ class ShopGenerator:
         for tag in tags:
             self.rows["customer_tag"].append((self.new_id("customer_tag"), customer_id, self.tags[tag]))
 
-        # Rounded as CustomerStats.recompute_average rounds (the decimal context's half-even).
-        average = (Decimal(totals.spent).scaleb(-2) / totals.count).quantize(CENT) if totals.count else Decimal(0)
+        average = average_order_value(Decimal(totals.spent).scaleb(-2), totals.count)
         self.rows["stats"].append(
             (
                 customer_id,

@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Max
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
+from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.models import Source
 from kervan.customers.models import Customer
 from kervan.events import ingest
 from kervan.events.models import Event, TrackerSite
-from kervan.events.store import EventRow, events_store, events_store_is_one_statement, last_event_bump
+from kervan.events.store import EventRow, events_store, events_store_is_one_statement
 
 
 @dataclass
@@ -55,7 +54,7 @@ def events_ingest(
     server-side canonical events. Any bad item refuses the whole batch; nothing is written.
     """
     refuse = ingest.Refusal(batched)
-    now = timezone.now()
+    now = clock.now()
     tracks, identifies = ingest.prepare(
         items, now=now, refuse=refuse, clock_skew=clock_skew, storefront=storefront_only
     )
@@ -133,7 +132,7 @@ def events_record(
         )
         for e in events
     ]
-    return events_store(rows, received_at=timezone.now())
+    return events_store(rows, received_at=clock.now())
 
 
 def event_record(
@@ -149,17 +148,6 @@ def event_record(
     """Store one event; False if its dedupe_key was already seen."""
     event = {"name": name, "occurred_at": occurred_at, "dedupe_key": dedupe_key, "properties": properties}
     return bool(events_record([event], customer_id=customer_id, anonymous_id=anonymous_id, source=source))
-
-
-def events_attach_anonymous(*, anonymous_id: str, customer_id: int) -> int:
-    """Give an identified visitor's earlier anonymous events to their profile; their latest counts as activity."""
-    pending = Event.objects.filter(anonymous_id=anonymous_id, customer__isnull=True)
-    latest = pending.aggregate(latest=Max("occurred_at"))["latest"]
-    if latest is None:
-        return 0
-    moved = pending.update(customer_id=customer_id)
-    last_event_bump({customer_id: latest})
-    return moved
 
 
 def events_reassign(*, from_customer_id: int, to_customer_id: int) -> int:

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import orjson
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
@@ -17,10 +18,11 @@ from kervan.core.emails import normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
-from kervan.customers.actions import clean_profile
 from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_batch
 from kervan.customers.models import Customer, Identity
+from kervan.customers.profile import clean_profile
 from kervan.events.models import CanonicalEvent
+from kervan.events.store import events_attach_anonymous
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -258,7 +260,7 @@ def run_identify(actor: Actor, identify: Identify, sources: dict[str, Source]) -
     if identify.storefront and traits and known(identify):
         # Anyone can type anyone's email into a shop's form: a browser may name a new profile, never rename one.
         traits = {}
-    return customer_identify(
+    return identify_visitor(
         actor=actor,
         anonymous_id=identify.anonymous_id,
         email=identify.email,
@@ -267,6 +269,16 @@ def run_identify(actor: Actor, identify: Identify, sources: dict[str, Source]) -
         source_customer_id=identify.user_id,
         traits=traits,
     )
+
+
+def identify_visitor(*, actor: Actor, anonymous_id: str, **identifiers) -> tuple[Customer, bool]:
+    """customer_identify, then the visitor's earlier anonymous events join the profile found or created."""
+    with transaction.atomic():
+        customer, created = customer_identify(actor=actor, anonymous_id=anonymous_id, **identifiers)
+        anonymous_id = (anonymous_id or "").strip()[:100]
+        if anonymous_id:
+            events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
+    return customer, created
 
 
 def known(identify: Identify) -> bool:
@@ -307,7 +319,7 @@ def resolve_new(actor: Actor, tracks: list[Track], sources: dict[str, Source], f
         keys = [k for k in (("e", t.email), ("p", t.phone), ("u", t.source_key, t.user_id)) if k[-1]]
         t.resolved = next((known[k] for k in keys if k in known), None)
         if t.resolved is None:
-            customer, _ = customer_identify(
+            customer, _ = identify_visitor(
                 actor=actor,
                 email=t.email,
                 phone=t.phone,

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, Q, Value, When
+from django.db.models import Max
 
 from kervan.core.db import server_bound_cursor
 from kervan.customers.cache import customers_changed
-from kervan.customers.models import CustomerStats
+from kervan.customers.stats import LAST_EVENT_STALE, last_event_bump, last_event_bump_sql
 from kervan.events.models import Event
 
 
@@ -29,15 +29,9 @@ class EventRow:
     source_id: int | None
 
 
-# CustomerStats.last_event_at is "last seen", not an audit trail: it may lag the customer's newest event by up to
-# this. A visitor browsing a shop sends many events a minute; rewriting the stats row for each would cost an UPDATE
-# (a new row version, its WAL and index entries) per customer per batch for a change nobody can see. Half of it is
-# the database's rule (a row is rewritten only when it is more than half behind), the other half each process's
-# (see _recently_bumped): together never more than the whole.
-LAST_EVENT_GRANULARITY = dt.timedelta(seconds=60)
-_STALE = LAST_EVENT_GRANULARITY / 2
-# {customer_id: a time this process bumped last_event_at to, after its commit}. The stored value then is at least
-# that time minus _STALE, and it never moves back (merges keep the later one), so an event less than _STALE after
+# Half of the "last seen" throttle (customers.stats.LAST_EVENT_GRANULARITY) is this process's: {customer_id: a time
+# this process bumped last_event_at to, after its commit}. The stored value then is at least that time minus
+# LAST_EVENT_STALE, and it never moves back (merges keep the later one), so an event less than LAST_EVENT_STALE after
 # it needs no look at the stats row at all. Bounded: forgotten wholesale past _REMEMBERED entries.
 _recently_bumped: dict[int, dt.datetime] = {}
 _REMEMBERED = 100_000
@@ -99,10 +93,6 @@ def _insert_orm(rows: list[EventRow], received_at: dt.datetime) -> set[str]:
     return {e.dedupe_key for e in new}
 
 
-def _stale_before(column: str) -> str:
-    return f"{column} - interval '{int(_STALE.total_seconds())} seconds'"
-
-
 def _remember_bumped(latest: dict[int, dt.datetime]) -> None:
     if len(_recently_bumped) > _REMEMBERED:
         _recently_bumped.clear()
@@ -113,7 +103,6 @@ def _remember_bumped(latest: dict[int, dt.datetime]) -> None:
 
 def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set[str], set[int]]:
     events = connection.ops.quote_name(Event._meta.db_table)
-    stats = connection.ops.quote_name(CustomerStats._meta.db_table)
     # The stats rows are updated in customer order (the sorted `latest`, driving a nested loop over the primary
     # key), so two batches sharing customers lock them in the same order.
     sql = (
@@ -123,9 +112,7 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
         " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, customer_id, occurred_at),"
         " latest AS (SELECT customer_id, max(occurred_at) AS t FROM new WHERE customer_id = ANY(%s::bigint[])"
         " GROUP BY customer_id ORDER BY customer_id),"
-        f" bumped AS (UPDATE {stats} AS s SET last_event_at = latest.t FROM latest"
-        " WHERE s.customer_id = latest.customer_id"
-        f" AND (s.last_event_at IS NULL OR s.last_event_at < {_stale_before('latest.t')}))"
+        f" bumped AS ({last_event_bump_sql('latest', 'latest.customer_id', 'latest.t')})"
         " SELECT dedupe_key, customer_id FROM new"
     )
     # One JSON document, encoded in C by orjson, instead of arrays psycopg would escape element by element.
@@ -147,7 +134,7 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
     to_bump = [
         customer_id
         for customer_id, when in newest.items()
-        if customer_id not in _recently_bumped or when >= _recently_bumped[customer_id] + _STALE
+        if customer_id not in _recently_bumped or when >= _recently_bumped[customer_id] + LAST_EVENT_STALE
     ]
     with server_bound_cursor() as cursor:
         cursor.execute(sql, [received_at, document, "{" + ",".join(map(str, to_bump)) + "}"])
@@ -160,33 +147,12 @@ def _store_postgres(rows: list[EventRow], received_at: dt.datetime) -> tuple[set
     return stored, {customer for _key, customer in found if customer is not None}
 
 
-def last_event_bump(latest: dict[int, dt.datetime]) -> None:
-    """Move CustomerStats.last_event_at forward to `latest[customer_id]`; one UPDATE.
-
-    Throttled like a "last seen" time: a stored value less than half LAST_EVENT_GRANULARITY older than the new one
-    is kept (and events_store on PostgreSQL may skip a customer it bumped less than that ago), so last_event_at is
-    never later than the customer's newest event and at most LAST_EVENT_GRANULARITY earlier (it is exact for the
-    first event, and whenever events are further apart than that). Every path that gives customers new events ends
-    here (or in events_store), so this is also where their cached 360 is forgotten."""
-    if not latest:
-        return
-    customers_changed(latest)
-    ids = sorted(latest)
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(CustomerStats._meta.db_table)
-        sql = (
-            f"UPDATE {table} AS s SET last_event_at = u.t"
-            " FROM json_to_recordset(%s::json) AS u(c bigint, t timestamptz)"
-            f" WHERE s.customer_id = u.c AND (s.last_event_at IS NULL OR s.last_event_at < {_stale_before('u.t')})"
-        )
-        with server_bound_cursor() as cursor:
-            cursor.execute(sql, [orjson.dumps([{"c": i, "t": latest[i]} for i in ids]).decode()])
-        return
-    newest = Case(*[When(customer_id=i, then=Value(latest[i])) for i in ids], output_field=DateTimeField())
-    stale = Case(
-        *[When(customer_id=i, then=Value(latest[i] - _STALE)) for i in ids],
-        output_field=DateTimeField(),
-    )
-    CustomerStats.objects.filter(customer_id__in=ids).filter(
-        Q(last_event_at__isnull=True) | Q(last_event_at__lt=stale)
-    ).update(last_event_at=newest)
+def events_attach_anonymous(*, anonymous_id: str, customer_id: int) -> int:
+    """Give an identified visitor's earlier anonymous events to their profile; their latest counts as activity."""
+    pending = Event.objects.filter(anonymous_id=anonymous_id, customer__isnull=True)
+    latest = pending.aggregate(latest=Max("occurred_at"))["latest"]
+    if latest is None:
+        return 0
+    moved = pending.update(customer_id=customer_id)
+    last_event_bump({customer_id: latest})
+    return moved

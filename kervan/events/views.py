@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET
 from kervan.accounts.actors import Actor
 from kervan.accounts.api_auth import check_rate_limit, client_ip
 from kervan.accounts.decorators import require_access
+from kervan.core import clock
 from kervan.core.errors import KervanError
 from kervan.events import actions, selectors
 from kervan.events.schemas import CollectIn
@@ -63,7 +63,7 @@ def collect(request):
         if payload.sent_at is not None:
             if payload.sent_at.tzinfo is None:
                 raise KervanError(_("sent_at: needs a UTC offset."), "naive_datetime", status=422, field="sent_at")
-            skew = timezone.now() - payload.sent_at
+            skew = clock.now() - payload.sent_at
         actor = Actor(scopes={"events": "write"}, ip_address=client_ip(request))
         result = actions.events_ingest(
             actor=actor, items=payload.batch, default_source=site.source, clock_skew=skew, storefront_only=True

@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
+from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
+from kervan.core.queue import enqueue_on_commit
 from kervan.customers.cache import everything_changed
 from kervan.imports import bulk, liveness
 from kervan.imports.base import Progress, Report
@@ -101,7 +103,7 @@ def import_job_start(
     job.mode = mode
     job.status = ImportStatus.QUEUED
     job.save(update_fields=["mapping", "mode", "status"])
-    transaction.on_commit(lambda: import_job_process.enqueue(job.pk))
+    enqueue_on_commit(import_job_process, job.pk)
     return job
 
 
@@ -164,7 +166,7 @@ def _job_language(job_id: int) -> str:
 
 def _run(job_id: int) -> ImportJob | None:
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.CHECKING, started_at=timezone.now(), processed_rows=0, worker=liveness.worker_name()
+        status=ImportStatus.CHECKING, started_at=clock.now(), processed_rows=0, worker=liveness.worker_name()
     )
     if not claimed:
         return None
@@ -248,7 +250,7 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
         total_rows=rows,
         processed_rows=rows,
         error_count=report.error_count,
-        finished_at=timezone.now(),
+        finished_at=clock.now(),
         file="",
         **counts,
     )
@@ -289,7 +291,7 @@ def _fail(job: ImportJob, actor: Actor, reason: str, only_if: tuple[str, ...] = 
         jobs = ImportJob.objects.filter(pk=job.pk)
         if only_if:
             jobs = jobs.filter(status__in=only_if)
-        if not jobs.update(status=ImportStatus.FAILED, failure=reason, finished_at=timezone.now()):
+        if not jobs.update(status=ImportStatus.FAILED, failure=reason, finished_at=clock.now()):
             return  # it finished meanwhile
         audit(
             actor=actor,

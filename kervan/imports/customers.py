@@ -1,15 +1,15 @@
 """Customer import, built for files of a million rows.
 
-Rows are checked in Python with the same rules as customers.actions.clean_profile (emails and phones normalised,
+Rows are checked in Python with the same rules as customers.profile (emails and phones normalised,
 birth dates in range, two-letter countries …), matched to existing customers by email, then phone (an email or
 phone seen earlier in the same file counts too), and written in bulk by CustomerWriter. An empty cell never
 erases a value; tags are added, never removed.
 """
 
 import datetime as dt
+import functools
 import json
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.core.emails import normalize_email
@@ -17,28 +17,16 @@ from kervan.core.errors import KervanError
 from kervan.core.phones import normalize_phone
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import Customer, CustomFieldDefinition, Identity, Tag
+from kervan.customers.profile import TEXT_LIMITS, clean_country, clean_language, clean_text
+from kervan.customers.search import search_keys
 from kervan.imports import bulk
-from kervan.imports.base import Importer, memoized, text
-from kervan.imports.customers_write import CHANNELS, PROFILE, CustomerWriter, search_keys
+from kervan.imports.base import Importer, memoized
+from kervan.imports.customers_write import CHANNELS, PROFILE, CustomerWriter
 from kervan.imports.fields import CUSTOM_PREFIX
-from kervan.imports.values import parse_consent, parse_date, parse_gender, parse_tags, split_full_name
+from kervan.imports.values import parse_birth_date, parse_consent, parse_gender, parse_tags, split_full_name
 
 BATCH = 5000
 PRELOAD_LIMIT = 3_000_000  # up to this many known emails/phones are read into memory at once
-
-
-def _country(raw: str) -> str:
-    value = raw.strip().upper()
-    if len(value) != 2 or not value.isalpha():
-        raise KervanError(_("Use a two-letter country code such as TR."), "invalid_country")
-    return value
-
-
-def _language(raw: str) -> str:
-    value = raw.strip().lower()
-    if len(value) > 8 or not value.replace("-", "").isalpha():
-        raise KervanError(_("Use a language code such as tr or en."), "invalid_language")
-    return value
 
 
 def _full_name(raw: str) -> tuple[str, str]:
@@ -51,7 +39,6 @@ def _full_name(raw: str) -> tuple[str, str]:
 class CustomerImport(CustomerWriter, Importer):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.today = timezone.localdate()
         self.definitions = {d.key: d for d in CustomFieldDefinition.objects.all()}
         self.required_custom = any(d.required for d in self.definitions.values())
         self.custom_mapped = any(field.startswith(CUSTOM_PREFIX) for field, _, _ in self.plan)
@@ -72,10 +59,8 @@ class CustomerImport(CustomerWriter, Importer):
     # -- checking -----------------------------------------------------------------------------------------------
 
     def parser(self, field: str):
-        if field in ("first_name", "last_name"):
-            return memoized(text(100))
-        if field == "city":
-            return memoized(text(100))
+        if field in TEXT_LIMITS:
+            return memoized(functools.partial(clean_text, field=field))
         if field == "full_name":
             return _full_name
         if field == "email":
@@ -83,13 +68,13 @@ class CustomerImport(CustomerWriter, Importer):
         if field == "phone":
             return normalize_phone
         if field == "birth_date":
-            return memoized(self._birth_date)
+            return memoized(parse_birth_date)
         if field == "gender":
             return memoized(parse_gender)
         if field == "country":
-            return memoized(_country)
+            return memoized(clean_country)
         if field == "language":
-            return memoized(_language)
+            return memoized(clean_language)
         if field == "tags":
             return memoized(parse_tags)
         if field.startswith("consent_"):
@@ -97,12 +82,6 @@ class CustomerImport(CustomerWriter, Importer):
         if field.startswith(CUSTOM_PREFIX):
             return str.strip
         raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
-
-    def _birth_date(self, raw: str) -> dt.date:
-        value = parse_date(raw)
-        if value > self.today or value.year < 1900:
-            raise KervanError(_("'%(value)s' is out of range for a birth date.") % {"value": raw}, "invalid_date")
-        return value
 
     def check_row(self, number: int, cells: list[str]) -> None:
         values = self.parse(number, cells)

@@ -8,14 +8,15 @@ import re
 import time
 
 from django.conf import settings
-from django.utils import timezone
 
-from kervan.core.text import search_fold
+from kervan.core import clock
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, Identity, Tag
+from kervan.customers.profile import PROFILE_FIELDS
+from kervan.customers.stats import stats_create_empty
 from kervan.imports import bulk
-from kervan.imports.base import memoized
 
-PROFILE = ("first_name", "last_name", "email", "phone", "birth_date", "gender", "city", "country", "language")
+# A file sets every profile field but the time zone (new customers get the store's).
+PROFILE = tuple(f for f in PROFILE_FIELDS if f != "time_zone")
 CHANNELS = ("email", "sms", "call", "whatsapp")
 # fmt: off
 CUSTOMER_COLUMNS = (
@@ -25,8 +26,6 @@ CUSTOMER_COLUMNS = (
 )
 UPDATE_COLUMNS = (*PROFILE, "custom_fields", *(f"consent_{c}" for c in CHANNELS), "search_key", "name_key",
                   "updated_at")
-STATS_COLUMNS = ("customer_id", "currency", "total_spent", "order_count", "average_order_value", "returns_count",
-                 "refunded_total")
 IDENTITY_COLUMNS = ("kind", "value", "customer_id", "created_at")
 CONSENT_COLUMNS = (
     "customer_id", "channel", "purpose", "status", "source", "proof", "occurred_at", "recorded_at", "actor_id",
@@ -54,7 +53,7 @@ class CustomerWriter:
         from kervan.imports.sources import import_source
 
         first = first_ids.get(Customer._meta.db_table, 0)
-        now = timezone.now()
+        now = clock.now()
         self.now_db = bulk.db_datetime(now)
         self.source_id = import_source().pk
         with self.timed("tags_seconds"):
@@ -173,13 +172,7 @@ class CustomerWriter:
                 yield f"{row[0]}\t" + "\t".join(row[1:]) + "\n"
 
     def _insert_stats(self, first: int) -> None:
-        currency = settings.KERVAN_DEFAULT_CURRENCY
-        table = CustomerStats._meta.db_table
-        ids = range(first, first + len(self.new))
-        if bulk.is_postgresql():
-            bulk.copy_lines(table, STATS_COLUMNS, (f"{i}\t{currency}\t0\t0\t0\t0\t0\n" for i in ids))
-        else:
-            bulk.insert_rows(table, STATS_COLUMNS, ((i, currency, "0", 0, "0", 0, "0") for i in ids))
+        stats_create_empty(range(first, first + len(self.new)), currency=settings.KERVAN_DEFAULT_CURRENCY)
 
     def _insert_identities(self, first: int, in_index_order: bool) -> None:
         now = self.now_db
@@ -259,23 +252,3 @@ class CustomerWriter:
             for channel in c.get("_new_consents", ()):
                 address = c["email"] if channel == "email" else c["phone"]
                 yield row(cid, channel, c[f"consent_{channel}"], address)
-
-
-def search_keys():
-    """customer_search_key and customer_name_key, the same values, computed from cached folds of the name and
-    city parts: folding is per character (Turkish lower-casing, accents dropped, spaces collapsed), so folding the
-    parts and joining them equals folding the joined text; e-mails are already lower-case and phones are ASCII.
-    A million rows have a few thousand distinct names and cities, so this is much faster than folding each row."""
-    fold = memoized(search_fold)
-
-    def keys(first_name: str, last_name: str, email: str, phone: str, city: str) -> tuple[str, str]:
-        first = fold(first_name) if first_name else ""
-        last = fold(last_name) if last_name else ""
-        national = "0" + phone[3:] if phone.startswith("+90") else ""
-        if email and not email.isascii():
-            email = search_fold(email)
-        parts = (first, last, email, phone, national, fold(city) if city else "")
-        name_key = f"{first} {last}" if first and last else first or last
-        return " ".join([p for p in parts if p]), name_key
-
-    return keys

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from kervan.catalog.models import Variant
 from kervan.core.emails import normalize_email
-from kervan.core.errors import KervanError
+from kervan.core.errors import KervanError, check_choice
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
 from kervan.imports.base import Importer, memoized, text
@@ -110,25 +110,12 @@ def _status(raw: str) -> str:
 
 
 def _channel(raw: str) -> str:
-    channel = _CHANNEL.get(fold_choice(raw))
-    if channel is None:
-        raise KervanError(
-            _("'%(value)s' is not a sales channel (%(choices)s).")
-            % {"value": raw, "choices": ", ".join(SalesChannel.values)},
-            "invalid_choice",
-        )
-    return channel
+    # A spelling shops use ("Web sitesi", "Pazaryeri") is looked up; anything else must be a channel as it stands.
+    return check_choice(_CHANNEL.get(fold_choice(raw), raw), SalesChannel, field="sales_channel")
 
 
 def _marketplace(raw: str) -> str:
-    value = fold_choice(raw).replace(" ", "")
-    if value not in Marketplace.values:
-        raise KervanError(
-            _("'%(value)s' is not a marketplace (%(choices)s).")
-            % {"value": raw, "choices": ", ".join(v for v in Marketplace.values if v)},
-            "invalid_choice",
-        )
-    return value
+    return check_choice(fold_choice(raw).replace(" ", ""), Marketplace, field="marketplace")
 
 
 class OrderImport(Importer):
@@ -273,7 +260,7 @@ class OrderImport(Importer):
 
     def write(self, first_ids: dict[str, int]) -> None:
         from kervan.customers.identity import customer_identify
-        from kervan.orders.actions import order_create, order_set_status
+        from kervan.orders.actions import NewOrder, order_create, order_set_status
 
         source = import_source()
         for order_number, rows, header in self.good:
@@ -300,8 +287,7 @@ class OrderImport(Importer):
                         phone=header.get("phone", ""),
                         traits={k: header[k] for k in ("first_name", "last_name", "city") if k in header},
                     )
-                    order, created = order_create(
-                        actor=self.actor,
+                    new_order = NewOrder(
                         customer=customer,
                         lines=lines,
                         placed_at=header["placed_at"],
@@ -318,8 +304,9 @@ class OrderImport(Importer):
                         utm_medium=header.get("utm_medium", ""),
                         utm_campaign=header.get("utm_campaign", ""),
                         discount_codes=header.get("discount_codes", ()),
-                        adjust_stock=False,  # imported orders are history: today's stock already reflects them
                     )
+                    # Imported orders are history: today's stock already reflects them.
+                    order, created = order_create(actor=self.actor, new_order=new_order, adjust_stock=False)
                     if created:
                         for status in then:
                             order_set_status(

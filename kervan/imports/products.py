@@ -6,11 +6,11 @@ A known SKU is updated; an empty cell changes nothing.
 """
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.catalog.actions import category_create
 from kervan.catalog.models import Category, Product, StockLevel, StockMovement, Variant
+from kervan.core import clock
 from kervan.core.errors import KervanError
 from kervan.imports.base import Importer, memoized, text
 from kervan.imports.sources import import_source
@@ -176,7 +176,7 @@ class ProductImport(Importer):
         Variant.objects.bulk_create([v for v, _ in new_variants], batch_size=1000)
         StockLevel.objects.bulk_create([StockLevel(variant=v, quantity=n) for v, n in new_variants], batch_size=1000)
         movements.extend(self._movement(v, n, n) for v, n in new_variants if n)
-        now = timezone.now()
+        now = clock.now()
         for item in (*changed_variants, *changed_products.values()):
             item.updated_at = now
         Variant.objects.bulk_update(

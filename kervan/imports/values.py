@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
 from kervan.core.money import CENT
+from kervan.customers.profile import clean_birth_date
 
 _DATE_DOTTED = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
@@ -116,10 +117,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def parse_birth_date(text: str) -> dt.date:
-    value = parse_date(text)
-    if value > timezone.localdate() or value.year < 1900:
-        raise KervanError(_("'%(value)s' is out of range for a birth date.") % {"value": text}, "invalid_date")
-    return value
+    return clean_birth_date(parse_date(text))
 
 
 def parse_datetime(text: str, tz: str | None = None) -> dt.datetime:

@@ -35,14 +35,16 @@ def create_order(request, payload: OrderIn):
     """Create an order. Sending the same source + external_id again returns the first order with 200."""
     request.auth.require("orders", "write")
     data = payload.dict()
-    customer = customer_get(data.pop("customer_id"))
+    customer = customer_get(actor=request.auth, customer_id=data.pop("customer_id"))
     source_key = data.pop("source")
     source = None
     if source_key:
         source = Source.objects.filter(key=source_key).first()
         if source is None:
             raise NotFound(_("No source '%(key)s'.") % {"key": source_key}, "source_not_found")
-    order, created = actions.order_create(actor=request.auth, customer=customer, source=source, **data)
+    order, created = actions.order_create(
+        actor=request.auth, new_order=actions.NewOrder(customer=customer, source=source, **data)
+    )
     return Status(201 if created else 200, order)
 
 

@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "kervan.orders"
     label = "orders"
+
+    def ready(self) -> None:
+        from kervan.accounts.permissions import READ, WRITE, register_area
+        from kervan.orders import timeline
+
+        register_area("orders", _("Orders"), marketing=READ, sales=WRITE, support=WRITE, analyst=READ, readonly=READ)
+
+        timeline.register()

@@ -16,6 +16,18 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# Which status may follow which. Skipping ahead is allowed (a POS sale is paid and fulfilled at once);
+# going back is not, and a cancelled or delivered order is final.
+NEXT_STATUSES = {
+    OrderStatus.PLACED: {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.SHIPPED, OrderStatus.CANCELLED},
+    OrderStatus.PAID: {OrderStatus.FULFILLED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED},
+    OrderStatus.FULFILLED: {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED},
+    OrderStatus.SHIPPED: {OrderStatus.DELIVERED},
+    OrderStatus.DELIVERED: set(),
+    OrderStatus.CANCELLED: set(),
+}
+
+
 class SalesChannel(models.TextChoices):
     WEB = "web", _("Web store")
     MOBILE_APP = "mobile_app", _("Mobile app")

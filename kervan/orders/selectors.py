@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from kervan.core.errors import KervanError, NotFound
+from kervan.core.errors import NotFound, check_choice
 from kervan.orders.models import Order, OrderStatus, SalesChannel
 
 
@@ -19,18 +19,9 @@ def order_list(
     if customer_id is not None:
         qs = qs.filter(customer_id=customer_id)
     if status:
-        if status not in OrderStatus.values:
-            raise KervanError(
-                _("status must be one of %(choices)s.") % {"choices": ", ".join(OrderStatus.values)}, "invalid_choice"
-            )
-        qs = qs.filter(status=status)
+        qs = qs.filter(status=check_choice(status, OrderStatus, field="status"))
     if sales_channel:
-        if sales_channel not in SalesChannel.values:
-            raise KervanError(
-                _("sales_channel must be one of %(choices)s.") % {"choices": ", ".join(SalesChannel.values)},
-                "invalid_choice",
-            )
-        qs = qs.filter(sales_channel=sales_channel)
+        qs = qs.filter(sales_channel=check_choice(sales_channel, SalesChannel, field="sales_channel"))
     if since:
         qs = qs.filter(placed_at__gte=since)
     if until:

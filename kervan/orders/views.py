@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from kervan.accounts.decorators import require_access
 from kervan.core.web import form_action
 from kervan.orders import actions, selectors
-from kervan.orders.models import OrderStatus, ReturnReason
+from kervan.orders.models import NEXT_STATUSES, OrderStatus, ReturnReason
 
 
 @require_access("orders", "read")
@@ -27,7 +27,7 @@ def order_detail(request, order_id: int):
             "returns": order.returns.prefetch_related("lines__order_line"),
             "refunds": order.refunds.all(),
             "next_statuses": [
-                (s, OrderStatus(s).label) for s in OrderStatus.values if s in actions.NEXT_STATUSES[order.status]
+                (s, OrderStatus(s).label) for s in OrderStatus.values if s in NEXT_STATUSES[order.status]
             ],
             "reasons": ReturnReason.choices,
             "refundable": order.total - order.refunded_total,

@@ -1,4 +1,5 @@
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import template
 from django.utils.formats import number_format
@@ -9,7 +10,7 @@ SYMBOLS = {"TRY": "₺", "USD": "$", "EUR": "€", "GBP": "£"}
 
 
 @register.filter
-def money(amount, currency: str = "TRY") -> str:
+def money(amount: Any, currency: str = "TRY") -> str:
     """`{{ order.total|money:order.currency }}` → "₺1.234,50" in Turkish, "₺1,234.50" in English."""
     if amount in (None, ""):
         return "—"

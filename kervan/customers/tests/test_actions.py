@@ -12,6 +12,7 @@ from kervan.customers.models import ConsentRecord, Customer, CustomerMerge, Cust
 from kervan.customers.selectors import duplicate_candidates
 from kervan.customers.tests.factories import IST, make_customer, make_order
 from kervan.events.actions import event_record
+from kervan.events.ingest import identify_visitor
 from kervan.events.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +103,7 @@ def test_identify_joins_anonymous_events_to_profile(system_actor):
         dedupe_key="e2",
         anonymous_id="anon-1",
     )
-    customer, created = customer_identify(
+    customer, created = identify_visitor(
         actor=system_actor, anonymous_id="anon-1", email="Zeynep@Example.com", traits={"first_name": "Zeynep"}
     )
     assert created and customer.first_name == "Zeynep"
@@ -148,12 +149,12 @@ def test_merge_moves_everything_and_keeps_history(admin_actor):
         customer_merge(actor=admin_actor, survivor=survivor, merged=merged)
 
 
-def test_duplicates_need_name_and_one_more_matching_detail():
+def test_duplicates_need_name_and_one_more_matching_detail(system_actor):
     base = make_customer(first_name="Mehmet", last_name="Yılmaz", city="Konya", email="mehmet.y@gmail.com")
     same_city = make_customer(first_name="MEHMET", last_name="YILMAZ", city="KONYA", email="m2@example.com")
     same_email_name = make_customer(first_name="Mehmet", last_name="Yilmaz", email="mehmet.y@hotmail.com")
     make_customer(first_name="Mehmet", last_name="Yılmaz", city="Van", email="other@example.com")  # name only
-    found = {c.pk: reasons for c, reasons in duplicate_candidates(base)}
+    found = {c.pk: reasons for c, reasons in duplicate_candidates(actor=system_actor, customer=base)}
     assert set(found) == {same_city.pk, same_email_name.pk}
     assert "same_city" in found[same_city.pk] and "same_email_name" in found[same_email_name.pk]
 

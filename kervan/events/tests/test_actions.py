@@ -5,9 +5,10 @@ import datetime as dt
 
 from kervan.core.models import Source
 from kervan.customers.models import Customer, CustomerStats
-from kervan.events.actions import event_record, events_attach_anonymous, events_reassign
+from kervan.customers.stats import LAST_EVENT_GRANULARITY
+from kervan.events.actions import event_record, events_reassign
 from kervan.events.models import Event
-from kervan.events.store import LAST_EVENT_GRANULARITY
+from kervan.events.store import events_attach_anonymous
 
 T = dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)
 

@@ -10,9 +10,9 @@ from django.db import connection, connections
 from kervan.accounts.actors import Actor
 from kervan.customers.actions import customer_create
 from kervan.customers.models import CustomerStats
+from kervan.customers.stats import LAST_EVENT_GRANULARITY
 from kervan.events.actions import events_ingest
 from kervan.events.models import Event
-from kervan.events.store import LAST_EVENT_GRANULARITY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -126,7 +126,7 @@ def test_an_order_refused_by_the_orders_app_is_reported_and_refuse_mode_rolls_ba
     real = actions.order_create
 
     def picky(**kwargs):
-        if kwargs["external_id"] == "1002":
+        if kwargs["new_order"].external_id == "1002":
             raise KervanError("This order cannot be recorded.", "refused_by_orders")
         return real(**kwargs)
 
@@ -146,3 +146,17 @@ def test_imported_orders_do_not_take_todays_stock(run_import, mug):
     job = run_import("orders", csv_file([HEADER, *ROWS]), mode="skip")
     assert job.imported >= 1 and Order.objects.filter(lines__variant=mug).exists()
     assert StockLevel.objects.get(variant=mug).quantity == 50
+
+
+def test_channel_and_marketplace_spellings_are_read_and_unknown_ones_reported(run_import):
+    header = ["Sipariş No", "Sipariş Tarihi", "E-posta", "Ürün Adı", "Adet", "Birim Fiyat", "Kanal", "Pazaryeri"]
+    rows = [
+        ["1", "2024-04-01", "a@example.com", "Kalem", "1", "5", "Pazaryeri", "Trendyol"],
+        ["2", "2024-04-01", "a@example.com", "Kalem", "1", "5", "faks", ""],
+        ["3", "2024-04-01", "a@example.com", "Kalem", "1", "5", "web", "ebay"],
+    ]
+    job = run_import("orders", csv_file([header, *rows]))
+    errors = list(job.row_errors.filter(code="invalid_choice").order_by("row").values_list("row", "column", "reason"))
+    assert [e[:2] for e in errors] == [(3, "Kanal"), (4, "Pazaryeri")]
+    assert errors[0][2].startswith("sales_channel ") and errors[1][2].startswith("marketplace ")
+    assert list(Order.objects.values_list("sales_channel", "marketplace")) == [("marketplace", "trendyol")]

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from kervan.accounts.permissions import ROLE_ACCESS, Role
+from kervan.accounts.permissions import Role, role_access
 from kervan.accounts.testing import assert_page_matrix, role_client
 from kervan.customers.models import Customer
 from kervan.imports.models import ImportJob, ImportStatus
@@ -93,7 +93,7 @@ def test_upload_by_role_and_refusals_change_nothing(role, django_capture_on_comm
     client = role_client(role)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file(ROWS)})
-    if ROLE_ACCESS[role]["imports"] == "write" and ROLE_ACCESS[role]["customers"] == "write":
+    if role_access(role)["imports"] == "write" and role_access(role)["customers"] == "write":
         assert response.status_code == 302
         assert ImportJob.objects.count() == 1
     else:

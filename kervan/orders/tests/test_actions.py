@@ -10,7 +10,7 @@ from kervan.core.models import Source
 from kervan.customers.models import CustomerStats
 from kervan.customers.tests.factories import IST, make_customer, make_order
 from kervan.events.models import Event
-from kervan.orders.actions import order_create, order_set_status, refund_create, return_create
+from kervan.orders.actions import NewOrder, order_create, order_set_status, refund_create, return_create
 from kervan.orders.models import Order, OrderStatusChange, Shipment
 
 pytestmark = pytest.mark.django_db
@@ -43,16 +43,15 @@ def test_order_totals_and_stats_are_kept_incrementally(system_actor):
 def test_replayed_order_delivery_is_not_counted_twice(system_actor):
     customer = make_customer()
     shop = Source.objects.create(key="shop", name="Shop", kind="shopify")
-    kwargs = dict(
-        actor=system_actor,
+    delivery = NewOrder(
         customer=customer,
         source=shop,
         external_id="450789469",
         lines=[{"title": "Kazak", "quantity": 1, "unit_price": "300"}],
         placed_at=dt.datetime(2026, 1, 1, tzinfo=IST),
     )
-    order, created = order_create(**kwargs)
-    again, created_again = order_create(**kwargs)
+    order, created = order_create(actor=system_actor, new_order=delivery)
+    again, created_again = order_create(actor=system_actor, new_order=delivery)
     assert created and not created_again and again.pk == order.pk
     assert Order.objects.count() == 1 and stats_of(customer).order_count == 1
     assert stats_of(customer).total_spent == Decimal("300.00")
@@ -72,7 +71,7 @@ def test_replayed_order_delivery_is_not_counted_twice(system_actor):
 def test_bad_orders_are_refused_and_write_nothing(system_actor, lines):
     customer = make_customer()
     with pytest.raises(KervanError):
-        order_create(actor=system_actor, customer=customer, lines=lines)
+        order_create(actor=system_actor, new_order=NewOrder(customer=customer, lines=lines))
     assert Order.objects.count() == 0 and stats_of(customer).order_count == 0
     assert not Event.objects.exists()
 
@@ -114,7 +113,8 @@ def test_partial_return_and_refunds(admin_actor):
     product = product_create(actor=admin_actor, title="Kazak", variants=[{"sku": "KZK-M", "price": "250", "stock": 5}])
     variant = product.variants.get()
     order, _ = order_create(
-        actor=admin_actor, customer=customer, lines=[{"sku": "KZK-M", "quantity": 2, "unit_price": "250"}]
+        actor=admin_actor,
+        new_order=NewOrder(customer=customer, lines=[{"sku": "KZK-M", "quantity": 2, "unit_price": "250"}]),
     )
     assert StockLevel.objects.get(variant=variant).quantity == 3
     line = order.lines.get()

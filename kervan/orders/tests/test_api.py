@@ -97,3 +97,30 @@ def test_invalid_transition_is_409_and_list_filters(api):
     assert [o["id"] for o in api.get("/orders/", {"customer_id": customer.pk}).json()["items"]] == [order_id]
     assert api.get("/orders/", {"status": "cancelled"}).json()["items"] == []
     assert api.get("/orders/", {"status": "lost"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/orders/", {"sales_channel": "fax"}, "sales_channel"),
+        ("/orders/", {"marketplace": "ebay"}, "marketplace"),
+        ("/orders/{id}/status", {"status": "lost"}, "status"),
+        ("/orders/{id}/status", {"status": "paid", "payment": {"method": "barter"}}, "payment.method"),
+        ("/orders/{id}/returns", {"lines": [{"order_line_id": 1, "quantity": 1}], "reason": "bored"}, "reason"),
+        ("/orders/{id}/refunds", {"amount": "1.00", "reason": "bored"}, "reason"),
+    ],
+)
+def test_unknown_choices_are_refused_naming_the_field_and_the_choices(api, path, body, field):
+    customer = make_customer()
+    order = api.post("/orders/", order_body(customer)).json()
+    response = api.post(path.format(id=order["id"]), order_body(customer, **body) if path == "/orders/" else body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_choice" and response.json()["field"] == field
+    assert response.json()["detail"].startswith(f"{field} ")
+    assert Order.objects.count() == 1 and Order.objects.get().status == "placed"
+
+
+def test_unknown_list_filter_is_refused_naming_the_field(api):
+    response = api.get("/orders/", {"sales_channel": "fax"})
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_choice", "sales_channel")

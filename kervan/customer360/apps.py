@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class Customer360Config(AppConfig):
+    name = "kervan.customer360"
+    label = "customer360"

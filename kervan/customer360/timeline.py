@@ -1,0 +1,117 @@
+"""The Customer 360 timeline: one merged, paginated read over everything that happened to a customer.
+
+Nothing is copied into a timeline table. Every app registers its kinds of entries with the customer registry
+(kervan.customers.registry.TimelineSource); each kind is read newest-first from its own (customer, time) index, the
+streams are merged by time, and the cursor (time, kind, id) says where the next page starts. A role sees the kinds
+of the permission areas it may read.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, IntegerField, Q, Value
+from django.utils.translation import gettext as _
+
+from kervan.accounts.actors import Actor
+from kervan.core.errors import KervanError
+from kervan.core.pagination import check_limit, decode_cursor, encode_cursor, invalid_cursor
+from kervan.customers.registry import TimelineSource, timeline_sources
+
+
+@dataclass
+class TimelineItem:
+    kind: str
+    id: int
+    occurred_at: dt.datetime
+    obj: Any
+
+
+def visible_sources(actor: Actor) -> list[TimelineSource]:
+    """The kinds `actor` may see, in the page's order."""
+    return [s for s in timeline_sources() if actor.can(s.area, "read")]
+
+
+def _decode(cursor: str, ranks: dict[str, int]) -> tuple[dt.datetime, str, int]:
+    when, kind, pk = decode_cursor(cursor, 3)
+    if not isinstance(when, dt.datetime) or kind not in ranks or not isinstance(pk, int):
+        raise invalid_cursor()
+    return when, kind, pk
+
+
+def customer_timeline(
+    *, actor: Actor, customer_id: int, kinds: list[str] | None = None, cursor: str | None = None, limit: int = 30
+) -> tuple[list[TimelineItem], str | None]:
+    """Newest first. `kinds` narrows to some of the kinds `actor` may see. Returns (items, next cursor or None)."""
+    sources = {s.kind: s for s in visible_sources(actor)}
+    # The tie-break rank at one instant follows every registered kind's position, whoever reads, so a cursor means
+    # the same for every role.
+    ranks = {s.kind: s.position for s in timeline_sources()}
+    kinds = kinds or list(sources)
+    unknown = set(kinds) - set(sources)
+    if unknown:
+        raise KervanError(
+            _("Unknown timeline kind '%(kind)s'. Use %(kinds)s.")
+            % {"kind": sorted(unknown)[0], "kinds": ", ".join(sources)},
+            "invalid_kind",
+        )
+    check_limit(limit)
+    after = _decode(cursor, ranks) if cursor else None
+    by_rank = {ranks[kind]: sources[kind] for kind in kinds}
+    branches = []
+    apart = []
+    for kind in kinds:
+        source = sources[kind]
+        if source.newest_keys is not None:
+            apart.append(source)
+            continue
+        qs = source.rows(customer_id)
+        time_field = source.time_field
+        if after:
+            when, after_kind, after_id = after
+            if ranks[kind] < ranks[after_kind]:  # at the cursor's instant this kind sorts after the cursor's
+                qs = qs.filter(**{f"{time_field}__lte": when})
+            elif kind == after_kind:
+                qs = qs.filter(Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "pk__lt": after_id}))
+            else:
+                qs = qs.filter(**{f"{time_field}__lt": when})
+        branches.append(
+            qs.order_by()
+            .annotate(t=F(time_field), rank=Value(ranks[kind], output_field=IntegerField()))
+            .values_list("t", "rank", "id")
+        )
+    # One query orders the kinds read together: newest first; at one instant higher rank, then higher id first —
+    # the order the cursor assumes. Then each kind on the page is loaded by id.
+    rows: list[tuple[dt.datetime, int, int]] = []
+    if branches:
+        combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+        rows = list(combined.order_by("-t", "-rank", "-id")[: limit + 1])
+    for source in apart:
+        before = not_after = None
+        if after:
+            when, after_kind, after_id = after
+            if source.kind == after_kind:
+                before = (when, after_id)
+            elif ranks[source.kind] < ranks[after_kind]:
+                not_after = when
+            else:  # strictly older than the cursor's instant
+                before = (when, -1)
+        keys = source.newest_keys(customer_id, count=limit + 1, before=before, not_after=not_after)
+        rows.extend((when, ranks[source.kind], pk) for when, pk in keys)
+    if apart:
+        rows = sorted(rows, reverse=True)[: limit + 1]
+    page = rows[:limit]
+    objects = {}
+    for rank in {rank for _when, rank, _pk in page}:
+        source = by_rank[rank]
+        ids = [pk for _when, r, pk in page if r == rank]
+        objects[rank] = source.rows(customer_id).select_related(*source.select_related).in_bulk(ids)
+    items = [TimelineItem(by_rank[rank].kind, pk, when, objects[rank][pk]) for when, rank, pk in page]
+    next_cursor = encode_cursor([items[-1].occurred_at, items[-1].kind, items[-1].id]) if len(rows) > limit else None
+    return items, next_cursor
+
+
+def timeline_present(item: TimelineItem) -> dict[str, Any]:
+    """What the item's source says of it: {"title", "data"} and, for the page, maybe "summary", "byline", "link"."""
+    source = next(s for s in timeline_sources() if s.kind == item.kind)
+    return source.present(item.obj)

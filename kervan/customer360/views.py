@@ -1,0 +1,109 @@
+"""The Customer 360 page: the customer core's header, the cards and the timeline other apps register."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from kervan.accounts.actors import Actor
+from kervan.accounts.context_processors import who_label
+from kervan.accounts.decorators import require_access
+from kervan.core.audit import audit_view
+from kervan.customer360.timeline import TimelineItem, customer_timeline, timeline_present, visible_sources
+from kervan.customers import selectors
+from kervan.customers.cache import cached_360
+from kervan.customers.models import ConsentRecord, Customer
+from kervan.customers.registry import cards
+
+# The 360 page is rendered once per customer, language and role with these placeholders where each response
+# differs (the viewer's CSRF token, name and the page's own address), then filled in per response: a cached view
+# renders no template at all.
+_HOLES = {"csrf_token": "kervan-hole-csrf-token", "who": "kervan-hole-who", "here": "kervan-hole-here"}
+
+
+@require_access("customers", "read")
+def customer_detail(request, customer_id: int):
+    visible = [s.kind for s in visible_sources(request.actor)]
+    kinds = [k for k in request.GET.getlist("kind") if k in visible]
+    cursor = request.GET.get("cursor") or None
+    if request.htmx and cursor:
+        customer = selectors.customer_get(actor=request.actor, customer_id=customer_id)
+        return render(
+            request, "customer360/_timeline_items.html", _timeline_page(request.actor, customer, kinds, cursor)
+        )
+
+    def build() -> dict:
+        return _render_360(request, customer_id, kinds=kinds, cursor=cursor)
+
+    if kinds or cursor or messages.get_messages(request):
+        page = build()  # a filtered or later timeline page, or one-off messages to show: not cached
+    else:  # the first view of a profile, by far the most frequent
+        page = cached_360(customer_id, f"page:{get_language()}:{request.user.role}", build)
+    if page["merged_into"]:
+        messages.info(request, _("This profile was merged into another one."))
+        return redirect("customer360:detail", customer_id=page["merged_into"])
+    audit_view(actor=request.actor, customer_id=customer_id)
+    html = page["html"]
+    for name, value in (
+        ("csrf_token", get_token(request)),
+        ("who", escape(who_label(request.user))),
+        ("here", escape(request.get_full_path())),
+    ):
+        html = html.replace(_HOLES[name], value)
+    return HttpResponse(html)
+
+
+def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | None) -> dict:
+    """The 360 page as HTML with _HOLES, or where a merged profile went."""
+    actor = request.actor
+    customer = selectors.customer_get(actor=actor, customer_id=customer_id)
+    if customer.merged_into_id:
+        return {"merged_into": customer.merged_into_id, "html": ""}
+    context = {
+        **_timeline_page(actor, customer, kinds, cursor),
+        "view": selectors.customer_360(actor=actor, customer=customer),
+        "cards": _cards(actor, customer),
+        "all_kinds": [(s.kind, s.label) for s in visible_sources(actor)],
+        "channels": ConsentRecord.Channel.choices,
+        "iys_sources": ConsentRecord.IysSource.choices,
+        **_HOLES,
+    }
+    return {"merged_into": None, "html": render_to_string("customer360/detail.html", context, request=request)}
+
+
+def _cards(actor: Actor, customer: Customer) -> list[str]:
+    """The registered cards the role may see and that have something to show, rendered."""
+    shown = []
+    for card in cards():
+        if actor.can(card.area, "read"):
+            context = card.context(customer)
+            if context is not None:
+                shown.append(render_to_string(card.template, context))
+    return shown
+
+
+def _timeline_page(actor: Actor, customer: Customer, kinds: list[str], cursor: str | None) -> dict:
+    """What the timeline templates show: one page of entries (item, presented) and the cursor for the next."""
+    items, next_cursor = customer_timeline(actor=actor, customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
+    entries = [(item, _shown_on_page(actor, item)) for item in items]
+    return {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds}
+
+
+def _shown_on_page(actor: Actor, item: TimelineItem) -> dict:
+    """timeline_present plus the text the page prints for it, made here: for 30 entries, template filters and
+    loops cost more than the rest of building an uncached 360 page (dates, the title's link)."""
+    shown = timeline_present(item)
+    when = timezone.localtime(item.occurred_at)
+    shown["when"], shown["when_iso"] = when.strftime("%d.%m.%Y %H:%M"), when.isoformat()
+    link = shown.pop("link", None)
+    if link is not None:
+        url_name, object_id, area = link
+        if actor.can(area, "read"):
+            shown["url"] = reverse(url_name, args=[object_id])
+    return shown

@@ -1,0 +1,319 @@
+"""Orders: recording one (NewOrder → order_create), moving it along its life (order_set_status, which also records
+payments and shipments and undoes a cancelled order's effects), and moving a merged customer's orders."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
+from django.utils.translation import gettext as _
+
+from kervan.accounts.actors import Actor
+from kervan.catalog.actions import stock_adjust
+from kervan.catalog.models import StockMovement, Variant
+from kervan.core.audit import audit
+from kervan.core.errors import Conflict, KervanError, check_choice
+from kervan.core.models import Source
+from kervan.core.money import check_amount, to_amount, to_currency
+from kervan.customers import stats
+from kervan.customers.models import Customer
+from kervan.events.actions import event_record, events_record
+from kervan.events.models import CanonicalEvent
+from kervan.orders.actions._checks import aware_or_now, check_line_quantity
+from kervan.orders.actions.payments import payment_add
+from kervan.orders.actions.shipments import shipment_add, shipments_deliver
+from kervan.orders.models import (
+    NEXT_STATUSES,
+    Marketplace,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    Refund,
+    Return,
+    SalesChannel,
+)
+
+STATUS_EVENTS = {
+    OrderStatus.FULFILLED: CanonicalEvent.FULFILLED_ORDER,
+    OrderStatus.SHIPPED: CanonicalEvent.SHIPPED_ORDER,
+    OrderStatus.DELIVERED: CanonicalEvent.DELIVERED_ORDER,
+    OrderStatus.CANCELLED: CanonicalEvent.CANCELLED_ORDER,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewOrder:
+    """An order as a caller (the API, the import, tests, benchmarks) describes it to order_create. Plain data, checked
+    by the action: a refusal must come back as a KervanError naming the field, whoever built the NewOrder."""
+
+    customer: Customer
+    lines: Sequence[Mapping[str, Any]]  # {sku, title, quantity, unit_price, discount, tax}; a known SKU gives the title
+    placed_at: datetime | None = None  # None: now
+    currency: str | None = None  # None: the shop's currency
+    shipping_total: Decimal | int | str = 0
+    total: Decimal | int | str | None = None  # None: lines + shipping; a store may send what it charged instead
+    source: Source | None = None
+    external_id: str = ""  # the source's own id: the same (source, external_id) again is a replay, not a new order
+    number: str = ""  # what the customer sees; "" numbers it K000123
+    status: str = OrderStatus.PLACED  # or paid/delivered: a store may send an order that is already that far
+    sales_channel: str = SalesChannel.WEB
+    marketplace: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    discount_codes: Sequence[str] = ()
+
+
+def _clean_lines(lines: Sequence[Mapping[str, Any]]) -> list[OrderLine]:
+    if not lines:
+        raise KervanError(_("An order needs at least one line."), "no_lines", field="lines")
+    skus = {str(line.get("sku") or "") for line in lines} - {""}
+    variants = {v.sku: v for v in Variant.objects.filter(sku__in=skus).select_related("product")}
+    cleaned = []
+    for i, line in enumerate(lines):
+        quantity = check_line_quantity(line.get("quantity"), i)
+        unit_price = to_amount(line.get("unit_price"), f"lines[{i}].unit_price")
+        discount = to_amount(line.get("discount") or 0, f"lines[{i}].discount")
+        tax = to_amount(line.get("tax") or 0, f"lines[{i}].tax")
+        if unit_price < 0 or discount < 0 or tax < 0:
+            raise KervanError(
+                _("lines[%(index)s]: amounts cannot be negative.") % {"index": i}, "invalid_amount", field=f"lines.{i}"
+            )
+        sku = str(line.get("sku") or "")
+        variant = variants.get(sku)
+        title = str(line.get("title") or (str(variant) if variant else "")).strip()[:255]
+        if not title:
+            raise KervanError(
+                _("lines[%(index)s] needs a title or a known SKU.") % {"index": i},
+                "invalid_line",
+                field=f"lines.{i}.title",
+            )
+        cleaned.append(
+            OrderLine(
+                variant=variant,
+                sku=sku,
+                title=title,
+                quantity=quantity,
+                unit_price=unit_price,
+                discount=discount,
+                tax=tax,
+                total=check_amount(unit_price * quantity - discount + tax, f"lines[{i}] total"),
+            )
+        )
+    return cleaned
+
+
+def order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool = True) -> tuple[Order, bool]:
+    """Record an order. Returns (order, created); the same (source, external_id) again returns the first order.
+
+    `adjust_stock=False` records a past order (an import of history) without taking today's stock.
+    """
+    new_order = replace(new_order, external_id=str(new_order.external_id or ""))
+    source, external_id = new_order.source, new_order.external_id
+    if external_id:
+        existing = Order.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            return _order_create(actor=actor, new_order=new_order, adjust_stock=adjust_stock), True
+    except IntegrityError:
+        # A concurrent delivery of the same order won the race.
+        existing = Order.objects.filter(source=source, external_id=external_id).first() if external_id else None
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> Order:
+    customer = new_order.customer
+    if customer.merged_into_id:
+        customer = customer.merged_into
+    currency = to_currency(new_order.currency)
+    placed_at = aware_or_now(new_order.placed_at, "placed_at")
+    status = new_order.status
+    if status not in (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.DELIVERED):
+        raise KervanError(_("A new order starts as placed, paid or delivered."), "invalid_status", field="status")
+    sales_channel = check_choice(new_order.sales_channel, SalesChannel, field="sales_channel")
+    marketplace = check_choice(new_order.marketplace, Marketplace, field="marketplace")
+    order_lines = _clean_lines(new_order.lines)
+    shipping = to_amount(new_order.shipping_total, "shipping_total")
+    subtotal = check_amount(sum((line.unit_price * line.quantity for line in order_lines), Decimal("0")), "subtotal")
+    discount_total = check_amount(sum((line.discount for line in order_lines), Decimal("0")), "discount_total")
+    tax_total = check_amount(sum((line.tax for line in order_lines), Decimal("0")), "tax_total")
+    computed = check_amount(subtotal - discount_total + tax_total + shipping, "total")
+    total = to_amount(new_order.total, "total") if new_order.total is not None else computed
+    if total < 0:
+        raise KervanError(_("total cannot be negative."), "invalid_amount", field="total")
+    source = new_order.source
+    order = Order.objects.create(
+        customer=customer,
+        source=source,
+        external_id=new_order.external_id,
+        number=new_order.number[:64],
+        status=status,
+        currency=currency,
+        subtotal=subtotal,
+        discount_total=discount_total,
+        tax_total=tax_total,
+        shipping_total=shipping,
+        total=total,
+        sales_channel=sales_channel,
+        marketplace=marketplace,
+        utm_source=new_order.utm_source[:100],
+        utm_medium=new_order.utm_medium[:100],
+        utm_campaign=new_order.utm_campaign[:100],
+        discount_codes=list(new_order.discount_codes),
+        placed_at=placed_at,
+    )
+    if not order.number:
+        order.number = f"K{order.pk:06d}"
+        order.save(update_fields=["number"])
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    OrderStatusChange.objects.create(
+        order=order, customer_id=customer.pk, status=OrderStatus.PLACED, occurred_at=placed_at, actor=actor.user
+    )
+    if status != OrderStatus.PLACED:
+        OrderStatusChange.objects.create(
+            order=order, customer_id=customer.pk, status=status, occurred_at=placed_at, actor=actor.user
+        )
+    for line in order_lines:
+        if adjust_stock and line.variant_id:
+            stock_adjust(
+                actor=actor,
+                variant=line.variant,
+                delta=-line.quantity,
+                reason=StockMovement.Reason.SALE,
+                reference=order.number,
+            )
+    stats.stats_record_order(customer_id=customer.pk, amount=total, currency=currency, placed_at=placed_at)
+    placed = {
+        "name": CanonicalEvent.PLACED_ORDER,
+        "occurred_at": placed_at,
+        "dedupe_key": f"order:{order.pk}:placed",
+        "properties": {
+            "order_id": order.pk,
+            "number": order.number,
+            "value": str(total),
+            "currency": currency,
+            "items": len(order_lines),
+            "sales_channel": sales_channel,
+        },
+    }
+    ordered = [
+        {
+            "name": CanonicalEvent.ORDERED_PRODUCT,
+            "occurred_at": placed_at,
+            "dedupe_key": f"order:{order.pk}:line:{i}",
+            "properties": {
+                "order_id": order.pk,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "value": str(line.total),
+            },
+        }
+        for i, line in enumerate(order_lines)
+    ]
+    events_record([placed, *ordered], customer_id=customer.pk, source=source)
+    audit(
+        actor=actor,
+        action="create",
+        obj=order,
+        customer_id=customer.pk,
+        changes={"order": [None, order.number], "total": [None, str(total)]},
+    )
+    return order
+
+
+@transaction.atomic
+def order_set_status(
+    *,
+    actor: Actor,
+    order: Order,
+    status: str,
+    occurred_at=None,
+    carrier: str = "",
+    tracking_number: str = "",
+    note: str = "",
+    payment: dict | None = None,
+) -> Order:
+    """Move an order along its life: paid, fulfilled, shipped (carrier + tracking number), delivered, cancelled."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    check_choice(status, OrderStatus, field="status")
+    if status not in NEXT_STATUSES[order.status]:
+        raise Conflict(
+            _("An order that is %(current)s cannot become %(status)s.") % {"current": order.status, "status": status},
+            "invalid_transition",
+        )
+    occurred_at = aware_or_now(occurred_at, "occurred_at")
+    details = {}
+    if status == OrderStatus.SHIPPED:
+        shipment = shipment_add(order=order, carrier=carrier, tracking_number=tracking_number, shipped_at=occurred_at)
+        details = {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}
+    if status == OrderStatus.DELIVERED:
+        shipments_deliver(order=order, delivered_at=occurred_at)
+    if status == OrderStatus.PAID and payment:
+        payment_add(order=order, payment=payment, occurred_at=occurred_at)
+    if note:
+        details["note"] = note[:500]
+    old = order.status
+    order.status = status
+    order.save(update_fields=["status", "updated_at"])
+    OrderStatusChange.objects.create(
+        order=order,
+        customer_id=order.customer_id,
+        status=status,
+        occurred_at=occurred_at,
+        actor=actor.user,
+        details=details,
+    )
+    if status == OrderStatus.CANCELLED:
+        _cancel_effects(actor, order)
+    if status in STATUS_EVENTS:
+        event_record(
+            name=STATUS_EVENTS[status],
+            occurred_at=occurred_at,
+            dedupe_key=f"order:{order.pk}:{status}",
+            customer_id=order.customer_id,
+            source=order.source,
+            properties={"order_id": order.pk, "number": order.number, "value": str(order.total), **details},
+        )
+    audit(actor=actor, action="update", obj=order, customer_id=order.customer_id, changes={"status": [old, status]})
+    return order
+
+
+def _cancel_effects(actor: Actor, order: Order) -> None:
+    """A cancelled order leaves the customer's aggregates and puts unreturned stock back."""
+    remaining = Order.objects.filter(customer_id=order.customer_id).exclude(status=OrderStatus.CANCELLED)
+    span = remaining.aggregate(first=Min("placed_at"), last=Max("placed_at"))
+    stats.stats_record_cancellation(
+        customer_id=order.customer_id,
+        net_amount=order.total - order.refunded_total,
+        first_order_at=span["first"],
+        last_order_at=span["last"],
+    )
+    for line in order.lines.filter(variant__isnull=False).select_related("variant"):
+        back = line.quantity - line.returned_quantity
+        if back:
+            stock_adjust(
+                actor=actor,
+                variant=line.variant,
+                delta=back,
+                reason=StockMovement.Reason.RETURN,
+                reference=f"{order.number} cancelled",
+            )
+
+
+def orders_reassign(*, from_customer_id: int, to_customer_id: int) -> None:
+    """Move a merged customer's orders and their timeline rows to the surviving profile."""
+    Order.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)
+    OrderStatusChange.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)
+    Return.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)
+    Refund.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)

@@ -1,0 +1,112 @@
+"""Orders on the customer record: their timeline entries (status changes, returns, refunds), the "Recent orders"
+card of the Customer 360 page, and how a merge moves them. Registered in OrdersConfig.ready()."""
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kervan.core.templatetags.kervan import money
+from kervan.customers.models import Customer
+from kervan.customers.registry import Card, TimelineSource, register_card, register_merge, register_timeline_source
+from kervan.events.timeline import hide_emitted_events
+from kervan.orders.actions import orders_reassign
+from kervan.orders.models import Order, OrderStatusChange, Refund, Return
+
+# Dedupe-key namespaces of the events the order actions emit ("Placed Order", "Refunded Order"…): the timeline shows
+# the order rows themselves instead.
+EMITTED_EVENT_PREFIXES = ("order:", "return:", "refund:")
+
+
+def _status_change(change: OrderStatusChange) -> dict[str, Any]:
+    order = change.order
+    titles = {
+        "placed": _("Order %(number)s placed"),
+        "paid": _("Order %(number)s paid"),
+        "fulfilled": _("Order %(number)s fulfilled"),
+        "shipped": _("Order %(number)s shipped"),
+        "delivered": _("Order %(number)s delivered"),
+        "cancelled": _("Order %(number)s cancelled"),
+    }
+    data = {"order_id": order.pk, "status": change.status, "total": str(order.total), "currency": order.currency}
+    data.update(change.details)
+    summary = money(order.total, order.currency)
+    if data.get("carrier"):
+        summary += f" · {data['carrier']} {data.get('tracking_number', '')}".rstrip()
+    return {
+        "title": titles[change.status] % {"number": order.number},
+        "data": data,
+        "summary": summary,
+        "link": ("orders:detail", order.pk, "orders"),
+    }
+
+
+def _return(item: Return) -> dict[str, Any]:
+    reason = item.get_reason_display()
+    return {
+        "title": _("Return on order %(number)s") % {"number": item.order.number},
+        "data": {"order_id": item.order_id, "reason": reason, "note": item.note},
+        "summary": reason,
+        "link": ("orders:detail", item.order_id, "orders"),
+    }
+
+
+def _refund(refund: Refund) -> dict[str, Any]:
+    reason = refund.get_reason_display()
+    return {
+        "title": _("Refund on order %(number)s") % {"number": refund.order.number},
+        "data": {
+            "order_id": refund.order_id,
+            "amount": str(refund.amount),
+            "currency": refund.currency,
+            "reason": reason,
+        },
+        "summary": f"{money(refund.amount, refund.currency)} · {reason}",
+        "link": ("orders:detail", refund.order_id, "orders"),
+    }
+
+
+def _recent_orders(customer: Customer) -> dict[str, Any] | None:
+    orders = list(Order.objects.filter(customer=customer).order_by("-placed_at")[:5])
+    return {"recent_orders": orders} if orders else None
+
+
+def register() -> None:
+    register_merge("orders", orders_reassign)
+    hide_emitted_events(*EMITTED_EVENT_PREFIXES)
+    for source in (
+        TimelineSource(
+            kind="order",
+            label=gettext_lazy("Orders"),
+            position=10,
+            area="orders",
+            rows=lambda customer_id: OrderStatusChange.objects.filter(customer_id=customer_id),
+            time_field="occurred_at",
+            select_related=("order",),
+            present=_status_change,
+        ),
+        TimelineSource(
+            kind="return",
+            label=gettext_lazy("Returns"),
+            position=20,
+            area="orders",
+            rows=lambda customer_id: Return.objects.filter(customer_id=customer_id),
+            time_field="created_at",
+            select_related=("order",),
+            present=_return,
+        ),
+        TimelineSource(
+            kind="refund",
+            label=gettext_lazy("Refunds"),
+            position=30,
+            area="orders",
+            rows=lambda customer_id: Refund.objects.filter(customer_id=customer_id),
+            time_field="occurred_at",
+            select_related=("order",),
+            present=_refund,
+        ),
+    ):
+        register_timeline_source(source)
+    register_card(
+        Card(name="recent_orders", template="orders/_recent_orders_card.html", area="orders", context=_recent_orders)
+    )
