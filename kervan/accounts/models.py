@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.permissions import Role
 from kervan.core import clock
-from kervan.core.cache import VersionedCache
+from kervan.core.cache import VersionedCache, customer_360
 
 
 class User(AbstractUser):
@@ -25,9 +25,7 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
         User.cached.changed([self.pk])
         if renamed:  # staff names are on Customer 360 pages (notes, consent changes): rare, so forget them all
-            from kervan.customers.cache import everything_changed
-
-            everything_changed()
+            customer_360.everything_changed()
 
     _NAME_FIELDS = ("username", "first_name", "last_name")
 

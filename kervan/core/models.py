@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kervan.core.cache import customer_360
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
@@ -42,15 +44,11 @@ class Source(TimeStampedModel):
 
     # Source names label identities on Customer 360 pages; sources change rarely, so every cached 360 is forgotten.
     def save(self, *args: Any, **kwargs: Any) -> None:
-        from kervan.customers.cache import everything_changed
-
         super().save(*args, **kwargs)
-        everything_changed()
+        customer_360.everything_changed()
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        from kervan.customers.cache import everything_changed
-
-        everything_changed()
+        customer_360.everything_changed()
         return super().delete(*args, **kwargs)
 
 

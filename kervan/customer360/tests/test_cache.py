@@ -15,8 +15,9 @@ from kervan.customers.actions import customer_merge, customer_update, identity_a
 from kervan.customers.consent import consent_record
 from kervan.customers.custom_fields import custom_field_define
 from kervan.customers.models import Customer
+from kervan.customers.registry import timeline_sources
 from kervan.customers.tests.factories import make_customer, make_order
-from kervan.orders.actions import order_set_status, refund_create
+from kervan.orders.actions import order_set_status, refund_create, return_create
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -210,3 +211,51 @@ def test_renaming_a_note_author_or_a_source_reaches_cached_pages(admin_client):
     shop.name = "Yeni Mağaza"
     shop.save()
     assert "Yeni Mağaza" in page()
+
+
+def _return(customer):
+    order = customer.orders.get()
+    order_set_status(actor=SYSTEM, order=order, status="paid")
+    return_create(
+        actor=SYSTEM, order=order, lines=[{"order_line_id": order.lines.get().pk, "quantity": 1}], reason="size"
+    )
+
+
+# One case per kind of entry the 360 timeline shows (the registry's timeline sources): the change, and the text the
+# next page must show. A new source without a case here fails test_every_timeline_kind_has_a_freshness_case.
+PAGE_CHANGES = {
+    "event": (lambda api, c: _track(api, c, name="Started Checkout"), "Started Checkout"),
+    "order": (lambda api, c: order_set_status(actor=SYSTEM, order=c.orders.get(), status="paid"), "paid"),
+    "return": (lambda api, c: _return(c), "Return on order"),
+    "refund": (lambda api, c: refund_create(actor=SYSTEM, order=c.orders.get(), amount="10.00"), "Refund on order"),
+    "note": (lambda api, c: note_add(actor=SYSTEM, customer=c, body="Prefers SMS"), "Prefers SMS"),
+    "merge": (lambda api, c: customer_merge(actor=SYSTEM, survivor=c, merged=make_customer()), "Merged with profile"),
+    "consent": (
+        lambda api, c: consent_record(actor=SYSTEM, customer=c, channel="email", purpose="marketing", status="refused"),
+        "Email consent refused",
+    ),
+}
+
+
+def test_every_timeline_kind_has_a_freshness_case():
+    assert set(PAGE_CHANGES) == {source.kind for source in timeline_sources()}
+
+
+@pytest.mark.parametrize("kind", list(PAGE_CHANGES))
+def test_page_shows_each_kind_of_change_at_once(admin_client, api, kind):
+    customer = make_customer()
+    make_order(customer, total_lines=((1, "100.00"),))
+    apply, text = PAGE_CHANGES[kind]
+    page = lambda: admin_client.get(f"/customers/{customer.pk}/").content.decode()  # noqa: E731
+    assert text not in page()  # and the page is cached now
+    apply(api, Customer.objects.get(pk=customer.pk))
+    assert text in page()
+
+
+def test_the_recent_orders_card_shows_a_new_order(admin_client):
+    customer = make_customer()
+    page = lambda: admin_client.get(f"/customers/{customer.pk}/").content.decode()  # noqa: E731
+    assert "Recent orders" not in page()
+    order = make_order(customer)
+    html = page()
+    assert "Recent orders" in html and f">{order.number}</a>" in html
