@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
 from kervan.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor, paginate
 from kervan.events.models import Event, TrackerSite
@@ -14,6 +15,7 @@ from kervan.events.models import Event, TrackerSite
 
 def events_page(
     *,
+    actor: Actor,
     customer_id: int | None = None,
     name: str = "",
     since: dt.datetime | None = None,
@@ -28,7 +30,7 @@ def events_page(
     511 of 10 million events), or sort a long history whole."""
     _check_aware(since=since, until=until)
     if customer_id is None or connection.vendor != "postgresql":
-        qs = Event.objects.select_related("source")
+        qs = actor.scope("events", Event.objects.select_related("source"))
         if customer_id is not None:
             qs = qs.filter(customer_id=customer_id)
         if name:
@@ -41,6 +43,7 @@ def events_page(
             return paginate(qs, order="-occurred_at", cursor=cursor, limit=limit)
         except (ValidationError, ValueError, TypeError, ArithmeticError):
             raise invalid_cursor() from None  # it decodes, but carries the wrong kinds of values
+    actor.require("events", "read")  # the same refusal as actor.scope, for the per-name read below
     check_limit(limit)
     before = None
     if cursor:

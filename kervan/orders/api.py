@@ -25,7 +25,7 @@ class OrderQuery(Schema):
 @router.get("/", response={200: OrderPage, **ERRORS})
 def list_orders(request, query: Query[OrderQuery]):
     request.auth.require("orders", "read")
-    qs = selectors.order_list(**query.dict(exclude={"cursor", "limit"}))
+    qs = selectors.order_list(actor=request.auth, **query.dict(exclude={"cursor", "limit"}))
     page = paginate(qs, order="-placed_at", cursor=query.cursor, limit=query.limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -51,21 +51,25 @@ def create_order(request, payload: OrderIn):
 @router.get("/{int:order_id}", response={200: OrderDetailOut, **ERRORS})
 def get_order(request, order_id: int):
     request.auth.require("orders", "read")
-    return selectors.order_get(order_id)
+    return selectors.order_get(actor=request.auth, order_id=order_id)
 
 
 @router.post("/{int:order_id}/status", response={200: OrderDetailOut, **ERRORS})
 def set_status(request, order_id: int, payload: StatusIn):
     request.auth.require("orders", "write")
     data = payload.dict()
-    order = actions.order_set_status(actor=request.auth, order=selectors.order_get(order_id), **data)
+    order = actions.order_set_status(
+        actor=request.auth, order=selectors.order_get(actor=request.auth, order_id=order_id), **data
+    )
     return order
 
 
 @router.post("/{int:order_id}/returns", response={201: dict, **ERRORS})
 def create_return(request, order_id: int, payload: ReturnIn):
     request.auth.require("orders", "write")
-    ret = actions.return_create(actor=request.auth, order=selectors.order_get(order_id), **payload.dict())
+    ret = actions.return_create(
+        actor=request.auth, order=selectors.order_get(actor=request.auth, order_id=order_id), **payload.dict()
+    )
     return Status(
         201,
         {
@@ -80,7 +84,7 @@ def create_return(request, order_id: int, payload: ReturnIn):
 @router.post("/{int:order_id}/refunds", response={201: dict, 200: dict, **ERRORS})
 def create_refund(request, order_id: int, payload: RefundIn):
     request.auth.require("orders", "write")
-    order = selectors.order_get(order_id)
+    order = selectors.order_get(actor=request.auth, order_id=order_id)
     data = payload.dict()
     return_id = data.pop("return_id")
     return_request = None

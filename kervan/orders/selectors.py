@@ -1,21 +1,28 @@
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from kervan.accounts.actors import Actor
 from kervan.core.errors import NotFound, check_choice
 from kervan.orders.models import Order, OrderStatus, SalesChannel
 
 
-def order_get(order_id: int) -> Order:
+def order_get(*, actor: Actor, order_id: int) -> Order:
     try:
-        return Order.objects.select_related("source").get(pk=order_id)
+        return actor.scope("orders", Order.objects.select_related("source")).get(pk=order_id)
     except Order.DoesNotExist:
         raise NotFound(_("Order %(order_id)s does not exist.") % {"order_id": order_id}, "order_not_found")
 
 
 def order_list(
-    *, customer_id: int | None = None, status: str = "", sales_channel: str = "", since=None, until=None
+    *,
+    actor: Actor,
+    customer_id: int | None = None,
+    status: str = "",
+    sales_channel: str = "",
+    since=None,
+    until=None,
 ) -> QuerySet:
-    qs = Order.objects.all()
+    qs = actor.scope("orders", Order.objects.all())
     if customer_id is not None:
         qs = qs.filter(customer_id=customer_id)
     if status:

@@ -14,7 +14,7 @@ from kervan.orders.models import NEXT_STATUSES, OrderStatus, ReturnReason
 
 @require_access("orders", "read")
 def order_detail(request, order_id: int):
-    order = selectors.order_get(order_id)
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
     return render(
         request,
         "orders/detail.html",
@@ -38,7 +38,7 @@ def order_detail(request, order_id: int):
 @require_POST
 @require_access("orders", "write")
 def order_status(request, order_id: int):
-    order = selectors.order_get(order_id)
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
     form_action(
         request,
         actions.order_set_status,
@@ -51,7 +51,7 @@ def order_status(request, order_id: int):
 @require_POST
 @require_access("orders", "write")
 def order_return(request, order_id: int):
-    order = selectors.order_get(order_id)
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
     lines = []
     for line in order.lines.all():
         raw = request.POST.get(f"qty_{line.pk}", "").strip()
@@ -77,7 +77,7 @@ def order_return(request, order_id: int):
 @require_POST
 @require_access("orders", "write")
 def order_refund(request, order_id: int):
-    order = selectors.order_get(order_id)
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
     form_action(
         request,
         actions.refund_create,
