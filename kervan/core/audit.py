@@ -6,6 +6,7 @@ site announces its changes by hand."""
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 from kervan.core.cache import customer_360
 from kervan.core.models import AuditLog
@@ -13,13 +14,13 @@ from kervan.core.models import AuditLog
 
 def audit(
     *,
-    actor,
+    actor: object,
     action: str,
-    obj=None,
+    obj: Model | None = None,
     object_type: str | None = None,
     object_id: Any = "",
     customer_id: int | None = None,
-    changes: dict | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> AuditLog:
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -40,14 +41,14 @@ def audit(
     )
 
 
-def diff(instance, new_values: dict) -> dict:
+def diff(instance: object, new_values: dict[str, Any]) -> dict[str, list[Any]]:
     """{"field": [old, new]} for each field whose value changes."""
     return {
         name: [getattr(instance, name), value] for name, value in new_values.items() if getattr(instance, name) != value
     }
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -57,7 +58,7 @@ def _jsonable(value):
     return str(value)
 
 
-def audit_view(*, actor, customer_id: int) -> None:
+def audit_view(*, actor: object, customer_id: int) -> None:
     """Record that `actor` looked at a customer's profile (the 360 page or API).
 
     Every 360 read writes one of these, so it is one statement, and on PostgreSQL its commit does not wait for the

@@ -15,7 +15,7 @@ builds from the database.
 
 import secrets
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,10 +31,10 @@ class VersionedCache:
         self.entry_seconds = entry_seconds
         self._generation_key = f"{namespace}:generation"
 
-    def _version_key(self, object_id) -> str:
+    def _version_key(self, object_id: object) -> str:
         return f"{self.namespace}:version:{object_id}"
 
-    def get(self, object_id, variant: str, build: Callable[[], T]) -> T:
+    def get(self, object_id: object, variant: str, build: Callable[[], T]) -> T:
         """The cached `variant` of object `object_id`, built by `build()` when missing or out of date. `build` may
         raise (nothing is cached) or return None (not cached: unknown ids must not fill the cache)."""
         if not settings.KERVAN_CACHE_SHARED:
@@ -45,13 +45,13 @@ class VersionedCache:
         generation = found.get(self._generation_key) or _new_token(self._generation_key)
         entry = found.get(entry_key)
         if entry is not None and entry[0] == version and entry[1] == generation:
-            return entry[2]
+            return cast(T, entry[2])
         value = build()
         if value is not None:
             cache.set(entry_key, (version, generation, value), timeout=self.entry_seconds)
         return value
 
-    def changed(self, object_ids: Iterable) -> None:
+    def changed(self, object_ids: Iterable[object]) -> None:
         """Announce that these objects changed. Call it where the change is written."""
         if not settings.KERVAN_CACHE_SHARED:
             return  # nothing is cached

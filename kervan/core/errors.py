@@ -1,8 +1,14 @@
 """One error type for bad input: every layer raises it, the API and the views render it the same way."""
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+
+T = TypeVar("T")
 
 
 class KervanError(Exception):
@@ -44,7 +50,7 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE_DETAIL = gettext_lazy("The database is not available right now; try again in a few seconds.")
 
 
-def check_choice(value, choices, *, field: str, label: str | None = None):
+def check_choice(value: T, choices: Iterable[object], *, field: str, label: str | None = None) -> T:
     """Return `value` if it is one of `choices` (a TextChoices class or an iterable of values); otherwise raise the one
     "invalid_choice" refusal, naming the field and the allowed values. `label` names the field in the message when the
     caller's name for it differs from the input's (e.g. "payment method" for field "payment.method")."""
