@@ -7,7 +7,6 @@ from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-
 T = TypeVar("T")
 
 
