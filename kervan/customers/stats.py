@@ -6,8 +6,8 @@
 - New customers (customer_create, the bulk import): `stats_create_empty`, one set-based statement for any number.
 - "Last seen" (the event store): `last_event_bump`, and on PostgreSQL `last_event_bump_sql`, the same rule as a
   statement the event store runs inside its single insert statement (one round trip per batch).
-- The demo generator (local and test settings only) writes rows it computed from the orders it generated, with
-  CustomerStats's own rounding (models.average_order_value), and a test checks them against the orders.
+- A generator that made the customers' orders itself (the demo shop) hands the aggregates it summed to
+  `stats_load`, a bulk COPY; a test checks them against the orders.
 
 The order changes run inside audited actions, whose audit rows forget the customer's cached 360; the unaudited
 "last seen" bump announces its customers itself.
@@ -43,6 +43,42 @@ def _locked(customer_id: int) -> CustomerStats:
         stats_create_empty([customer_id])
         stats = CustomerStats.objects.select_for_update().get(customer_id=customer_id)
     return stats
+
+
+# The columns of a computed row for stats_load, in order.
+LOAD_COLUMNS = (
+    "customer_id",
+    "total_spent",
+    "order_count",
+    "average_order_value",
+    "first_order_at",
+    "last_order_at",
+    "returns_count",
+    "refunded_total",
+    "last_event_at",
+)
+
+
+def stats_load(rows: list[tuple], *, currency: str | None = None) -> None:
+    """Write computed aggregates (LOAD_COLUMNS) for customers that have no stats row yet, in bulk: COPY on
+    PostgreSQL, executemany elsewhere. For a generator that made the customers' orders itself and summed them as
+    CustomerStats defines them (the average with models.average_order_value); live data moves through the functions
+    below. Announces nothing: the loader announces its whole load."""
+    if not rows:
+        return
+    currency = currency or settings.KERVAN_DEFAULT_CURRENCY
+    table = connection.ops.quote_name(CustomerStats._meta.db_table)
+    columns = ", ".join((*LOAD_COLUMNS, "currency"))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, currency))
+        else:
+            placeholders = ", ".join(["%s"] * (len(LOAD_COLUMNS) + 1))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", [(*row, currency) for row in rows]
+            )
 
 
 def stats_create_empty(customer_ids: Iterable[int], *, currency: str | None = None) -> None:

@@ -8,6 +8,8 @@ by the writer with the model field's default.
 
 import datetime as dt
 
+from kervan.customers.stats import LOAD_COLUMNS
+
 # Table name → the model attribute names of its columns, in the order the generator writes them.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": (
@@ -35,10 +37,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "return": ("id", "order_id", "customer_id", "reason", "note", "created_at"),
     "return_line": ("id", "return_request_id", "order_line_id", "quantity"),
     "refund": ("id", "order_id", "customer_id", "return_request_id", "amount", "reason", "note", "occurred_at"),
-    "stats": (
-        "customer_id", "total_spent", "order_count", "average_order_value", "first_order_at", "last_order_at",
-        "returns_count", "refunded_total", "last_event_at",
-    ),
+    "stats": LOAD_COLUMNS,  # written by their owner, customers.stats.stats_load
     "event": ("id", "dedupe_key", "customer_id", "anonymous_id", "name", "occurred_at", "received_at", "properties",
               "source_id"),
 }  # fmt: skip
