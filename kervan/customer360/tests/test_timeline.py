@@ -39,3 +39,18 @@ def test_events_of_many_names_page_newest_first_exactly_once(system_actor):
             if not cursor:
                 break
         assert seen == expected
+
+
+def test_every_timeline_kind_and_permission_area_has_a_turkish_name():
+    from django.utils import translation
+
+    from kervan.accounts.permissions import areas
+    from kervan.customers.registry import timeline_sources
+
+    labels = [s.label for s in timeline_sources()] + [a.label for a in areas()]
+    with translation.override("en"):
+        english = [str(label) for label in labels]
+    with translation.override("tr"):
+        turkish = [str(label) for label in labels]
+    untranslated = [e for e, t in zip(english, turkish, strict=True) if e == t]
+    assert untranslated == []
