@@ -35,7 +35,8 @@ class TimelineSource:
 
     `rows(customer_id)` is the kind's rows for a customer (a queryset on an index that starts with the customer);
     `time_field` orders them. `present(obj)` gives {"title", "data"} for the API and the page, and may add "summary"
-    (a line of plain text under the title), "byline" and "link" ((url name, permission area) for the title).
+    (a line of plain text under the title), "byline" and "link" ((url name, object id, permission area): the title
+    links there for roles that may read that area).
     `position` orders the kinds in the page's filter and breaks ties at one instant (higher first). A source whose
     rows are better read apart than in one UNION (events on PostgreSQL) gives `newest_keys(customer_id, count,
     before, not_after)` → [(time, id)], newest first; the merge then calls it instead of using `rows`.

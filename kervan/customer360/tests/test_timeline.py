@@ -54,3 +54,24 @@ def test_every_timeline_kind_and_permission_area_has_a_turkish_name():
         turkish = [str(label) for label in labels]
     untranslated = [e for e, t in zip(english, turkish, strict=True) if e == t]
     assert untranslated == []
+
+
+def test_a_key_sees_only_the_timeline_kinds_of_areas_it_may_read(make_api_key):
+    from kervan.accounts.actors import Actor
+    from kervan.conftest import ApiClient
+    from kervan.customers.actions import note_add
+    from kervan.customers.tests.factories import make_order
+
+    customer = make_customer()
+    make_order(customer)
+    note_add(actor=Actor.system(), customer=customer, body="Called back")
+    Event.objects.create(dedupe_key="tl:seen", name="Viewed Page", occurred_at=BASE, customer=customer)
+    everything = ApiClient(make_api_key()[1])
+    customers_only = ApiClient(make_api_key({"customers": "read"})[1])
+
+    kinds = lambda client, **q: {i["kind"] for i in client.get(f"/customers/{customer.pk}/timeline", q).json()["items"]}  # noqa: E731
+    assert kinds(everything) == {"note", "order", "event"}
+    assert kinds(customers_only) == {"note"}  # no orders or events read access: neither shown
+    refused = customers_only.get(f"/customers/{customer.pk}/timeline", {"kinds": "order"})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_kind"
+    assert ApiClient(make_api_key({"orders": "read"})[1]).get(f"/customers/{customer.pk}/timeline").status_code == 403
