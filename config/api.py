@@ -19,6 +19,7 @@ from kervan.core.errors import (
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
+from kervan.currency.api import router as currency_router
 from kervan.customer360.api import add_routes as add_customer360_routes
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
@@ -119,3 +120,4 @@ api.add_router("/events", events_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/imports", imports_router)
+api.add_router("/exchange-rates", currency_router)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("events/", include("kervan.events.urls")),
     path("catalog/", include("kervan.catalog.urls")),
     path("orders/", include("kervan.orders.urls")),
+    path("settings/exchange-rates/", include("kervan.currency.urls")),
     path("imports/", include("kervan.imports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

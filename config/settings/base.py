@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "kervan.accounts",
     "kervan.customers",
     "kervan.events",
+    "kervan.currency",
     "kervan.catalog",
     "kervan.orders",
     "kervan.imports",
@@ -122,6 +123,9 @@ CSRF_COOKIE_HTTPONLY = False
 
 # Business defaults: one install serves one business, most of them in Türkiye.
 KERVAN_DEFAULT_CURRENCY = "TRY"
+# Customer totals (CustomerStats) are kept in this currency, each order converted at its date's rate.
+KERVAN_REPORTING_CURRENCY = os.environ.get("KERVAN_REPORTING_CURRENCY", "TRY")
+KERVAN_TCMB_URL = os.environ.get("KERVAN_TCMB_URL", "https://www.tcmb.gov.tr/kurlar")
 KERVAN_DEFAULT_COUNTRY = "TR"
 KERVAN_DEFAULT_PHONE_REGION = "TR"
 KERVAN_API_RATE_LIMIT = int(os.environ.get("KERVAN_API_RATE_LIMIT", "600"))  # requests/minute/key

@@ -8,3 +8,40 @@ def other_session(*, autocommit: bool = True) -> psycopg.Connection:
     """A second PostgreSQL session on the test database, as another process (a worker, a reader) would have."""
     s = connection.settings_dict
     return psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["NAME"], autocommit=autocommit)
+
+
+class LoopbackSite:
+    """A real HTTP server on 127.0.0.1 standing in for a third party's API in tests: it answers GET `path` with the
+    (status, body) set in `pages`, 404 otherwise, and records the paths asked for. Use as a context manager."""
+
+    def __init__(self, pages: dict[str, tuple[int, bytes]]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.pages = pages
+        self.asked: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                site.asked.append(self.path)
+                status, body = site.pages.get(self.path, (404, b"not found"))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LoopbackSite":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

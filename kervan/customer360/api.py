@@ -26,14 +26,21 @@ def add_routes(router: Router) -> None:
 
 def get_customer(request, customer_id: int):
     request.auth.require("customers", "read")
-    # Cached as the finished JSON: a hit costs one cache round trip and the audit row, no query, no serialising.
-    body = cached_360(customer_id, "api", lambda: _customer_360_json(request.auth, customer_id))
+    # Cached as the finished JSON: a hit costs one cache round trip and the audit row, no query, no serialising. A
+    # merged-away id caches where its person went, then answers with the survivor's 360.
+    moved_to, body = cached_360(customer_id, "api", lambda: _customer_360_json(request.auth, customer_id))
+    if moved_to is not None:
+        customer_id = moved_to
+        _moved, body = cached_360(customer_id, "api", lambda: _customer_360_json(request.auth, customer_id))
     audit_view(actor=request.auth, customer_id=customer_id)
     return HttpResponse(body, content_type="application/json")
 
 
-def _customer_360_json(actor, customer_id: int) -> bytes:
+def _customer_360_json(actor, customer_id: int) -> tuple[int | None, bytes]:
+    """(None, the 360 as JSON), or (the survivor's id, b"") for a merged-away id."""
     customer = selectors.customer_get(actor=actor, customer_id=customer_id)
+    if customer.pk != customer_id:
+        return customer.pk, b""
     view = selectors.customer_360(actor=actor, customer=customer)
     out = Customer360Out.model_validate(
         {
@@ -50,7 +57,7 @@ def _customer_360_json(actor, customer_id: int) -> bytes:
             },
         }
     )
-    return ORJSONRenderer().render(None, out.model_dump(), response_status=200)
+    return None, ORJSONRenderer().render(None, out.model_dump(), response_status=200)
 
 
 def get_customer_timeline(request, customer_id: int, kinds: str = "", cursor: str | None = None, limit: int = 30):

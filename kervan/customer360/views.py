@@ -63,8 +63,8 @@ def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | No
     """The 360 page as HTML with _HOLES, or where a merged profile went."""
     actor = request.actor
     customer = selectors.customer_get(actor=actor, customer_id=customer_id)
-    if customer.merged_into_id:
-        return {"merged_into": customer.merged_into_id, "html": ""}
+    if customer.pk != customer_id:  # a merged-away id: the page of the survivor
+        return {"merged_into": customer.pk, "html": ""}
     context = {
         **_timeline_page(actor, customer, kinds, cursor),
         "view": selectors.customer_360(actor=actor, customer=customer),

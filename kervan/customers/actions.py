@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit, diff
 from kervan.core.emails import normalize_email
-from kervan.core.errors import Conflict, KervanError, check_choice
+from kervan.core.errors import Conflict, KervanError, NotFound, check_choice
 from kervan.core.phones import normalize_phone
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import (
@@ -197,8 +197,11 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     """
     if survivor.pk == merged.pk:
         raise KervanError(_("A customer cannot be merged into itself."), "same_customer")
-    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
-    merged = Customer.objects.select_for_update().get(pk=merged.pk)
+    # Both rows locked in id order, as every writer that locks two customers must, so two merges never deadlock.
+    locked = {
+        c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=(survivor.pk, merged.pk)).order_by("pk")
+    }
+    survivor, merged = locked[survivor.pk], locked[merged.pk]
     if survivor.merged_into_id or merged.merged_into_id:
         raise Conflict(_("One of these customers has already been merged."), "already_merged")
     snapshot = {f: str(getattr(merged, f) or "") for f in PROFILE_FIELDS}
@@ -224,6 +227,9 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     survivor.save()
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
+    # Profiles merged into `merged` before now point at the survivor too: merged_into always names a survivor, so one
+    # step from any id reaches the profile that holds the person's data (identity look-ups rely on it).
+    Customer.objects.filter(merged_into=merged).update(merged_into=survivor)
     record = CustomerMerge.objects.create(survivor=survivor, merged=merged, actor=actor.user, snapshot=snapshot)
     audit(
         actor=actor,
@@ -234,6 +240,22 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     )
     audit(actor=actor, action="merge", obj=merged, customer_id=merged.pk, changes={"merged_into": [None, survivor.pk]})
     return record
+
+
+def customer_for_update(customer_id: int) -> Customer:
+    """Inside a transaction: the profile that holds `customer_id`'s data now (itself, or the survivor it was merged
+    into), its row locked. A write that names a customer by id (an order, a consent) calls this first, so it lands on
+    the survivor and serialises with a merge of the same person: the merge locks both rows, the write waits, then
+    reads where the merge put the person."""
+    try:
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        while customer.merged_into_id:
+            customer = Customer.objects.select_for_update().get(pk=customer.merged_into_id)
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        raise NotFound(
+            _("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
+        )
+    return customer
 
 
 def _refresh_consent_cache(customer: Customer) -> None:

@@ -76,9 +76,15 @@ def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, 
 
 
 def customer_get(*, actor: Actor, customer_id: int) -> Customer:
+    """The profile that holds `customer_id`'s data: the customer, or the survivor it was merged into — an old id
+    (an unsubscribe link, an integration's stored id) reads and writes the person, never a merged-away shell.
+    Compare the result's pk with `customer_id` to know that it moved."""
+    rows = actor.scope("customers", Customer.objects.select_related("stats"))
     try:
-        # Not merged_into: only the rare merged profile needs it (one more query then), not every 360 read.
-        return actor.scope("customers", Customer.objects.select_related("stats")).get(pk=customer_id)
+        customer = rows.get(pk=customer_id)
+        while customer.merged_into_id:  # one step: a merge re-points earlier merges at its survivor
+            customer = rows.get(pk=customer.merged_into_id)
+        return customer
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise NotFound(
             gettext("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
