@@ -5,9 +5,10 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.audit import audit, diff
-from kervan.core.emails import normalize_email
+from kervan.core.emails import email_match_key
 from kervan.core.errors import Conflict, KervanError, NotFound, check_choice
 from kervan.core.phones import normalize_phone
+from kervan.customers.consent_state import consent_cache_refresh
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import (
     ConsentRecord,
@@ -32,10 +33,14 @@ def _refresh_keys(customer: Customer) -> None:
         city=customer.city,
     )
     customer.name_key = customer_name_key(first_name=customer.first_name, last_name=customer.last_name)
+    customer.email_key = email_match_key(customer.email) if customer.email else ""
 
 
 def _claim_identity(customer: Customer, kind: str, value: str, source=None) -> Identity:
-    """Point (kind, value[, source]) at `customer`; refuse if it already belongs to someone else."""
+    """Point (kind, value[, source]) at `customer`; refuse if it already belongs to someone else. An email is held
+    by its mailbox key (kervan.core.emails.email_match_key): every form of one mailbox is one identity."""
+    if kind == Identity.Kind.EMAIL:
+        value = email_match_key(value)
     existing = Identity.objects.filter(kind=kind, value=value, source=source).first()
     if existing is not None:
         if existing.customer_id != customer.pk:
@@ -128,6 +133,9 @@ def customer_update(
     if changes:
         _refresh_keys(customer)
         customer.save()
+        # The cached consent describes the current email/phone, which may have changed; and save() just wrote this
+        # copy's cached consent, which may be stale.
+        consent_cache_refresh(customer)
         audit(actor=actor, action="update", obj=customer, customer_id=customer.pk, changes=changes)
     return customer
 
@@ -177,8 +185,9 @@ def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, sou
 
 
 def normalize_identity_value(kind: str, value: str) -> str:
+    """The value an identity of `kind` holds: an email's mailbox key, an E.164 phone, an id trimmed."""
     if kind == Identity.Kind.EMAIL:
-        return normalize_email(value)
+        return email_match_key(value)
     if kind == Identity.Kind.PHONE:
         return normalize_phone(value)
     value = str(value or "").strip()
@@ -222,9 +231,10 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
     for reassign in merge_handlers().values():  # the rows other apps own (orders, events, …): registry.py
         reassign(from_customer_id=merged.pk, to_customer_id=survivor.pk)
     stats_merge(survivor_id=survivor.pk, merged_id=merged.pk)
-    _refresh_consent_cache(survivor)  # the cache follows the latest ledger record, whichever profile held it
     _refresh_keys(survivor)
     survivor.save()
+    # From the ledger as it is now, whichever profile held each record, for the survivor's (maybe filled-in) address.
+    consent_cache_refresh(survivor)
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
     # Profiles merged into `merged` before now point at the survivor too: merged_into always names a survivor, so one
@@ -256,14 +266,3 @@ def customer_for_update(customer_id: int) -> Customer:
             _("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
         )
     return customer
-
-
-def _refresh_consent_cache(customer: Customer) -> None:
-    for channel in ConsentRecord.Channel.values:
-        latest = (
-            ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=ConsentRecord.Purpose.MARKETING)
-            .order_by("-occurred_at", "-id")
-            .values_list("status", flat=True)
-            .first()
-        )
-        setattr(customer, f"consent_{channel}", latest or "")

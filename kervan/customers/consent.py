@@ -8,6 +8,8 @@ from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError, check_choice
+from kervan.customers.actions import customer_for_update
+from kervan.customers.consent_state import consent_address, consent_cache_refresh, normalize_consent_address
 from kervan.customers.models import ConsentRecord, Customer
 
 
@@ -26,8 +28,11 @@ def consent_record(
     recipient_type: str = ConsentRecord.RecipientType.INDIVIDUAL,
     address: str = "",
 ) -> ConsentRecord:
-    """Append a consent record. The customer's cached marketing consent follows the latest record by time,
-    so a late-arriving older record is kept in the ledger but does not overturn a newer decision."""
+    """Append a consent record for `address` (normalised; by default the customer's address for the channel now).
+
+    The customer's cached marketing consent is then recomputed from the ledger (consent_state), so a late-arriving
+    older record is kept but does not overturn a newer decision, and a record for another address does not change
+    what we may send to the customer's own."""
     check_choice(channel, ConsentRecord.Channel, field="channel")
     check_choice(status, ConsentRecord.Status, field="status")
     check_choice(purpose, ConsentRecord.Purpose, field="purpose")
@@ -39,8 +44,13 @@ def consent_record(
         raise KervanError(_("occurred_at needs a time zone."), "naive_datetime", field="occurred_at")
     if occurred_at > clock.now() + timezone.timedelta(minutes=5):
         raise KervanError(_("occurred_at is in the future."), "future_datetime", field="occurred_at")
-    if not address:
-        address = customer.email if channel == ConsentRecord.Channel.EMAIL else customer.phone
+    # The row, locked and as it is now: writers of one customer's consent take turns, and the address below is the
+    # customer's current one, not that of a caller's stale copy. A merged-away profile's consent goes to its survivor.
+    customer = customer_for_update(customer.pk)
+    if address:
+        address = normalize_consent_address(channel, address)
+    else:
+        address = consent_address(customer, channel)
     record = ConsentRecord.objects.create(
         customer=customer,
         channel=channel,
@@ -50,24 +60,14 @@ def consent_record(
         proof=proof or "",
         occurred_at=occurred_at,
         actor=actor.user,
-        address=address or "",
+        address=address,
         iys_channel=ConsentRecord.IYS_CHANNEL[channel],
         iys_status="ONAY" if status == ConsentRecord.Status.GRANTED else "RET",
         iys_source=iys_source,
         iys_recipient_type=recipient_type,
     )
     if purpose == ConsentRecord.Purpose.MARKETING:
-        latest = (
-            ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=purpose)
-            .order_by("-occurred_at", "-id")
-            .values_list("status", flat=True)
-            .first()
-        )
-        field = f"consent_{channel}"
-        old = getattr(customer, field)
-        if latest != old:
-            setattr(customer, field, latest)
-            customer.save(update_fields=[field, "updated_at"])
+        consent_cache_refresh(customer)
     audit(
         actor=actor,
         action="create",

@@ -54,8 +54,8 @@ class Customer(TimeStampedModel):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
     )
-    # Marketing consent per channel, cached from the latest ConsentRecord so lists and segments
-    # can filter without reading the ledger.
+    # Marketing consent per channel for the address messages go to now (email, phone; push per customer), cached
+    # from the ledger by customers.consent_state so lists and segments can filter without reading it.
     consent_email = models.CharField(max_length=8, choices=ConsentStatus.choices, blank=True, default="")
     consent_sms = models.CharField(max_length=8, choices=ConsentStatus.choices, blank=True, default="")
     consent_call = models.CharField(max_length=8, choices=ConsentStatus.choices, blank=True, default="")
@@ -65,6 +65,9 @@ class Customer(TimeStampedModel):
     search_key = models.TextField(blank=True, default="")
     # Turkish-folded "first last", for duplicate suggestions.
     name_key = models.CharField(max_length=201, blank=True, default="")
+    # The mailbox `email` reaches (kervan.core.emails.email_match_key): email consent is matched on it, so a refusal
+    # given for "ayse.kaya+shop@googlemail.com" covers "aysekaya@gmail.com". Set wherever email is.
+    email_key = models.CharField(max_length=254, blank=True, default="")
 
     objects = CustomerQuerySet.as_manager()
 
@@ -193,7 +196,8 @@ class CustomFieldDefinition(models.Model):
 
 
 class ConsentRecord(models.Model):
-    """Append-only consent ledger. The latest record per (customer, channel, purpose) is the truth.
+    """Append-only consent ledger. The latest record per (customer, channel, purpose, address) is the truth for that
+    address (push has no address: per customer); on a tie in time a refusal wins (customers.consent_state).
 
     Carries what İYS (İleti Yönetim Sistemi) needs: channel MESAJ/ARAMA/EPOSTA, status ONAY/RET,
     consent source code and recipient type.
@@ -254,5 +258,10 @@ class ConsentRecord(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["customer", "channel", "purpose", "-occurred_at"], name="consent_latest_idx")]
+        # The latest record for one address is the first entry under its prefix, however long the history.
+        indexes = [
+            models.Index(
+                fields=["customer", "channel", "purpose", "address", "-occurred_at"], name="consent_address_idx"
+            )
+        ]
         ordering = ["-occurred_at", "-id"]

@@ -37,15 +37,34 @@ class CustomerPatch(InputSchema):
 
 
 class StatsOut(Schema):
+    """The customer's totals, kept with every order change (README, "Customer totals"; `manage.py stats_rebuild`
+    recomputes them from the orders)."""
+
     currency: str
-    total_spent: Decimal
-    order_count: int
-    average_order_value: Decimal
-    first_order_at: dt.datetime | None
-    last_order_at: dt.datetime | None
-    returns_count: int
-    refunded_total: Decimal
-    last_event_at: dt.datetime | None
+    total_spent: Decimal = Field(
+        description="Net value of the orders not cancelled: each order's total (lines after discounts, tax, shipping) "
+        "minus what was refunded on it. An order counts from when it is placed, paid or not (cash on delivery, a "
+        "bank transfer not yet received); a cancelled one never does."
+    )
+    order_count: int = Field(description="Orders not cancelled, fully refunded ones included.")
+    average_order_value: Decimal = Field(
+        description="total_spent / order_count, rounded half-to-even to 0.01; 0 without orders. Fully refunded "
+        "orders are counted, so they lower it."
+    )
+    first_order_at: dt.datetime | None = Field(
+        description="When the earliest order not cancelled was placed (its placed_at); null without one."
+    )
+    last_order_at: dt.datetime | None = Field(
+        description="When the latest order not cancelled was placed (its placed_at); null without one."
+    )
+    returns_count: int = Field(
+        description="Returns recorded: one return counts once, however many items and units it brings back."
+    )
+    refunded_total: Decimal = Field(description="Every refund on the customer's orders, cancelled orders included.")
+    last_event_at: dt.datetime | None = Field(
+        description="Last seen: the time of the customer's latest event (page view, order …), up to a minute "
+        "behind it. Not an order total."
+    )
 
 
 class CustomerOut(Schema):

@@ -13,7 +13,8 @@ from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError, NotFound, check_choice
 from kervan.core.money import to_amount
 from kervan.core.text import search_fold
-from kervan.customers.models import ConsentRecord, Customer, CustomerStats, CustomFieldDefinition, Identity
+from kervan.customers.consent_state import consent_latest
+from kervan.customers.models import Customer, CustomerStats, CustomFieldDefinition, Identity
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -97,7 +98,7 @@ class Customer360:
     stats: CustomerStats
     tags: list[str]
     identities: list[Identity]
-    consents: dict  # channel → {"marketing": record|None, "transactional": record|None}
+    consents: dict  # channel → {"marketing": record|None, "transactional": record|None}, for the current address
 
     @cached_property
     def custom_fields(self) -> list[tuple[CustomFieldDefinition, object]]:
@@ -110,17 +111,12 @@ def customer_360(*, actor: Actor, customer: Customer) -> Customer360:
     """Everything the 360 header shows, in a handful of indexed queries (`customer` came from customer_get)."""
     actor.require("customers", "read")
     stats = getattr(customer, "stats", None) or CustomerStats(customer=customer)
-    consents: dict = {c: {"marketing": None, "transactional": None} for c in ConsentRecord.Channel.values}
-    for record in ConsentRecord.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:200]:
-        slot = consents[record.channel]
-        if slot[record.purpose] is None:
-            slot[record.purpose] = record
     return Customer360(
         customer=customer,
         stats=stats,
         tags=sorted(customer.tags.values_list("name", flat=True)),
         identities=list(customer.identities.select_related("source").order_by("kind", "value")),
-        consents=consents,
+        consents=consent_latest(customer),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from kervan.core.emails import email_match_key
 from kervan.customers.models import average_order_value
 from kervan.customers.search import customer_name_key, customer_search_key
 from kervan.demo.behaviour import Clickstream
@@ -189,7 +190,9 @@ class ShopGenerator:
             channels=CHANNELS[source],
             marketplaces=MARKETPLACES["trendyol" if source == "trendyol" else "other"],
         )
-        consent_email = self._consent(customer_id, "email", person.email, source, signup)
+        consent_email = self._consent(
+            customer_id, "email", email_match_key(person.email) if person.email else "", source, signup
+        )
         consent_sms = self._consent(customer_id, "sms", person.phone, source, signup)
         self._identities(customer_id, person, source, signup)
 
@@ -251,13 +254,14 @@ class ShopGenerator:
                     city=person.city,
                 ),
                 customer_name_key(first_name=person.first_name, last_name=person.last_name),
+                email_match_key(person.email) if person.email else "",
             )
         )
 
     def _identities(self, customer_id: int, person, source: str, signup: int) -> None:
         rows, created = self.rows["identity"], fmt_ts(signup)
         if person.email:
-            rows.append((self.new_id("identity"), customer_id, "email", person.email, None, created))
+            rows.append((self.new_id("identity"), customer_id, "email", email_match_key(person.email), None, created))
         if person.phone:
             rows.append((self.new_id("identity"), customer_id, "phone", person.phone, None, created))
         if source == "web":

@@ -4,6 +4,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from kervan.core.emails import email_match_key
 from kervan.core.text import search_fold
 from kervan.demo.draw import Weighted
 from kervan.demo.names import CITIES, EMAIL_DOMAINS, FEMALE_NAMES, MALE_NAMES, METRO_LIFT, SURNAMES, zipf_weights
@@ -83,9 +84,10 @@ class PeopleFactory:
         local = self._pick(self.patterns).format(f=f, l=l, i=f[0], y=year, n=rng.randrange(1, 1000))
         domain = self._pick(self.domains)
         email = f"{local}@{domain}"
-        while email in self.used_emails:
+        # Unique by mailbox: ayse.kaya@gmail.com and aysekaya@gmail.com are one Gmail inbox, so one person.
+        while email_match_key(email) in self.used_emails:
             email = f"{local}{rng.randrange(10, 10000)}@{domain}"
-        self.used_emails.add(email)
+        self.used_emails.add(email_match_key(email))
         return email
 
     def phone(self) -> str:

@@ -14,7 +14,7 @@ from kervan.customers.stats import LOAD_COLUMNS
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": (
         "id", "created_at", "updated_at", "first_name", "last_name", "email", "phone", "birth_date", "gender",
-        "city", "language", "source_id", "consent_email", "consent_sms", "search_key", "name_key",
+        "city", "language", "source_id", "consent_email", "consent_sms", "search_key", "name_key", "email_key",
     ),
     "customer_tag": ("id", "customer_id", "tag_id"),
     "identity": ("id", "customer_id", "kind", "value", "source_id", "created_at"),

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
-from kervan.core.emails import normalize_email
+from kervan.core.emails import email_match_key, normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
@@ -316,7 +316,8 @@ def resolve_new(actor: Actor, tracks: list[Track], sources: dict[str, Source], f
     for t in tracks:
         if t.resolved is not None or not (t.email or t.phone or t.user_id):
             continue
-        keys = [k for k in (("e", t.email), ("p", t.phone), ("u", t.source_key, t.user_id)) if k[-1]]
+        email_key = email_match_key(t.email) if t.email else ""  # two forms of one mailbox are one person
+        keys = [k for k in (("e", email_key), ("p", t.phone), ("u", t.source_key, t.user_id)) if k[-1]]
         t.resolved = next((known[k] for k in keys if k in known), None)
         if t.resolved is None:
             customer, _ = identify_visitor(

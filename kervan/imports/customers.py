@@ -1,8 +1,9 @@
 """Customer import, built for files of a million rows.
 
 Rows are checked in Python with the same rules as customers.profile (emails and phones normalised,
-birth dates in range, two-letter countries …), matched to existing customers by email, then phone (an email or
-phone seen earlier in the same file counts too), and written in bulk by CustomerWriter. An empty cell never
+birth dates in range, two-letter countries …), matched to existing customers by email (its mailbox key,
+kervan.core.emails.email_match_key, like every email look-up), then phone (an email or phone seen earlier in the
+same file counts too), and written in bulk by CustomerWriter. An empty cell never
 erases a value; tags are added, never removed.
 """
 
@@ -12,9 +13,10 @@ import json
 
 from django.utils.translation import gettext as _
 
-from kervan.core.emails import normalize_email
+from kervan.core.emails import email_match_key, normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.phones import normalize_phone
+from kervan.customers.consent_state import ADDRESS_FIELD
 from kervan.customers.custom_fields import clean_custom_fields
 from kervan.customers.models import Customer, CustomFieldDefinition, Identity, Tag
 from kervan.customers.profile import TEXT_LIMITS, clean_country, clean_language, clean_text
@@ -44,7 +46,8 @@ class CustomerImport(CustomerWriter, Importer):
         self.custom_mapped = any(field.startswith(CUSTOM_PREFIX) for field, _, _ in self.plan)
         self.batch: list[tuple[int, list[str], dict]] = []
         self.new: list[dict] = []  # customers to create, each the merged values of its rows
-        self.new_email: dict[str, int] = {}  # identities to create → owner (≥ 0: existing id, < 0: -1 - new index)
+        # identities to create → owner (≥ 0: existing id, < 0: -1 - new index); emails by their mailbox key
+        self.new_email: dict[str, int] = {}
         self.new_phone: dict[str, int] = {}
         self.db_email: dict[str, int] = {}  # identities already stored → customer id
         self.db_phone: dict[str, int] = {}
@@ -123,19 +126,21 @@ class CustomerImport(CustomerWriter, Importer):
         batch, self.batch = self.batch, []
         if not batch:
             return
+        # Emails are matched by the mailbox they reach (identities hold that key), shown as typed.
+        email_keys = [email_match_key(v["email"]) if v.get("email") else "" for _, _, v in batch]
         if self.lookups:
-            self._lookup("email", {v["email"] for _, _, v in batch if v.get("email")}, self.db_email)
+            self._lookup("email", {key for key in email_keys if key}, self.db_email)
             self._lookup("phone", {v["phone"] for _, _, v in batch if v.get("phone")}, self.db_phone)
         if self.db_email or self.db_phone:
             wanted = set()
-            for _, _, v in batch:
-                for kind, db in (("email", self.db_email), ("phone", self.db_phone)):
-                    owner = db.get(v.get(kind, ""))
+            for (_, _, v), email_key in zip(batch, email_keys, strict=True):
+                for db, value in ((self.db_email, email_key), (self.db_phone, v.get("phone", ""))):
+                    owner = db.get(value)
                     if owner is not None and owner not in self.known:
                         wanted.add(owner)
             self._load_customers(wanted)
-        for number, cells, values in batch:
-            self._apply(number, cells, values)
+        for (number, cells, values), email_key in zip(batch, email_keys, strict=True):
+            self._apply(number, cells, values, email_key)
 
     def _load_customers(self, ids: set[int]) -> None:
         """Read the customers the file's emails and phones point at, as they are now, with their tags."""
@@ -180,8 +185,9 @@ class CustomerImport(CustomerWriter, Importer):
                 owner = self.known[owner]["_id"]
         return owner
 
-    def _apply(self, number: int, cells: list[str], values: dict) -> None:
-        email, phone = values.get("email", ""), values.get("phone", "")
+    def _apply(self, number: int, cells: list[str], values: dict, email: str) -> None:
+        """`email` is the row's email as its mailbox key ("" without one)."""
+        phone = values.get("phone", "")
         by_email, by_phone = self._owner("email", email), self._owner("phone", phone)
         if by_email is not None and by_phone is not None and by_email != by_phone:
             self.row_error(
@@ -251,5 +257,13 @@ def _update(current: dict, values: dict) -> bool:
             current[key] = value
             if key.startswith("consent_"):
                 current.setdefault("_new_consents", set()).add(key[len("consent_") :])
+            if key in ("email", "phone"):
+                current.setdefault("_new_addresses", set()).add(key)
             changed = True
+    # A consent in the file is for the address in the file: for a new address it is recorded even when it equals the
+    # cached state, which was the old address's.
+    for key in values:
+        channel = key[len("consent_") :]
+        if key.startswith("consent_") and ADDRESS_FIELD[channel] in current.get("_new_addresses", ()):
+            current.setdefault("_new_consents", set()).add(channel)
     return changed

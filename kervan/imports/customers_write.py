@@ -10,6 +10,8 @@ import time
 from django.conf import settings
 
 from kervan.core import clock
+from kervan.core.emails import email_match_key
+from kervan.customers.consent_state import consent_caches_refresh
 from kervan.customers.models import ConsentRecord, Customer, CustomerStats, Identity, Tag
 from kervan.customers.profile import PROFILE_FIELDS
 from kervan.customers.stats import stats_create_empty
@@ -22,10 +24,10 @@ CHANNELS = ("email", "sms", "call", "whatsapp")
 CUSTOMER_COLUMNS = (
     "id", "created_at", "updated_at", "first_name", "last_name", "email", "phone", "birth_date", "gender", "city",
     "country", "language", "time_zone", "custom_fields", "consent_email", "consent_sms", "consent_call",
-    "consent_push", "consent_whatsapp", "search_key", "name_key", "source_id",
+    "consent_push", "consent_whatsapp", "search_key", "name_key", "source_id", "email_key",
 )
 UPDATE_COLUMNS = (*PROFILE, "custom_fields", *(f"consent_{c}" for c in CHANNELS), "search_key", "name_key",
-                  "updated_at")
+                  "updated_at", "email_key")
 IDENTITY_COLUMNS = ("kind", "value", "customer_id", "created_at")
 CONSENT_COLUMNS = (
     "customer_id", "channel", "purpose", "status", "source", "proof", "occurred_at", "recorded_at", "actor_id",
@@ -84,6 +86,10 @@ class CustomerWriter:
         if any(field.startswith("consent_") for field in self.column_of):
             with self.timed("consents_seconds"):
                 bulk.insert_rows(ConsentRecord._meta.db_table, CONSENT_COLUMNS, self._consent_rows(first))
+        moved = [cid for cid in self.dirty if self.known[cid].get("_new_addresses")]
+        if moved:  # a new email/phone has its own consent, maybe on the ledger already: the file cannot know it
+            with self.timed("consents_seconds"):
+                consent_caches_refresh(moved)
 
     def _tag_ids(self) -> dict[str, int]:
         names = set()
@@ -159,6 +165,7 @@ class CustomerWriter:
                 search_key,
                 name_key,
                 source,
+                email_match_key(email) if email else "",
             )
 
     def _customer_lines(self, first: int):
@@ -205,6 +212,7 @@ class CustomerWriter:
                     *(c[f"consent_{ch}"] for ch in CHANNELS),
                     *self.keys(c["first_name"], c["last_name"], c["email"], c["phone"], c["city"]),
                     self.now_db,
+                    email_match_key(c["email"]) if c["email"] else "",
                     cid,
                 )
             )
@@ -245,10 +253,16 @@ class CustomerWriter:
             for channel in CHANNELS:
                 status = values.get(f"consent_{channel}")
                 if status:
-                    address = values.get("email", "") if channel == "email" else values.get("phone", "")
-                    yield row(first + i, channel, status, address)
+                    yield row(first + i, channel, status, _consent_address(channel, values))
         for cid in sorted(self.dirty):
             c = self.known[cid]
             for channel in c.get("_new_consents", ()):
-                address = c["email"] if channel == "email" else c["phone"]
-                yield row(cid, channel, c[f"consent_{channel}"], address)
+                yield row(cid, channel, c[f"consent_{channel}"], _consent_address(channel, c))
+
+
+def _consent_address(channel: str, values: dict) -> str:
+    """The address a consent in the file covers, named as consent records name it (consent_state.consent_address):
+    the mailbox of the row's email, or its phone."""
+    if channel == "email":
+        return email_match_key(values["email"]) if values.get("email") else ""
+    return values.get("phone", "")

@@ -5,6 +5,7 @@ from kervan.core.api import ERRORS, DateTimeIn, Id
 from kervan.core.errors import KervanError, NotFound
 from kervan.core.models import Source
 from kervan.core.pagination import paginate
+from kervan.core.sources import api_source
 from kervan.customers.selectors import customer_get
 from kervan.orders import actions, selectors
 from kervan.orders.schemas import OrderDetailOut, OrderIn, OrderPage, RefundIn, ReturnIn, StatusIn
@@ -32,16 +33,15 @@ def list_orders(request, query: Query[OrderQuery]):
 
 @router.post("/", response={201: OrderDetailOut, 200: OrderDetailOut, **ERRORS})
 def create_order(request, payload: OrderIn):
-    """Create an order. Sending the same source + external_id again returns the first order with 200."""
+    """Create an order. Sending the same source + external_id again returns the first order with 200 (without a
+    source, the order belongs to the API's own source, "api")."""
     request.auth.require("orders", "write")
     data = payload.dict()
     customer = customer_get(actor=request.auth, customer_id=data.pop("customer_id"))
     source_key = data.pop("source")
-    source = None
-    if source_key:
-        source = Source.objects.filter(key=source_key).first()
-        if source is None:
-            raise NotFound(_("No source '%(key)s'.") % {"key": source_key}, "source_not_found")
+    source = Source.objects.filter(key=source_key).first() if source_key else api_source()
+    if source is None:
+        raise NotFound(_("No source '%(key)s'.") % {"key": source_key}, "source_not_found")
     order, created = actions.order_create(
         actor=request.auth, new_order=actions.NewOrder(customer=customer, source=source, **data)
     )
@@ -64,14 +64,15 @@ def set_status(request, order_id: int, payload: StatusIn):
     return order
 
 
-@router.post("/{int:order_id}/returns", response={201: dict, **ERRORS})
+@router.post("/{int:order_id}/returns", response={201: dict, 200: dict, **ERRORS})
 def create_return(request, order_id: int, payload: ReturnIn):
+    """Record a return. Sending the same external_id again returns the first return with 200."""
     request.auth.require("orders", "write")
-    ret = actions.return_create(
+    ret, created = actions.return_create(
         actor=request.auth, order=selectors.order_get(actor=request.auth, order_id=order_id), **payload.dict()
     )
     return Status(
-        201,
+        201 if created else 200,
         {
             "id": ret.pk,
             "order_id": ret.order_id,

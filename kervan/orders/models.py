@@ -46,7 +46,9 @@ class Marketplace(models.TextChoices):
 
 
 class Order(TimeStampedModel):
-    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Always set (kervan.core.sources names the channel's own when the sender names none): the unique constraint below
+    # recognises a replayed (source, external_id), and a constraint never matches a NULL.
+    source = models.ForeignKey("core.Source", on_delete=models.PROTECT, related_name="+")
     external_id = models.CharField(max_length=64, blank=True)  # the source's own order id
     number = models.CharField(max_length=64, blank=True)  # what the customer sees: "#1001"
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")

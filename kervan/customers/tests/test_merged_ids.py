@@ -6,7 +6,7 @@ import pytest
 from kervan.accounts.actors import Actor
 from kervan.customers.actions import customer_for_update, customer_merge
 from kervan.customers.models import Customer
-from kervan.customers.tests.factories import make_customer, make_order
+from kervan.customers.tests.factories import make_customer
 from kervan.orders.models import Order
 
 pytestmark = pytest.mark.django_db

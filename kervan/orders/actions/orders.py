@@ -18,7 +18,9 @@ from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.models import Source
 from kervan.core.money import check_amount, to_amount, to_currency
+from kervan.core.sources import manual_source
 from kervan.customers import stats
+from kervan.customers.actions import customer_for_update
 from kervan.customers.models import Customer
 from kervan.events.actions import event_record, events_record
 from kervan.events.models import CanonicalEvent
@@ -56,7 +58,7 @@ class NewOrder:
     currency: str | None = None  # None: the shop's currency
     shipping_total: Decimal | int | str = 0
     total: Decimal | int | str | None = None  # None: lines + shipping; a store may send what it charged instead
-    source: Source | None = None
+    source: Source | None = None  # None: Kervan's manual source (kervan.core.sources); the API passes its own
     external_id: str = ""  # the source's own id: the same (source, external_id) again is a replay, not a new order
     number: str = ""  # what the customer sees; "" numbers it K000123
     status: str = OrderStatus.PLACED  # or paid/delivered: a store may send an order that is already that far
@@ -110,29 +112,35 @@ def _clean_lines(lines: Sequence[Mapping[str, Any]]) -> list[OrderLine]:
 def order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool = True) -> tuple[Order, bool]:
     """Record an order. Returns (order, created); the same (source, external_id) again returns the first order.
 
-    `adjust_stock=False` records a past order (an import of history) without taking today's stock.
+    An order without a source gets Kervan's manual source (the API passes its own). The order lands on the profile
+    that holds the customer now (the survivor, if they were merged), locked first, so a merge of the same person
+    waits for it or it waits for the merge. `adjust_stock=False` records a past order (an import of history) without
+    taking today's stock.
     """
-    new_order = replace(new_order, external_id=str(new_order.external_id or ""))
+    new_order = replace(
+        new_order, source=new_order.source or manual_source(), external_id=str(new_order.external_id or "")
+    )
     source, external_id = new_order.source, new_order.external_id
-    if external_id:
-        existing = Order.objects.filter(source=source, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
+    if external_id and (existing := _delivered(source, external_id)):
+        return existing, False
     try:
         with transaction.atomic():
             return _order_create(actor=actor, new_order=new_order, adjust_stock=adjust_stock), True
     except IntegrityError:
-        # A concurrent delivery of the same order won the race.
-        existing = Order.objects.filter(source=source, external_id=external_id).first() if external_id else None
+        # The unique constraint decides between concurrent deliveries of one order: the first insert wins, the others
+        # fail on it (PostgreSQL makes them wait until the winner commits) and answer with the winner's order.
+        existing = _delivered(source, external_id) if external_id else None
         if existing is None:
             raise
         return existing, False
 
 
+def _delivered(source: Source, external_id: str) -> Order | None:
+    return Order.objects.filter(source=source, external_id=external_id).first()
+
+
 def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> Order:
-    customer = new_order.customer
-    if customer.merged_into_id:
-        customer = customer.merged_into
+    customer = customer_for_update(new_order.customer.pk)
     currency = to_currency(new_order.currency)
     placed_at = aware_or_now(new_order.placed_at, "placed_at")
     status = new_order.status
@@ -291,13 +299,14 @@ def order_set_status(
 
 def _cancel_effects(actor: Actor, order: Order) -> None:
     """A cancelled order leaves the customer's aggregates and puts unreturned stock back."""
-    remaining = Order.objects.filter(customer_id=order.customer_id).exclude(status=OrderStatus.CANCELLED)
-    span = remaining.aggregate(first=Min("placed_at"), last=Max("placed_at"))
+
+    def remaining_span() -> tuple[datetime | None, datetime | None]:
+        remaining = Order.objects.filter(customer_id=order.customer_id).exclude(status=OrderStatus.CANCELLED)
+        span = remaining.aggregate(first=Min("placed_at"), last=Max("placed_at"))
+        return span["first"], span["last"]
+
     stats.stats_record_cancellation(
-        customer_id=order.customer_id,
-        net_amount=order.total - order.refunded_total,
-        first_order_at=span["first"],
-        last_order_at=span["last"],
+        customer_id=order.customer_id, net_amount=order.total - order.refunded_total, remaining_span=remaining_span
     )
     for line in order.lines.filter(variant__isnull=False).select_related("variant"):
         back = line.quantity - line.returned_quantity

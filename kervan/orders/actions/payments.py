@@ -9,14 +9,15 @@ from kervan.orders.models import Order, Payment
 
 
 def payment_add(*, order: Order, payment: dict, occurred_at) -> Payment:
-    """Record `payment` ({method, amount, provider, reference, installments}); the amount defaults to the order's."""
+    """Record `payment` ({method, amount, provider, reference, installments}); no amount (absent or None) is the
+    order's total."""
     method = check_choice(payment.get("method", Payment.Method.CARD), Payment.Method, field="payment.method")
     installments = payment.get("installments", 1)
     if not isinstance(installments, int) or not 1 <= installments <= 36:
         raise KervanError(_("installments must be 1–36."), "invalid_installments", field="payment.installments")
     return Payment.objects.create(
         order=order,
-        amount=to_amount(payment.get("amount", order.total), "payment.amount"),
+        amount=to_amount(order.total if payment.get("amount") is None else payment["amount"], "payment.amount"),
         currency=order.currency,
         method=method,
         provider=str(payment.get("provider", ""))[:40],

@@ -26,14 +26,18 @@ def return_create(
     occurred_at=None,
     external_id: str = "",
     restock: bool = True,
-) -> Return:
-    """Record a (partial) return: lines [{order_line_id, quantity}] with a reason. Stock goes back if restock."""
+) -> tuple[Return, bool]:
+    """Record a (partial) return: lines [{order_line_id, quantity}] with a reason. Stock goes back if restock.
+
+    Returns (return, created): the same external_id again on the order returns the first return.
+    """
     order = Order.objects.select_for_update().get(pk=order.pk)
+    external_id = str(external_id or "")
+    if external_id and (existing := order.returns.filter(external_id=external_id).first()):
+        return existing, False
     check_choice(reason, ReturnReason, field="reason")
     if order.status == OrderStatus.CANCELLED:
         raise Conflict(_("A cancelled order cannot be returned."), "order_cancelled")
-    if external_id and order.returns.filter(external_id=external_id).exists():
-        return order.returns.get(external_id=external_id)
     if not lines:
         raise KervanError(_("A return needs at least one line."), "no_lines", field="lines")
     order_lines = {line.pk: line for line in order.lines.select_for_update()}
@@ -61,7 +65,7 @@ def return_create(
         customer_id=order.customer_id,
         reason=reason,
         note=note,
-        external_id=str(external_id or ""),
+        external_id=external_id,
         created_at=occurred_at,
         actor=actor.user,
     )
@@ -100,4 +104,4 @@ def return_create(
         customer_id=order.customer_id,
         changes={"return": [None, {str(k): v for k, v in wanted.items()}], "reason": [None, reason]},
     )
-    return ret
+    return ret, True

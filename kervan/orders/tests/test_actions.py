@@ -119,7 +119,7 @@ def test_partial_return_and_refunds(admin_actor):
     assert StockLevel.objects.get(variant=variant).quantity == 3
     line = order.lines.get()
     assert line.title == "Kazak"
-    ret = return_create(
+    ret, _created = return_create(
         actor=admin_actor, order=order, lines=[{"order_line_id": line.pk, "quantity": 1}], reason="size"
     )
     assert StockLevel.objects.get(variant=variant).quantity == 4
