@@ -256,13 +256,18 @@ def customer_for_update(customer_id: int) -> Customer:
     """Inside a transaction: the profile that holds `customer_id`'s data now (itself, or the survivor it was merged
     into), its row locked. A write that names a customer by id (an order, a consent) calls this first, so it lands on
     the survivor and serialises with a merge of the same person: the merge locks both rows, the write waits, then
-    reads where the merge put the person."""
+    reads where the merge put the person.
+
+    The survivor is found without locks and only it is locked, so a write for a long-merged id never holds the
+    merged-away row (which a later merge of the survivor re-points) while it waits for the survivor."""
     try:
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
-        while customer.merged_into_id:
-            customer = Customer.objects.select_for_update().get(pk=customer.merged_into_id)
+        target = Customer.objects.values_list("merged_into_id", flat=True).get(pk=customer_id) or customer_id
+        while True:
+            customer = Customer.objects.select_for_update().get(pk=target)
+            if not customer.merged_into_id:
+                return customer
+            target = customer.merged_into_id  # merged while we waited for its lock: follow it
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise NotFound(
             _("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, "customer_not_found"
         )
-    return customer
