@@ -72,7 +72,7 @@ def stats_load(rows: list[tuple], *, currency: str | None = None) -> None:
     below. Announces nothing: the loader announces its whole load."""
     if not rows:
         return
-    currency = currency or settings.KERVAN_DEFAULT_CURRENCY
+    currency = currency or settings.KERVAN_REPORTING_CURRENCY
     table = connection.ops.quote_name(CustomerStats._meta.db_table)
     columns = ", ".join((*LOAD_COLUMNS, "currency"))
     with connection.cursor() as cursor:
@@ -92,7 +92,7 @@ def stats_create_empty(customer_ids: Iterable[int], *, currency: str | None = No
     ids = sorted(set(customer_ids))
     if not ids:
         return
-    currency = currency or settings.KERVAN_DEFAULT_CURRENCY
+    currency = currency or settings.KERVAN_REPORTING_CURRENCY
     table = connection.ops.quote_name(CustomerStats._meta.db_table)
     columns = "customer_id, currency, total_spent, order_count, average_order_value, returns_count, refunded_total"
     with connection.cursor() as cursor:
@@ -168,6 +168,8 @@ def stats_merge(*, survivor_id: int, merged_id: int) -> None:
     # Locked in id order, like every writer that locks several rows (stats_replace), so none waits in a circle.
     locked = {i: _locked(i) for i in sorted((survivor_id, merged_id))}
     survivor, merged = locked[survivor_id], locked[merged_id]
+    # Both rows hold amounts in the reporting currency (the order actions convert every amount before it comes here).
+    survivor.currency = settings.KERVAN_REPORTING_CURRENCY
     survivor.order_count += merged.order_count
     survivor.total_spent += merged.total_spent
     survivor.refunded_total += merged.refunded_total
@@ -189,7 +191,7 @@ def stats_merge(*, survivor_id: int, merged_id: int) -> None:
 
 
 # What the recompute derives from orders, refunds and returns: every aggregate but last_event_at (a throttled "last
-# seen" from events, not recomputed) and currency (the last order's).
+# seen" from events, not recomputed) and currency (always the reporting currency, settings.KERVAN_REPORTING_CURRENCY).
 AGGREGATES = (
     "total_spent",
     "order_count",
@@ -206,11 +208,13 @@ class Totals:
     """A customer's orders, refunds and returns summed as CustomerStats defines its aggregates (README, "Customer
     totals"). The average is not a sum: `row()` derives it with the one rounding, models.average_order_value."""
 
+    # Amounts in the reporting currency (each order converted at its own day's rate); orders awaiting a rate are left
+    # out, as if not yet placed.
     total_spent: Decimal = Decimal(0)  # Σ (total − refunded_total) over the orders not cancelled
     order_count: int = 0  # the orders not cancelled
     first_order_at: dt.datetime | None = None  # the earliest placed_at of the orders not cancelled
     last_order_at: dt.datetime | None = None  # the latest
-    returns_count: int = 0  # Return records (not units)
+    returns_count: int = 0  # Return records (not units), on orders awaiting a rate too
     refunded_total: Decimal = Decimal(0)  # Σ Refund.amount, on cancelled orders too
 
     def row(self) -> tuple:
@@ -287,11 +291,11 @@ def _drift(customer_id: int, stored: tuple | None, totals: Totals) -> Drift | No
 
 def _overwrite(rows: list[tuple[int, tuple]]) -> None:
     """Upsert the AGGREGATES of (customer_id, values) rows in one statement (executemany on SQLite). A row created
-    here takes the shop's currency; an existing row keeps its currency and last_event_at."""
+    here takes the reporting currency (every amount is in it); an existing row keeps its last_event_at."""
     table = connection.ops.quote_name(CustomerStats._meta.db_table)
     columns = ", ".join(_COLUMNS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in AGGREGATES)
-    currency = settings.KERVAN_DEFAULT_CURRENCY
+    updates = ", ".join(f"{name} = excluded.{name}" for name in (*AGGREGATES, "currency"))
+    currency = settings.KERVAN_REPORTING_CURRENCY
     if connection.vendor == "postgresql":
         # The rows as one JSON array of arrays (orjson, amounts as strings): a tenth of the Python time of binding
         # eight typed arrays, which was a third of a full rewrite's time.

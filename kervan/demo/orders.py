@@ -300,8 +300,9 @@ class OrderMaker:
         refunded = 0
         for amount, reason, note, ts, return_id in refunds:
             refunded += amount
+            text = fmt_money(amount)
             rows["refund"].append(
-                (g.new_id("refund"), order_id, customer_id, return_id, fmt_money(amount), reason, note, fmt_ts(ts))
+                (g.new_id("refund"), order_id, customer_id, return_id, text, reason, note, fmt_ts(ts), text)
             )
         rows["line"] += [
             (
@@ -314,13 +315,14 @@ class OrderMaker:
         updated = fmt_ts(max(steps[-1][1], refunds[-1][3])) if refunds else steps[-1][2]
         source_id = g.sources[source_key]
         number = f"#{1001 + seq}"
+        total_text, refunded_text = fmt_money(total), fmt_money(refunded) if refunded else "0.00"
         rows["order"].append(
             (
                 order_id, placed_text, updated, source_id, EXTERNAL_ID[source_key](seq), number,
                 customer_id, final_status, fmt_money(subtotal), fmt_money(sum(line[2] for line in lines)),
-                fmt_money(sum(line[3] for line in lines)), fmt_money(shipping), fmt_money(total),
-                fmt_money(refunded) if refunded else "0.00", channel, marketplace, *utm,
-                f'["{discount[0]}"]' if discount else "[]", placed_text,
+                fmt_money(sum(line[3] for line in lines)), fmt_money(shipping), total_text,
+                refunded_text, channel, marketplace, *utm, f'["{discount[0]}"]' if discount else "[]", placed_text,
+                "1", total_text, refunded_text,
             )
         )  # fmt: skip
 

@@ -26,6 +26,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "created_at", "updated_at", "source_id", "external_id", "number", "customer_id", "status",
         "subtotal", "discount_total", "tax_total", "shipping_total", "total", "refunded_total", "sales_channel",
         "marketplace", "utm_source", "utm_medium", "utm_campaign", "discount_codes", "placed_at",
+        # TRY orders in a TRY-reporting shop: rate 1, the amounts as they are (kervan.orders.rates)
+        "reporting_rate", "reporting_total", "reporting_refunded",
     ),
     "line": (
         "id", "order_id", "variant_id", "sku", "title", "quantity", "unit_price", "discount", "tax", "total",
@@ -36,7 +38,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "status": ("id", "order_id", "customer_id", "status", "occurred_at", "details"),
     "return": ("id", "order_id", "customer_id", "reason", "note", "created_at"),
     "return_line": ("id", "return_request_id", "order_line_id", "quantity"),
-    "refund": ("id", "order_id", "customer_id", "return_request_id", "amount", "reason", "note", "occurred_at"),
+    "refund": (
+        "id", "order_id", "customer_id", "return_request_id", "amount", "reason", "note", "occurred_at",
+        "reporting_amount",
+    ),
     "stats": LOAD_COLUMNS,  # written by their owner, customers.stats.stats_load
     "event": ("id", "dedupe_key", "customer_id", "anonymous_id", "name", "occurred_at", "received_at", "properties",
               "source_id"),

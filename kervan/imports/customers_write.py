@@ -179,7 +179,7 @@ class CustomerWriter:
                 yield f"{row[0]}\t" + "\t".join(row[1:]) + "\n"
 
     def _insert_stats(self, first: int) -> None:
-        stats_create_empty(range(first, first + len(self.new)), currency=settings.KERVAN_DEFAULT_CURRENCY)
+        stats_create_empty(range(first, first + len(self.new)), currency=settings.KERVAN_REPORTING_CURRENCY)
 
     def _insert_identities(self, first: int, in_index_order: bool) -> None:
         now = self.now_db

@@ -60,6 +60,14 @@ class Order(TimeStampedModel):
     shipping_total = AmountField()
     total = AmountField()
     refunded_total = AmountField()
+    # The order in the shop's reporting currency (settings.KERVAN_REPORTING_CURRENCY), at the rate of its placed day
+    # (kervan.currency): units of the reporting currency per unit of `currency`, and `total` converted with it. Both
+    # null while the rate is missing: the order is "awaiting a rate", left out of the customer's totals (money and
+    # count) until kervan.orders.rates counts it when the rate arrives. Refunds convert cumulatively:
+    # reporting_refunded = refunded_total converted, so a full refund takes back exactly reporting_total.
+    reporting_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    reporting_total = AmountField(null=True, blank=True, default=None)
+    reporting_refunded = AmountField(null=True, blank=True, default=None)  # refunded_total converted with that rate
     sales_channel = models.CharField(max_length=12, choices=SalesChannel.choices, default=SalesChannel.WEB)
     marketplace = models.CharField(max_length=12, choices=Marketplace.choices, blank=True, default="")
     utm_source = models.CharField(max_length=100, blank=True)
@@ -85,6 +93,10 @@ class Order(TimeStampedModel):
     @property
     def net_total(self):
         return self.total - self.refunded_total
+
+    @property
+    def awaiting_rate(self) -> bool:
+        return self.reporting_rate is None
 
     def can_cancel(self) -> bool:
         return self.status in (OrderStatus.PLACED, OrderStatus.PAID)
@@ -189,6 +201,8 @@ class Refund(models.Model):
     return_request = models.ForeignKey(Return, null=True, blank=True, on_delete=models.SET_NULL, related_name="refunds")
     amount = AmountField()
     currency = CurrencyField()
+    # `amount` in the reporting currency at the order's rate (Order.reporting_rate); null while the order awaits it.
+    reporting_amount = AmountField(null=True, blank=True, default=None)
     reason = models.CharField(max_length=20, choices=ReturnReason.choices, default=ReturnReason.OTHER)
     note = models.TextField(blank=True)
     external_id = models.CharField(max_length=64, blank=True)  # the source's refund id: replays are recognised

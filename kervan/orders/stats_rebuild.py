@@ -43,12 +43,14 @@ def customer_totals(customer_ids: list[int]) -> dict[int, Totals]:
     them is left out (their Totals are all zero)."""
     found: dict[int, dict] = {}
     of_them = ids_in("customer_id", customer_ids)
-    kept = Order.objects.filter(of_them).exclude(status=OrderStatus.CANCELLED)
+    # The stored amounts in the reporting currency (kervan.orders.rates), as the order actions add them; an order
+    # awaiting its rate (reporting_rate null) is not counted yet, its refunds' reporting_amount is null too.
+    kept = Order.objects.filter(of_them, reporting_rate__isnull=False).exclude(status=OrderStatus.CANCELLED)
     for row in (
         kept.values("customer_id")
         .order_by()
         .annotate(
-            total_spent=Sum(F("total") - F("refunded_total"), output_field=_SUM),
+            total_spent=Sum(F("reporting_total") - F("reporting_refunded"), output_field=_SUM),
             order_count=Count("id"),
             first_order_at=Min("placed_at"),
             last_order_at=Max("placed_at"),
@@ -56,8 +58,9 @@ def customer_totals(customer_ids: list[int]) -> dict[int, Totals]:
     ):
         row["total_spent"] = row["total_spent"].quantize(CENT)
         found[row.pop("customer_id")] = row
-    refunds = Refund.objects.filter(of_them).values("customer_id").order_by()
-    for customer_id, refunded in refunds.annotate(s=Sum("amount", output_field=_SUM)).values_list("customer_id", "s"):
+    refunds = Refund.objects.filter(of_them, reporting_amount__isnull=False).values("customer_id").order_by()
+    refunded_sums = refunds.annotate(s=Sum("reporting_amount", output_field=_SUM)).values_list("customer_id", "s")
+    for customer_id, refunded in refunded_sums:
         found.setdefault(customer_id, {})["refunded_total"] = refunded.quantize(CENT)
     returns = Return.objects.filter(of_them).values("customer_id").order_by()
     for customer_id, count in returns.annotate(n=Count("id")).values_list("customer_id", "n"):

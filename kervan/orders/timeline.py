@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kervan.core.templatetags.kervan import money
+from kervan.currency.selectors import reporting_currency
 from kervan.customers.models import Customer
 from kervan.customers.registry import Card, TimelineSource, register_card, register_merge, register_timeline_source
 from kervan.events.timeline import hide_emitted_events
@@ -16,6 +17,18 @@ from kervan.orders.models import Order, OrderStatusChange, Refund, Return
 # Dedupe-key namespaces of the events the order actions emit ("Placed Order", "Refunded Order"…): the timeline shows
 # the order rows themselves instead.
 EMITTED_EVENT_PREFIXES = ("order:", "return:", "refund:")
+
+
+def order_amounts(order: Order) -> str:
+    """The order's own amount and, in another currency than the reporting one, its converted total ("€50,00 ≈
+    ₺2.475,00") or that its rate is still awaited."""
+    own = money(order.total, order.currency)
+    target = reporting_currency()
+    if order.currency == target:
+        return own
+    if order.reporting_total is None:
+        return f"{own} · {_('awaiting exchange rate')}"
+    return f"{own} ≈ {money(order.reporting_total, target)}"
 
 
 def _status_change(change: OrderStatusChange) -> dict[str, Any]:
@@ -28,9 +41,16 @@ def _status_change(change: OrderStatusChange) -> dict[str, Any]:
         "delivered": _("Order %(number)s delivered"),
         "cancelled": _("Order %(number)s cancelled"),
     }
-    data = {"order_id": order.pk, "status": change.status, "total": str(order.total), "currency": order.currency}
+    data = {
+        "order_id": order.pk,
+        "status": change.status,
+        "total": str(order.total),
+        "currency": order.currency,
+        "reporting_total": None if order.reporting_total is None else str(order.reporting_total),
+        "reporting_currency": reporting_currency(),
+    }
     data.update(change.details)
-    summary = money(order.total, order.currency)
+    summary = order_amounts(order)
     if data.get("carrier"):
         summary += f" · {data['carrier']} {data.get('tracking_number', '')}".rstrip()
     return {
@@ -68,6 +88,8 @@ def _refund(refund: Refund) -> dict[str, Any]:
 
 def _recent_orders(customer: Customer) -> dict[str, Any] | None:
     orders = list(Order.objects.filter(customer=customer).order_by("-placed_at")[:5])
+    for order in orders:
+        order.amounts = order_amounts(order)  # type: ignore[attr-defined]
     return {"recent_orders": orders} if orders else None
 
 

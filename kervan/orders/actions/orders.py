@@ -19,6 +19,7 @@ from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.models import Source
 from kervan.core.money import check_amount, to_amount, to_currency
 from kervan.core.sources import manual_source
+from kervan.currency.selectors import convert, reporting_currency
 from kervan.customers import stats
 from kervan.customers.actions import customer_for_update
 from kervan.customers.models import Customer
@@ -38,6 +39,7 @@ from kervan.orders.models import (
     Return,
     SalesChannel,
 )
+from kervan.orders.rates import order_rate
 
 STATUS_EVENTS = {
     OrderStatus.FULFILLED: CanonicalEvent.FULFILLED_ORDER,
@@ -158,6 +160,7 @@ def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> O
     if total < 0:
         raise KervanError(_("total cannot be negative."), "invalid_amount", field="total")
     source = new_order.source
+    rate = order_rate(currency, placed_at)  # None: awaiting a rate, left out of the totals until it comes
     order = Order.objects.create(
         customer=customer,
         source=source,
@@ -170,6 +173,9 @@ def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> O
         tax_total=tax_total,
         shipping_total=shipping,
         total=total,
+        reporting_rate=rate,
+        reporting_total=None if rate is None else convert(total, rate),
+        reporting_refunded=None if rate is None else Decimal(0),
         sales_channel=sales_channel,
         marketplace=marketplace,
         utm_source=new_order.utm_source[:100],
@@ -200,7 +206,10 @@ def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> O
                 reason=StockMovement.Reason.SALE,
                 reference=order.number,
             )
-    stats.stats_record_order(customer_id=customer.pk, amount=total, currency=currency, placed_at=placed_at)
+    if order.reporting_total is not None:
+        stats.stats_record_order(
+            customer_id=customer.pk, amount=order.reporting_total, currency=reporting_currency(), placed_at=placed_at
+        )
     placed = {
         "name": CanonicalEvent.PLACED_ORDER,
         "occurred_at": placed_at,
@@ -298,16 +307,22 @@ def order_set_status(
 
 
 def _cancel_effects(actor: Actor, order: Order) -> None:
-    """A cancelled order leaves the customer's aggregates and puts unreturned stock back."""
+    """A cancelled order leaves the customer's aggregates (unless it awaits a rate: it was never in them) and puts
+    unreturned stock back."""
 
     def remaining_span() -> tuple[datetime | None, datetime | None]:
-        remaining = Order.objects.filter(customer_id=order.customer_id).exclude(status=OrderStatus.CANCELLED)
+        remaining = Order.objects.filter(customer_id=order.customer_id, reporting_rate__isnull=False).exclude(
+            status=OrderStatus.CANCELLED
+        )
         span = remaining.aggregate(first=Min("placed_at"), last=Max("placed_at"))
         return span["first"], span["last"]
 
-    stats.stats_record_cancellation(
-        customer_id=order.customer_id, net_amount=order.total - order.refunded_total, remaining_span=remaining_span
-    )
+    if order.reporting_total is not None and order.reporting_refunded is not None:
+        stats.stats_record_cancellation(
+            customer_id=order.customer_id,
+            net_amount=order.reporting_total - order.reporting_refunded,
+            remaining_span=remaining_span,
+        )
     for line in order.lines.filter(variant__isnull=False).select_related("variant"):
         back = line.quantity - line.returned_quantity
         if back:

@@ -12,6 +12,7 @@ from kervan.events.actions import event_record
 from kervan.events.models import CanonicalEvent
 from kervan.orders.actions._checks import aware_or_now
 from kervan.orders.models import Order, OrderStatus, Refund, Return, ReturnReason
+from kervan.orders.rates import refund_converted
 
 
 @transaction.atomic
@@ -46,12 +47,15 @@ def refund_create(
     if return_request is not None and return_request.order_id != order.pk:
         raise KervanError(_("That return belongs to another order."), "foreign_return", field="return_id")
     occurred_at = aware_or_now(occurred_at, "occurred_at")
+    # In the reporting currency at the order's rate; an order awaiting its rate converts its refunds when it comes.
+    converted = None if order.reporting_rate is None else refund_converted(order, amount)
     refund = Refund.objects.create(
         order=order,
         customer_id=order.customer_id,
         return_request=return_request,
         amount=amount,
         currency=order.currency,
+        reporting_amount=converted,
         reason=reason,
         note=note,
         external_id=external_id,
@@ -59,10 +63,14 @@ def refund_create(
         actor=actor.user,
     )
     order.refunded_total += amount
-    order.save(update_fields=["refunded_total", "updated_at"])
-    stats.stats_record_refund(
-        customer_id=order.customer_id, amount=amount, counts_in_total=order.status != OrderStatus.CANCELLED
-    )
+    if converted is not None and order.reporting_refunded is not None:
+        order.reporting_refunded += converted
+        order.save(update_fields=["refunded_total", "reporting_refunded", "updated_at"])
+        stats.stats_record_refund(
+            customer_id=order.customer_id, amount=converted, counts_in_total=order.status != OrderStatus.CANCELLED
+        )
+    else:
+        order.save(update_fields=["refunded_total", "updated_at"])
     event_record(
         name=CanonicalEvent.REFUNDED_ORDER,
         occurred_at=occurred_at,

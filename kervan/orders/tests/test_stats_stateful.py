@@ -1,7 +1,8 @@
 """Random lives of a shop's orders: after every step the totals the actions kept equal their recompute.
 
-A hypothesis state machine creates orders (through the API's and the import's paths too), replays them, pays (with
-and without an amount), ships, delivers, cancels, refunds, returns and merges customers in any order; after each
+A hypothesis state machine creates orders (through the API's and the import's paths too; in TRY, in EUR whose rates
+are all known, and in USD whose rates arrive later), replays them, pays (with and without an amount), ships, delivers,
+cancels, refunds, returns, stores USD rates and merges customers in any order; after each
 step kervan.orders.stats_rebuild (what `manage.py stats_rebuild --check` runs) must find no customer whose
 CustomerStats differ from their orders, refunds and returns, and no order may sit on a merged profile.
 """
@@ -20,6 +21,8 @@ from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.sources import api_source
+from kervan.currency.actions import rate_set
+from kervan.currency.models import ExchangeRate
 from kervan.customers.actions import customer_create, customer_merge
 from kervan.imports.sources import import_source
 from kervan.orders.actions import NewOrder, order_create, order_set_status, refund_create, return_create
@@ -47,6 +50,13 @@ class ShopLife(RuleBasedStateMachine):
             "none": None,  # the action's own default (manual)
         }
         self.orders: list[int] = []
+        # EUR: a rate every day of the orders' span; USD: none until the rule usd_rate_arrives stores one.
+        ExchangeRate.objects.bulk_create(
+            ExchangeRate(
+                currency="EUR", on=START.date() + dt.timedelta(days=d), try_per_unit="49.1234", source="manual"
+            )
+            for d in range(0, 91, 7)
+        )
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -55,7 +65,9 @@ class ShopLife(RuleBasedStateMachine):
     def _order(self, pick: int) -> Order:
         return Order.objects.get(pk=self.orders[pick % len(self.orders)])
 
-    def _create(self, *, customer: int, prices: list[str], day: int, external_id: str, source, status, **extra):
+    def _create(
+        self, *, customer: int, prices: list[str], day: int, external_id: str, source, status, currency="TRY", **extra
+    ):
         lines = [{"title": f"Ürün {i}", "quantity": 1 + i % 2, "unit_price": p} for i, p in enumerate(prices)]
         order, created = order_create(
             actor=SYSTEM,
@@ -66,6 +78,7 @@ class ShopLife(RuleBasedStateMachine):
                 source=source,
                 external_id=external_id,
                 status=status,
+                currency=currency,
             ),
             **extra,
         )
@@ -80,9 +93,11 @@ class ShopLife(RuleBasedStateMachine):
         external_id=EXTERNAL_IDS,
         source=st.sampled_from(["shop", "api", "none"]),
         status=st.sampled_from(["placed", "paid", "delivered"]),
+        currency=st.sampled_from(["TRY", "TRY", "EUR", "USD"]),
     )
-    def create_or_replay(self, customer, prices, day, external_id, source, status):
+    def create_or_replay(self, customer, prices, day, external_id, source, status, currency):
         self._create(
+            currency=currency,
             customer=customer,
             prices=prices,
             day=day,
@@ -154,6 +169,11 @@ class ShopLife(RuleBasedStateMachine):
                 reason="size",
                 external_id=external_id,
             )
+
+    @rule(day=st.integers(-3, 90), value=st.sampled_from(["41.9999", "42.5"]))
+    def usd_rate_arrives(self, day, value):
+        """A USD rate is stored (again, maybe): the orders awaiting it on the days it covers are counted, once."""
+        rate_set(actor=SYSTEM, currency="USD", on=START.date() + dt.timedelta(days=day), try_per_unit=value)
 
     @rule(survivor=PICK, merged=PICK)
     def merge(self, survivor, merged):
