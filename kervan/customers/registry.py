@@ -5,7 +5,8 @@ about customers, never the other way round. Each of them tells the core, from it
 
 - `register_merge(name, reassign)`: rows it owns that follow a customer when two profiles merge. `customer_merge`
   calls every `reassign(from_customer_id=…, to_customer_id=…)` inside its transaction.
-- `register_timeline_source(TimelineSource(...))`: its entries on the Customer 360 timeline, read newest-first
+- `register_timeline_source(TimelineSource(...))`, or `register_model_timeline(...)` for the rows of one model: its
+  entries on the Customer 360 timeline, read newest-first
   from its own (customer, time) index; kervan.customer360.timeline merges the sources into one paginated stream.
 - `register_card(Card(...))`: a card on the Customer 360 page (e.g. "Recent orders"), shown to roles that may read
   its permission area.
@@ -87,6 +88,33 @@ def register_merge(name: str, reassign: Reassign) -> None:
 
 def register_timeline_source(source: TimelineSource) -> None:
     _add(_registry.timeline, source.kind, source)
+
+
+def register_model_timeline(
+    kind: str,
+    label: Any,
+    position: int,
+    area: str,
+    model: type[Model],
+    time_field: str,
+    present: Callable[[Any], dict[str, Any]],
+    *,
+    customer_field: str = "customer_id",
+    select_related: Sequence[str] = (),
+) -> None:
+    """register_timeline_source for the common case: the rows of `model` whose `customer_field` is the customer."""
+    register_timeline_source(
+        TimelineSource(
+            kind=kind,
+            label=label,
+            position=position,
+            area=area,
+            rows=lambda customer_id: model._default_manager.filter(**{customer_field: customer_id}),
+            time_field=time_field,
+            present=present,
+            select_related=select_related,
+        )
+    )
 
 
 def register_card(card: Card) -> None:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kervan.customers.models import ConsentRecord, CustomerMerge, CustomerNote
-from kervan.customers.registry import TimelineSource, register_timeline_source
+from kervan.customers.registry import register_model_timeline
 
 
 def _note(note: CustomerNote) -> dict[str, Any]:
@@ -46,36 +46,9 @@ def _consent(record: ConsentRecord) -> dict[str, Any]:
 
 
 def register() -> None:
-    for source in (
-        TimelineSource(
-            kind="note",
-            label=gettext_lazy("Notes"),
-            position=40,
-            area="customers",
-            rows=lambda customer_id: CustomerNote.objects.filter(customer_id=customer_id),
-            time_field="created_at",
-            select_related=("author",),
-            present=_note,
-        ),
-        TimelineSource(
-            kind="merge",
-            label=gettext_lazy("Merges"),
-            position=50,
-            area="customers",
-            rows=lambda customer_id: CustomerMerge.objects.filter(survivor_id=customer_id),
-            time_field="occurred_at",
-            select_related=("merged", "actor"),
-            present=_merge,
-        ),
-        TimelineSource(
-            kind="consent",
-            label=gettext_lazy("Consent"),
-            position=60,
-            area="customers",
-            rows=lambda customer_id: ConsentRecord.objects.filter(customer_id=customer_id),
-            time_field="occurred_at",
-            select_related=("actor",),
-            present=_consent,
-        ),
-    ):
-        register_timeline_source(source)
+    notes = ("note", gettext_lazy("Notes"), 40, "customers", CustomerNote, "created_at", _note)
+    register_model_timeline(*notes, select_related=("author",))
+    merges = ("merge", gettext_lazy("Merges"), 50, "customers", CustomerMerge, "occurred_at", _merge)
+    register_model_timeline(*merges, customer_field="survivor_id", select_related=("merged", "actor"))
+    consents = ("consent", gettext_lazy("Consent"), 60, "customers", ConsentRecord, "occurred_at", _consent)
+    register_model_timeline(*consents, select_related=("actor",))

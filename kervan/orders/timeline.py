@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from kervan.core.templatetags.kervan import money
 from kervan.currency.selectors import reporting_currency
 from kervan.customers.models import Customer
-from kervan.customers.registry import Card, TimelineSource, register_card, register_merge, register_timeline_source
+from kervan.customers.registry import Card, register_card, register_merge, register_model_timeline
 from kervan.events.timeline import hide_emitted_events
 from kervan.orders.actions import orders_reassign
 from kervan.orders.models import Order, OrderStatusChange, Refund, Return
@@ -96,39 +96,12 @@ def _recent_orders(customer: Customer) -> dict[str, Any] | None:
 def register() -> None:
     register_merge("orders", orders_reassign)
     hide_emitted_events(*EMITTED_EVENT_PREFIXES)
-    for source in (
-        TimelineSource(
-            kind="order",
-            label=gettext_lazy("Orders"),
-            position=10,
-            area="orders",
-            rows=lambda customer_id: OrderStatusChange.objects.filter(customer_id=customer_id),
-            time_field="occurred_at",
-            select_related=("order",),
-            present=_status_change,
-        ),
-        TimelineSource(
-            kind="return",
-            label=gettext_lazy("Returns"),
-            position=20,
-            area="orders",
-            rows=lambda customer_id: Return.objects.filter(customer_id=customer_id),
-            time_field="created_at",
-            select_related=("order",),
-            present=_return,
-        ),
-        TimelineSource(
-            kind="refund",
-            label=gettext_lazy("Refunds"),
-            position=30,
-            area="orders",
-            rows=lambda customer_id: Refund.objects.filter(customer_id=customer_id),
-            time_field="occurred_at",
-            select_related=("order",),
-            present=_refund,
-        ),
+    for kind, label, position, model, time_field, present in (
+        ("order", gettext_lazy("Orders"), 10, OrderStatusChange, "occurred_at", _status_change),
+        ("return", gettext_lazy("Returns"), 20, Return, "created_at", _return),
+        ("refund", gettext_lazy("Refunds"), 30, Refund, "occurred_at", _refund),
     ):
-        register_timeline_source(source)
+        register_model_timeline(kind, label, position, "orders", model, time_field, present, select_related=("order",))
     register_card(
         Card(name="recent_orders", template="orders/_recent_orders_card.html", area="orders", context=_recent_orders)
     )
