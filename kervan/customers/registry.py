@@ -6,8 +6,8 @@ about customers, never the other way round. Each of them tells the core, from it
 - `register_merge(name, reassign)`: rows it owns that follow a customer when two profiles merge. `customer_merge`
   calls every `reassign(from_customer_id=…, to_customer_id=…)` inside its transaction.
 - `register_timeline_source(TimelineSource(...))`, or `register_model_timeline(...)` for the rows of one model: its
-  entries on the Customer 360 timeline, read newest-first
-  from its own (customer, time) index; kervan.customer360.timeline merges the sources into one paginated stream.
+  entries on the Customer 360 timeline, read newest-first from its own (customer, time) index;
+  kervan.customer360.timeline merges the sources into one paginated stream.
 - `register_card(Card(...))`: a card on the Customer 360 page (e.g. "Recent orders"), shown to roles that may read
   its permission area.
 
