@@ -32,7 +32,7 @@ run: $(STAMP)
 	@echo "  Kervan is running at http://127.0.0.1:$(PORT)/"
 	@echo "  Log in as  demo / kervan-demo  (Admin)"
 	@echo ""
-	@trap 'kill 0' EXIT; $(PY) manage.py db_worker -v 0 & $(PY) manage.py runserver 0.0.0.0:$(PORT)
+	@trap 'kill 0' EXIT; $(PY) manage.py db_worker -v 0 & $(PY) manage.py run_scheduler & $(PY) manage.py runserver 0.0.0.0:$(PORT)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest

@@ -103,3 +103,12 @@ class DueWork(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ScheduledJob(DueWork):
+    """A task that runs on a schedule (kervan.core.schedule): one row per registered schedule, due at its next run."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,8 +7,9 @@ from django_tasks import task
 def stats_check_sample(size: int = 1000) -> int:
     """Check `size` random customers' totals against their orders, refunds and returns; each that differs is logged
     as a warning ("stats.drift", with the fields and both values). Returns how many differed. Changes nothing: put
-    them right with `manage.py stats_rebuild --customer ID` (or all with `stats_rebuild`). There is no scheduler yet:
-    run it daily, e.g. from cron as `manage.py stats_rebuild --check --sample 1000` (exit status 1 on drift)."""
+    them right with `manage.py stats_rebuild --customer ID` (or all with `stats_rebuild`). The scheduler
+    (`manage.py run_scheduler`) runs it each night (OrdersConfig.ready); from cron instead:
+    `manage.py stats_rebuild --check --sample 1000` (exit status 1 on drift)."""
     from kervan.orders.stats_rebuild import stats_check_sample as check
 
     return len(check(size))
