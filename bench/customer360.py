@@ -251,7 +251,7 @@ def main():
     server_desc = f"{args.workers} granian workers x {args.threads} thread(s)"
     for kind, label, reads in labels:
         r = results[kind]
-        figures[f"{label} throughput"] = {
+        figures[f"{label} throughput, {db}"] = {
             "value": r["requests_per_s"],
             "unit": "requests/s",
             "target": ">= 600",
@@ -262,7 +262,7 @@ def main():
             "errors": r["errors"],
             "first_reads": r["first_reads"],
         }
-        figures[f"{label} p95 latency"] = {
+        figures[f"{label} p95 latency, {db}"] = {
             "value": r["p95_ms"],
             "unit": "ms",
             "target": "<= 25",

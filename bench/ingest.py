@@ -467,7 +467,7 @@ def main():
     )
     common = {"data": data, "db": "postgresql", "command": command}
     figures = {
-        "Event ingestion throughput": {
+        "event ingestion throughput, postgresql": {
             "value": summary["events_per_s"],
             "unit": "events/s",
             "target": ">= 25000",
@@ -479,7 +479,7 @@ def main():
             "cpu_utilisation_of_2_cores": summary["cpu_utilisation_of_2_cores"],
             "cpu_bound_ceiling_events_per_s_on_2_free_cores": summary["cpu_bound_ceiling_events_per_s_on_2_free_cores"],
         },
-        "Event batch p99 latency": {
+        "event ingestion batch p99 latency, postgresql": {
             "value": result["p99_ms"],
             "unit": "ms",
             "target": "<= 200",
@@ -487,11 +487,11 @@ def main():
             "p50_ms": result["p50_ms"],
             "p95_ms": result["p95_ms"],
         },
-        "Event batch p50 latency": {"value": result["p50_ms"], "unit": "ms", "target": "", **common},
+        "event ingestion batch p50 latency, postgresql": {"value": result["p50_ms"], "unit": "ms", "target": "", **common},
     }
     if phases:
         total = phases["total: parse, validate, events_ingest"]
-        figures["Event batch CPU breakdown"] = {
+        figures["event ingestion CPU per 100-event batch, postgresql"] = {
             "value": round(total["app_cpu_ms"] + total["db_cpu_ms"], 2),
             "unit": f"CPU ms per {args.batch}-event batch (app + PostgreSQL), in-process, no HTTP/auth",
             "target": "",
