@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
 from kervan.core.pagination import check_limit, decode_cursor, encode_cursor, invalid_cursor
-from kervan.customers.registry import TimelineSource, timeline_sources
+from kervan.customers.registry import TimelineSource, timeline_source, timeline_sources
 
 
 @dataclass
@@ -113,5 +113,4 @@ def customer_timeline(
 
 def timeline_present(item: TimelineItem) -> dict[str, Any]:
     """What the item's source says of it: {"title", "data"} and, for the page, maybe "summary", "byline", "link"."""
-    source = next(s for s in timeline_sources() if s.kind == item.kind)
-    return source.present(item.obj)
+    return timeline_source(item.kind).present(item.obj)

@@ -174,6 +174,12 @@ def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, sou
     if kind == Identity.Kind.SOURCE_ID and source is None:
         raise KervanError(_("A store customer id needs its source."), "missing_source", field="source")
     identity = _claim_identity(customer, kind, value, source if kind == Identity.Kind.SOURCE_ID else None)
+    audit_identity_added(actor=actor, customer=customer, kind=kind, value=value)
+    return identity
+
+
+def audit_identity_added(*, actor: Actor, customer: Customer, kind: str, value: str) -> None:
+    """The audit row of a new identifier on a customer (identity_add, identify)."""
     audit(
         actor=actor,
         action="update",
@@ -181,7 +187,6 @@ def identity_add(*, actor: Actor, customer: Customer, kind: str, value: str, sou
         customer_id=customer.pk,
         changes={"identity": [None, f"{kind}:{value}"]},
     )
-    return identity
 
 
 def normalize_identity_value(kind: str, value: str) -> str:

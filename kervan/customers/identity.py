@@ -5,12 +5,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from kervan.accounts.actors import Actor
-from kervan.core.audit import audit
 from kervan.core.db import server_bound_cursor
 from kervan.core.emails import email_match_key, normalize_email
 from kervan.core.errors import Conflict
 from kervan.core.phones import normalize_phone
-from kervan.customers.actions import customer_create, customer_update
+from kervan.customers.actions import audit_identity_added, customer_create, customer_update
 from kervan.customers.models import Customer, Identity
 
 TRAIT_FIELDS = ("first_name", "last_name", "birth_date", "gender", "city", "country", "language", "time_zone")
@@ -237,13 +236,7 @@ def _attach(actor: Actor, customer: Customer, kind: str, value: str, source) -> 
             Identity.objects.create(customer=customer, kind=kind, value=value, source=source)
     except IntegrityError:
         return
-    audit(
-        actor=actor,
-        action="update",
-        obj=customer,
-        customer_id=customer.pk,
-        changes={"identity": [None, f"{kind}:{value}"]},
-    )
+    audit_identity_added(actor=actor, customer=customer, kind=kind, value=value)
 
 
 def _taken(kind: str, value: str, customer: Customer) -> bool:

@@ -130,5 +130,9 @@ def timeline_sources() -> list[TimelineSource]:
     return sorted(_registry.timeline.values(), key=lambda s: s.position)
 
 
+def timeline_source(kind: str) -> TimelineSource:
+    return _registry.timeline[kind]
+
+
 def cards() -> list[Card]:
     return sorted(_registry.cards.values(), key=lambda c: (c.position, c.name))

@@ -51,18 +51,6 @@ def _locked(customer_id: int) -> CustomerStats:
     return stats
 
 
-# The columns of a computed row for stats_load, in order.
-LOAD_COLUMNS = (
-    "customer_id",
-    "total_spent",
-    "order_count",
-    "average_order_value",
-    "first_order_at",
-    "last_order_at",
-    "returns_count",
-    "refunded_total",
-    "last_event_at",
-)
 
 
 def stats_load(rows: list[tuple], *, currency: str | None = None) -> None:
@@ -201,6 +189,8 @@ AGGREGATES = (
     "returns_count",
     "refunded_total",
 )
+# The columns of a computed row for stats_load, in order.
+LOAD_COLUMNS = ("customer_id", *AGGREGATES, "last_event_at")
 
 
 @dataclass(frozen=True, kw_only=True)
