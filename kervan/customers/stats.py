@@ -51,8 +51,6 @@ def _locked(customer_id: int) -> CustomerStats:
     return stats
 
 
-
-
 def stats_load(rows: list[tuple], *, currency: str | None = None) -> None:
     """Write computed aggregates (LOAD_COLUMNS) for customers that have no stats row yet, in bulk: COPY on
     PostgreSQL, executemany elsewhere. For a generator that made the customers' orders itself and summed them as
