@@ -487,7 +487,12 @@ def main():
             "p50_ms": result["p50_ms"],
             "p95_ms": result["p95_ms"],
         },
-        "event ingestion batch p50 latency, postgresql": {"value": result["p50_ms"], "unit": "ms", "target": "", **common},
+        "event ingestion batch p50 latency, postgresql": {
+            "value": result["p50_ms"],
+            "unit": "ms",
+            "target": "",
+            **common,
+        },
     }
     if phases:
         total = phases["total: parse, validate, events_ingest"]

@@ -144,9 +144,18 @@ def main() -> None:
 
     command = ".venv/bin/python bench/stats_rebuild.py"
     figures = {
-        "stats_rebuild --check, 1M customers / 10M orders, postgresql": (check, "read-only, on kervan_bench; nothing differed"),
-        "stats_rebuild, 10,000 of 1M customers drifted, postgresql": (some, "on a copy of its tables; 10,000 rows rewritten"),
-        "stats_rebuild, 1M customers / 10M orders, every customer drifted, postgresql": (every, "on a copy of its tables; every row rewritten"),
+        "stats_rebuild --check, 1M customers / 10M orders, postgresql": (
+            check,
+            "read-only, on kervan_bench; nothing differed",
+        ),
+        "stats_rebuild, 10,000 of 1M customers drifted, postgresql": (
+            some,
+            "on a copy of its tables; 10,000 rows rewritten",
+        ),
+        "stats_rebuild, 1M customers / 10M orders, every customer drifted, postgresql": (
+            every,
+            "on a copy of its tables; every row rewritten",
+        ),
     }
     results = {
         name: {
