@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/kervan
 
-.PHONY: run test test-postgres lint typecheck migrations-check format bench clean
+.PHONY: run dev test test-postgres lint typecheck migrations-check format bench clean
 
 # The project itself is installed in editable mode (pyproject.toml), so `kervan` and `config` import from anywhere
 # (bench/ scripts) without sys.path edits.
@@ -24,15 +24,29 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
-run: $(STAMP)
-	@mkdir -p var
+# `make run` serves as a shop would use it: DEBUG off (Kervan's own 404/500 pages, never Django's debug page), static
+# files through WhiteNoise, granian as in production (config.settings.local: SQLite and the demo shop). `make dev` is
+# for working on Kervan: Django's runserver with DEBUG, debug pages and auto-reload.
+define PREPARE
+	@mkdir -p "$${KERVAN_VAR_DIR:-var}" staticfiles
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo_load --customers 2000 --seed 7 --if-empty
 	@echo ""
 	@echo "  Kervan is running at http://127.0.0.1:$(PORT)/"
 	@echo "  Log in as  demo / kervan-demo  (Admin)"
 	@echo ""
-	@trap 'kill 0' EXIT; $(PY) manage.py db_worker -v 0 & $(PY) manage.py run_scheduler & $(PY) manage.py runserver 0.0.0.0:$(PORT)
+endef
+
+run: $(STAMP)
+	$(PREPARE)
+	@trap 'kill 0' EXIT; $(PY) manage.py db_worker -v 0 & $(PY) manage.py run_scheduler & \
+	  $(VENV)/bin/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers 1 --blocking-threads 4 \
+	  --log-level warning config.wsgi:application
+
+dev: $(STAMP)
+	$(PREPARE)
+	@trap 'kill 0' EXIT; export KERVAN_DEBUG=1; $(PY) manage.py db_worker -v 0 & $(PY) manage.py run_scheduler & \
+	  $(PY) manage.py runserver 0.0.0.0:$(PORT)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest

@@ -73,6 +73,7 @@ def setup_django(database_url: str):
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
+    os.environ.setdefault("KERVAN_SSL_REDIRECT", "0")  # plain http on loopback: no redirect to https
     # One key drives all the load here; the per-key limit (600/min by default) would answer most of it with 429.
     os.environ.setdefault("KERVAN_API_RATE_LIMIT", "100000000")
     os.environ.setdefault("KERVAN_CACHE_BACKEND", "kervan.core.redis_cache.RedisCache")

@@ -34,6 +34,7 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     os.environ.setdefault("KERVAN_SECRET_KEY", "fuzz-secret-key-not-for-production")
+    os.environ.setdefault("KERVAN_SSL_REDIRECT", "0")  # plain http on loopback: no redirect to https
     import django
 
     django.setup()

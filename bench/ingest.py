@@ -110,6 +110,7 @@ def setup_django(url: str, cache: str = "redis") -> None:
         os.environ.setdefault("KERVAN_CACHE_LOCATION", "redis://127.0.0.1:6379/6")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     os.environ.setdefault("KERVAN_SECRET_KEY", "bench-secret-key-not-for-production")
+    os.environ.setdefault("KERVAN_SSL_REDIRECT", "0")  # plain http on loopback: no redirect to https
     import django
 
     django.setup()

@@ -9,7 +9,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from kervan.accounts.api import router as accounts_router
-from kervan.accounts.api_auth import ApiKeyAuth, RateLimited, StaffSessionAuth
+from kervan.accounts.api_auth import ApiKeyAuth, StaffSessionAuth
+from kervan.accounts.throttle import RateLimited
 from kervan.catalog.api import router as catalog_router
 from kervan.core.api import ApiParser
 from kervan.core.api_json import ORJSONRenderer
@@ -46,6 +47,8 @@ def error(request, status: int, detail: str, code: str, **extra):
 @api.exception_handler(KervanError)
 def kervan_error(request, exc: KervanError):
     extra = {"field": exc.field} if exc.field else {}
+    # A refusal may carry more for the client to act on (an order's differing fields); never "detail" or "code".
+    extra.update({k: v for k, v in (getattr(exc, "extra", None) or {}).items() if k not in ("detail", "code")})
     response = error(request, exc.status, exc.detail, exc.code, **extra)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
@@ -76,11 +79,21 @@ def not_found(request, exc):
     return error(request, 404, "Not found.", "not_found")
 
 
+HTTP_ERROR_CODES = {
+    400: "malformed_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    429: "rate_limited",
+}
+
+
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    message = str(exc)
-    code = "malformed_request" if exc.status_code == 400 else "error"
-    return error(request, exc.status_code, message, code)
+    return error(request, exc.status_code, str(exc), HTTP_ERROR_CODES.get(exc.status_code, "error"))
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -1,7 +1,6 @@
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.generic import RedirectView
 
 from config.api import api
 
@@ -12,10 +11,10 @@ def api_not_found(request, rest=""):
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="customers:list", permanent=False)),
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("accounts/", include("kervan.accounts.urls")),
+    path("", include("kervan.workspace.urls")),
     path("customers/", include("kervan.customers.urls")),
     path("customers/", include("kervan.customer360.urls")),
     path("events/", include("kervan.events.urls")),
@@ -27,3 +26,4 @@ urlpatterns = [
 ]
 
 handler500 = "kervan.core.views.server_error"
+handler404 = "kervan.core.views.page_not_found"

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Environment-specific files import * from here."""
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # only for its static files and templates: the API docs page serves Swagger UI from here, not a CDN
     "django_tasks",
     "django_tasks_db",
     "kervan.core",
@@ -32,12 +34,14 @@ INSTALLED_APPS = [
     "kervan.catalog",
     "kervan.orders",
     "kervan.imports",
+    "kervan.workspace",
     "kervan.customer360",
 ]  # kervan.demo (the demo-shop generator, `manage.py demo_load`) is added by local.py and test.py only
 
 MIDDLEWARE = [
     "kervan.core.middleware.ApiErrorBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "kervan.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -56,7 +60,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["kervan.accounts.backends.CachedModelBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "customers:list"
+LOGIN_REDIRECT_URL = "workspace:today"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 TEMPLATES = [
@@ -71,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "kervan.accounts.context_processors.access",
+                "kervan.workspace.context_processors.menu",
             ],
         },
     },
@@ -93,6 +98,28 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files served at the site's root by WhiteNoise: /favicon.ico, which browsers ask for on pages without an icon link.
+WHITENOISE_ROOT = BASE_DIR / "kervan" / "core" / "static_root"
+# Chart.js for the Today page's chart, as the django-admincharts package ships it (requirements/base.txt; MIT): served
+# from the installed package at /static/vendor/chartjs/chart.min.js, not from a CDN and not copied into this tree.
+STATICFILES_DIRS = [("vendor/chartjs", Path(find_spec("admincharts").origin).parent / "static" / "admincharts")]
+
+# The Content-Security-Policy of every page (kervan.core.middleware.ContentSecurityPolicyMiddleware). Scripts only
+# from Kervan itself, never inline (app.js binds behaviour by data attributes); nothing fetched from elsewhere (the
+# chart library and the API docs' Swagger UI are static files here). Inline styles stay allowed: the templates use
+# style attributes and htmx adds its indicator style; a style cannot run code.
+KERVAN_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
@@ -136,14 +163,35 @@ KERVAN_TRUSTED_PROXIES = int(os.environ.get("KERVAN_TRUSTED_PROXIES", "0"))
 if KERVAN_TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 KERVAN_EVENT_BATCH_MAX = 1000
+# The Today page lists paid orders not shipped this many days after they were placed.
+KERVAN_TODAY_UNSHIPPED_DAYS = int(os.environ.get("KERVAN_TODAY_UNSHIPPED_DAYS", "2"))
 # A first customer import (no customers yet) of at least this many new customers builds the customer tables'
 # indexes after its rows (kervan.imports.bulk.indexes_built_after): about twice as fast at a million rows, but on
 # PostgreSQL every read of those tables — the event tracker's identity look-ups included — waits until it commits.
 # Smaller first imports keep the indexes up row by row and block nobody.
 KERVAN_IMPORT_REBUILD_INDEXES_FROM = 50_000
-# How long a web request waits for a PostgreSQL lock before it is answered 503 + Retry-After (kervan.core.db
-# .limit_lock_waits, installed by config/wsgi.py); "" waits for ever. The task worker always waits.
+# How long a web request waits for a lock before it is answered 503 + Retry-After (kervan.core.db.limit_lock_waits,
+# installed by config/wsgi.py): a PostgreSQL lock, or on SQLite the one write lock an import or the task worker holds
+# (SQLite's busy timeout). "" waits for ever on PostgreSQL, 10 s on SQLite. The task worker always waits.
 KERVAN_WEB_LOCK_TIMEOUT = os.environ.get("KERVAN_WEB_LOCK_TIMEOUT", "5s")
+
+# The public tracker (/events/collect, kervan.events.storefront): requests per minute per address, the largest body,
+# and what one visitor, one address and one site may send: (count, seconds) in fixed windows in the cache.
+KERVAN_TRACKER_RATE_LIMIT = int(os.environ.get("KERVAN_TRACKER_RATE_LIMIT", "600"))
+KERVAN_TRACKER_MAX_BODY = 1024 * 1024
+KERVAN_TRACKER_LIMITS = {
+    "visitors_per_request": 2,
+    "visitor_items": (200, 600),
+    "address_items": (1000, 600),
+    "site_items": (int(os.environ.get("KERVAN_TRACKER_SITE_ITEMS", "100000")), 600),
+    "visitor_new_profiles": (3, 86_400),
+    "address_new_profiles": (20, 3_600),
+    "site_new_profiles": (1_000, 3_600),
+}
+# Sign-in throttling (kervan.accounts.login_throttle): after `account_failures` wrong passwords for one username
+# within `window` seconds, or `address_failures` from one address, sign-in is refused for `lock` seconds. A browser
+# that has signed in to that account before keeps its own allowance, so a stranger cannot lock its owner out.
+KERVAN_LOGIN_THROTTLE = {"account_failures": 5, "address_failures": 20, "window": 900, "lock": 300}
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from kervan.accounts import two_factor
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey, RolePolicy, User
-from kervan.accounts.permissions import READ, WRITE, Role, area_keys
+from kervan.accounts.permissions import READ, WRITE, Role, area_keys, area_label
 from kervan.accounts.selectors import role_policies
 from kervan.core import clock
 from kervan.core.audit import audit
@@ -325,10 +325,12 @@ def _clean_scopes(actor: Actor, scopes: dict) -> dict[str, str]:
         if level == SCOPE_NONE:
             continue
         if not actor.can(domain, level):
-            raise PermissionDenied(
-                _("You cannot give a key %(level)s access to %(domain)s: you do not have it.")
-                % {"level": level, "domain": domain}
+            message = (
+                _("You cannot give a key permission to change %(area)s: you do not have it yourself.")
+                if level == WRITE
+                else _("You cannot give a key permission to view %(area)s: you do not have it yourself.")
             )
+            raise PermissionDenied(message % {"area": area_label(domain)})
         cleaned[domain] = level
     if not cleaned:
         raise KervanError(_("Give the key access to at least one domain."), "empty_scopes", field="scopes")

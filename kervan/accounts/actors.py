@@ -4,9 +4,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.db.models import Model, QuerySet
-from django.utils.translation import gettext as _
 
-from kervan.accounts.permissions import allows, area_keys, role_access
+from kervan.accounts.permissions import allows, area_keys, refusal_message, role_access
 from kervan.core.errors import PermissionDenied
 
 M = TypeVar("M", bound=Model)
@@ -45,9 +44,7 @@ class Actor:
 
     def require(self, domain: str, access: str = "read") -> None:
         if not self.can(domain, access):
-            raise PermissionDenied(
-                _("You need %(access)s access to %(domain)s.") % {"access": access, "domain": domain}
-            )
+            raise PermissionDenied(refusal_message(domain, access))
 
     def scope(self, area: str, rows: QuerySet[M]) -> QuerySet[M]:
         """`rows` narrowed to what this actor may read in permission `area`: every selector that returns customer data

@@ -10,18 +10,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import ApiKey
+from kervan.accounts.throttle import RateLimited
 from kervan.core.errors import KervanError
-
-
-class RateLimited(KervanError):
-    status = 429
-
-    def __init__(self, retry_after: int):
-        super().__init__(_("Too many requests for this API key; slow down."), "rate_limited")
-        self.retry_after = retry_after
 
 
 def client_ip(request) -> str | None:
@@ -43,7 +37,7 @@ def client_ip(request) -> str | None:
 
 
 def check_rate_limit(api_key_id: int, limit: int | None = None) -> None:
-    """Fixed one-minute window per key, counted in the shared cache (Redis across machines).
+    """Fixed one-minute window per API key, counted in the shared cache (Redis across machines).
 
     One cache call per request: incr the window's counter, and only when it does not exist yet (the first request
     of the window) create it."""
@@ -57,7 +51,9 @@ def check_rate_limit(api_key_id: int, limit: int | None = None) -> None:
             return
         used = cache.incr(counter)  # another request created it in between
     if used > limit:
-        raise RateLimited(retry_after=60 - int(time.time()) % 60)
+        raise RateLimited(
+            _("Too many requests for this API key; slow down."), "rate_limited", retry_after=60 - int(time.time()) % 60
+        )
 
 
 class ApiKeyAuth(HttpBearer):
@@ -79,7 +75,23 @@ class ApiKeyAuth(HttpBearer):
 
 
 class StaffSessionAuth(SessionAuth):
-    """The logged-in staff user; refused when their role demands 2FA and this session has not passed it."""
+    """The logged-in staff user; refused when their role demands 2FA and this session has not passed it.
+
+    CSRF is checked only for a request that carries a logged-in session: it protects that session's cookie from
+    other sites. A request with no session (no key, no login) is simply not authenticated, 401 like any other;
+    django-ninja's own order (CSRF first) answered it 403 "CSRF check Failed", which sent clients looking for a CSRF
+    token they do not need."""
+
+    def _get_key(self, request):
+        if not (request.user.is_authenticated and request.user.is_active):
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
+            raise KervanError(
+                _("CSRF check failed: a logged-in browser must send the X-CSRFToken header (or use an API key)."),
+                "csrf_failed",
+                status=403,
+            )
+        return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request, key):
         user = request.user

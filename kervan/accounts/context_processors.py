@@ -11,9 +11,7 @@ def _nav_urls() -> dict[str, str]:
     return {
         name.replace(":", "_"): reverse(name)
         for name in (
-            "customers:list",
-            "imports:list",
-            "accounts:settings",
+            "workspace:search",
             "accounts:profile",
             "accounts:logout",
             "set_language",
@@ -22,7 +20,7 @@ def _nav_urls() -> dict[str, str]:
 
 
 def access(request):
-    """`can.customers.write` and friends for templates, so the UI hides what the role may not do; the top bar's
+    """`can.customers.write` and friends for templates, so the UI hides what the role may not do; the top bar's fixed
     links (`nav`), the user's label (`who`) and the page's own address (`here`)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

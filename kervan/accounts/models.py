@@ -2,12 +2,21 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.permissions import Role
 from kervan.core import clock
 from kervan.core.cache import VersionedCache, customer_360
+
+
+class UserManager(DjangoUserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        """`manage.py createsuperuser` makes an Admin: a superuser is the one who sets Kervan up (imports, users,
+        API keys), and what a user may do in Kervan is its role, not is_superuser."""
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):
@@ -19,6 +28,8 @@ class User(AbstractUser):
     # The logged-in user is loaded on every page (kervan.accounts.backends); every change goes through save() or
     # delete(), which announce it.
     cached = VersionedCache("user", entry_seconds=5 * 60)
+
+    objects = UserManager()
 
     def save(self, *args, **kwargs):
         renamed = self._renamed(kwargs.get("update_fields"))

@@ -69,3 +69,24 @@ def register_accounts_areas() -> None:
 
 def allows(granted: str | None, wanted: str) -> bool:
     return _LEVEL[granted] >= _LEVEL[wanted]
+
+
+def area_label(key: str) -> str:
+    """The area's name in the UI language ("Müşteriler" for `customers`); an unknown key as it is."""
+    area = _areas.get(key)
+    return str(area.label) if area else key
+
+
+ACCESS_LABELS = {READ: _("Read"), WRITE: _("Write")}
+
+
+def access_label(access: str | None) -> str:
+    """ "Read"/"Write" (or "None") in the UI language."""
+    return str(ACCESS_LABELS.get(access or "", _("None")))
+
+
+def refusal_message(area: str, access: str) -> str:
+    """What a refused request is told: the area's label and what it wanted to do, never the raw keys."""
+    if access == WRITE:
+        return _("You need permission to change %(area)s.") % {"area": area_label(area)}
+    return _("You need permission to view %(area)s.") % {"area": area_label(area)}

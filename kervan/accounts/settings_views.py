@@ -1,6 +1,5 @@
 """The Settings area: index, staff users, 2FA policy, API keys and the audit log. Views parse and call actions."""
 
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kervan.accounts import actions, selectors
+from kervan.accounts import actions, audit_labels, selectors
 from kervan.accounts.decorators import require_access
 from kervan.accounts.permissions import READ, WRITE, Role, area_keys, areas
 from kervan.core.errors import KervanError
@@ -161,20 +160,6 @@ def api_key_revoke(request, key_id: int):
 # --- audit log -----------------------------------------------------------------------------------------------
 
 
-def _changes_text(changes) -> list[tuple[str, str]]:
-    """{"field": [old, new]} as ("field", "old → new"); other values as they are."""
-
-    def text(value) -> str:
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-    if not isinstance(changes, dict):
-        return [("", text(changes))]
-    return [
-        (field, f"{text(value[0])} → {text(value[1])}" if isinstance(value, list) and len(value) == 2 else text(value))
-        for field, value in changes.items()
-    ]
-
-
 @require_access("audit", READ)
 def audit_log(request):
     filters = {
@@ -196,7 +181,7 @@ def audit_log(request):
     query = urlencode({k: v for k, v in filters.items() if v})
     context = {
         "page": page,
-        "rows": [(row, _changes_text(row.changes)) for row in page.items] if page else [],
+        "rows": audit_labels.describe(page.items) if page else [],
         "filters": filters,
         "query": query,
         "actions": AuditLog.Action.choices,

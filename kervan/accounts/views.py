@@ -12,9 +12,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from kervan.accounts import actions, two_factor
+from kervan.accounts import actions, login_throttle, two_factor
 from kervan.accounts.actors import Actor
 from kervan.accounts.api_auth import client_ip
+from kervan.accounts.throttle import RateLimited
 from kervan.core.errors import KervanError
 
 
@@ -30,13 +31,27 @@ def _safe_next(request, default=None) -> str:
 
 
 class LoginView(auth_views.LoginView):
+    """Django's sign-in, throttled per account and per address (kervan.accounts.login_throttle): a locked sign-in
+    is answered 429 with the form and a message saying how long to wait, and its password is not even checked."""
+
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        try:
+            self.attempt = login_throttle.attempt_begin(request, request.POST.get("username", ""))
+        except RateLimited as exc:
+            context = self.get_context_data(form=self.form_class(request), locked=exc.detail)
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         # A second factor passed earlier in this browser never carries over to a new login.
         self.request.session.pop(two_factor.SESSION_VERIFIED, None)
         response = super().form_valid(form)
+        login_throttle.attempt_succeeded(self.attempt, response)
         actions.login_record(actor=_actor(self.request))
         # The UI speaks the language the user chose in their profile.
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.get_user().language, samesite="Lax")

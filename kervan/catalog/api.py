@@ -1,13 +1,16 @@
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils.translation import gettext as _
-from ninja import Field, Path, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 
-from kervan.catalog import actions
+from kervan.catalog import actions, selectors
+from kervan.catalog.lists import product_filters
 from kervan.catalog.models import Category, Product, StockMovement, Variant
 from kervan.core.api import ERRORS, STORABLE, Id, InputSchema
 from kervan.core.errors import NotFound
+from kervan.core.money import CENT
 from kervan.core.pagination import paginate
 
 router = Router(tags=["catalog"])
@@ -103,16 +106,54 @@ def _variant(sku: str) -> Variant:
     return variant
 
 
-@router.get("/products", response={200: ProductPage, **ERRORS})
-def list_products(request, q: str = "", category_id: Id | None = None, cursor: str | None = None, limit: int = 50):
+class ProductListOut(ProductOut):
+    stock_total: int
+    units_sold: int
+    revenue: Decimal  # in the page's currency (the reporting currency), over sold_from..sold_to
+
+    @staticmethod
+    def resolve_revenue(product):
+        return Decimal(product.revenue).quantize(CENT)
+
+
+class ProductListPage(Schema):
+    items: list[ProductListOut]
+    next_cursor: str | None
+    sold_from: dt.date
+    sold_to: dt.date
+    currency: str
+
+
+class ProductQuery(Schema):
+    """The product list's filters, with the names and values of the list page (kervan/catalog/lists.py)."""
+
+    q: str = Field("", max_length=200, description="Words of the name (Turkish-folded), or a SKU (or its start).")
+    category: str = Field("", description="A category id (its sub-categories included).")
+    category_id: Id | None = None
+    low_stock: str = Field("", description="yes: a variant at or below its low-stock threshold; no: none.")
+    sold_from: str = Field("", description="YYYY-MM-DD: the period of units_sold and revenue (default: 30 days).")
+    sold_to: str = ""
+    sort: str = Field("newest", description="newest, name, units_sold, revenue or stock (lowest first).")
+    cursor: str | None = None
+    limit: int = 50
+
+
+@router.get("/products", response={200: ProductListPage, **ERRORS})
+def list_products(request, query: Query[ProductQuery]):
+    """Products with their variants' stock, and units sold and revenue (reporting currency) over a period."""
     request.auth.require("catalog", "read")
-    qs = Product.objects.prefetch_related("variants__stock")
-    if category_id:
-        qs = qs.filter(category_id=category_id)
-    for word in q.split():
-        qs = qs.filter(title__icontains=word)
-    page = paginate(qs, order="-id", cursor=cursor, limit=limit)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    filters = product_filters(query.dict(exclude={"cursor", "limit", "sort", "category_id"}), query.sort)
+    filters.category = filters.category or (str(query.category_id) if query.category_id else "")
+    qs, order = selectors.product_list(actor=request.auth, filters=filters)
+    page = paginate(selectors.with_variants(qs), order=order, cursor=query.cursor, limit=query.limit)
+    period = selectors.sales_period(filters.sold_from, filters.sold_to)
+    return {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "sold_from": period.first,
+        "sold_to": period.last,
+        "currency": settings.KERVAN_REPORTING_CURRENCY,
+    }
 
 
 @router.post("/products", response={201: ProductOut, **ERRORS})

@@ -1,5 +1,5 @@
 """PostgreSQL connection helpers: raw SQL where the ORM costs more than the statement (the event batch path), and
-the lock-wait limit of web processes."""
+the lock-wait limit of web processes (PostgreSQL and SQLite)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,18 +35,36 @@ def ids_in(field: str, ids: list[int]) -> Q:
     return Q(**{f"{field}__in": ids})
 
 
+def lock_timeout_ms(timeout: str) -> int:
+    """A PostgreSQL-style duration ("5s", "300ms", "1min", or a bare number of milliseconds) in milliseconds."""
+    value = timeout.strip().lower()
+    for unit, factor in (("ms", 1), ("min", 60_000), ("s", 1000)):
+        if value.endswith(unit):
+            return int(float(value[: -len(unit)]) * factor)
+    return int(float(value))
+
+
 def limit_lock_waits(timeout: str) -> None:
-    """Make every PostgreSQL connection this process opens give up waiting for a lock after `timeout` ("5s").
+    """Make every database connection this process opens give up waiting for a lock after `timeout` ("5s").
 
     Web processes call it (config/wsgi.py): a request that would wait behind a long lock — a shop's first big import
     holds the customer tables (kervan.imports.bulk.indexes_built_after), a migration one table — is answered 503
     with Retry-After (kervan.core.errors) instead of holding a web worker until the lock goes, which with a few
     workers stalls the whole site. The task worker and manage.py keep PostgreSQL's default (wait as long as it
-    takes)."""
+    takes).
+
+    On SQLite the lock is the database's one write lock, held by an import's transaction or the task worker: a web
+    request that writes meanwhile waits up to `timeout` (SQLite's busy timeout; writes begin IMMEDIATE, so the wait
+    is at BEGIN, never a failed upgrade half-way), then gets "database is locked", answered 503 + Retry-After like
+    any database error (kervan.core.errors). Without this it waits config/database.py's 10 s."""
+    busy_ms = lock_timeout_ms(timeout)
 
     def limit(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])
+        elif connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
 
     connection_created.connect(limit, weak=False, dispatch_uid="kervan.core.db.limit_lock_waits")

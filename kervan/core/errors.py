@@ -51,14 +51,24 @@ DATABASE_UNAVAILABLE_DETAIL = gettext_lazy("The database is not available right 
 
 def check_choice(value: T, choices: Iterable[object], *, field: str, label: str | None = None) -> T:
     """Return `value` if it is one of `choices` (a TextChoices class or an iterable of values); otherwise raise the one
-    "invalid_choice" refusal, naming the field and the allowed values. `label` names the field in the message when the
-    caller's name for it differs from the input's (e.g. "payment method" for field "payment.method")."""
+    "invalid_choice" refusal with the allowed values. The message names the field by `label` (a translated name such
+    as "Payment method") when the caller gives one, never by its input key: `field` travels beside the message."""
     allowed = list(getattr(choices, "values", choices))
     if value in allowed:
         return value
+    params = {"field": label, "value": value, "choices": ", ".join(str(c) for c in allowed if c != "")}
+    if label:
+        message = _("%(field)s must be one of: %(choices)s.") % params
+    else:
+        message = _("'%(value)s' is not one of: %(choices)s.") % params
+    raise KervanError(message, "invalid_choice", field=field)
+
+
+def check_sort(value: str, sorts: Iterable[str], *, field: str = "sort") -> str:
+    """Return `value` if it is one of a list's sort orders, else the "invalid_sort" refusal (a list page shows it
+    beside its sort menu, which names the orders in the UI language; the API's schema lists the values)."""
+    if value in set(sorts):
+        return value
     raise KervanError(
-        _("%(field)s must be one of: %(choices)s.")
-        % {"field": label or field, "choices": ", ".join(str(c) for c in allowed if c != "")},
-        "invalid_choice",
-        field=field,
+        _("'%(value)s' is not a sort order this list offers.") % {"value": value}, "invalid_sort", field=field
     )

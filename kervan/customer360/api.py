@@ -10,7 +10,7 @@ from ninja import Router
 from kervan.core.api import ERRORS
 from kervan.core.api_json import ORJSONRenderer
 from kervan.core.audit import audit_view
-from kervan.customer360.timeline import customer_timeline, timeline_present
+from kervan.customer360.timeline import customer_timeline, timeline_present_many
 from kervan.customers import selectors
 from kervan.customers.api import customer_out
 from kervan.customers.cache import cached_360
@@ -70,8 +70,7 @@ def get_customer_timeline(request, customer_id: int, kinds: str = "", cursor: st
         limit=limit,
     )
     out = []
-    for item in items:
-        shown = timeline_present(item)
+    for item, shown in zip(items, timeline_present_many(items), strict=True):
         out.append(
             {
                 "kind": item.kind,

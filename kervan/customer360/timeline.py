@@ -112,5 +112,21 @@ def customer_timeline(
 
 
 def timeline_present(item: TimelineItem) -> dict[str, Any]:
-    """What the item's source says of it: {"title", "data"} and, for the page, maybe "summary", "byline", "link"."""
+    """What the item's source says of it: {"title", "data"} and, for the page, maybe "summary", "byline", "link",
+    "steps" (sub-lines: [{"title", "when", "detail"}])."""
     return timeline_source(item.kind).present(item.obj)
+
+
+def timeline_present_many(items: list[TimelineItem]) -> list[dict[str, Any]]:
+    """timeline_present for a page of items. A source whose `present` also has `many(objs)` presents its items on
+    the page together (the events' product names, the orders' status steps: one query per kind, not per item)."""
+    shown: dict[int, dict[str, Any]] = {}
+    by_kind: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        by_kind.setdefault(item.kind, []).append(index)
+    for kind, indexes in by_kind.items():
+        present = timeline_source(kind).present
+        many = getattr(present, "many", None)
+        results = many([items[i].obj for i in indexes]) if many else [present(items[i].obj) for i in indexes]
+        shown.update(zip(indexes, results, strict=True))
+    return [shown[i] for i in range(len(items))]

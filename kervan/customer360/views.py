@@ -15,7 +15,7 @@ from kervan.accounts.actors import Actor
 from kervan.accounts.context_processors import who_label
 from kervan.accounts.decorators import require_access
 from kervan.core.audit import audit_view
-from kervan.customer360.timeline import TimelineItem, customer_timeline, timeline_present, visible_sources
+from kervan.customer360.timeline import TimelineItem, customer_timeline, timeline_present_many, visible_sources
 from kervan.customers import selectors
 from kervan.customers.cache import cached_360
 from kervan.customers.models import ConsentRecord, Customer
@@ -32,11 +32,11 @@ def customer_detail(request, customer_id: int):
     visible = [s.kind for s in visible_sources(request.actor)]
     kinds = [k for k in request.GET.getlist("kind") if k in visible]
     cursor = request.GET.get("cursor") or None
-    if request.htmx and cursor:
+    if request.htmx and (cursor or request.htmx.target == "timeline-box"):
+        # "Older" (the next page's entries) or a changed kind filter (the whole timeline box): just that part.
         customer = selectors.customer_get(actor=request.actor, customer_id=customer_id)
-        return render(
-            request, "customer360/_timeline_items.html", _timeline_page(request.actor, customer, kinds, cursor)
-        )
+        template = "customer360/_timeline_items.html" if cursor else "customer360/_timeline.html"
+        return render(request, template, _timeline_page(request.actor, customer, kinds, cursor))
 
     def build() -> dict:
         return _render_360(request, customer_id, kinds=kinds, cursor=cursor)
@@ -65,9 +65,16 @@ def _render_360(request, customer_id: int, *, kinds: list[str], cursor: str | No
     customer = selectors.customer_get(actor=actor, customer_id=customer_id)
     if customer.pk != customer_id:  # a merged-away id: the page of the survivor
         return {"merged_into": customer.pk, "html": ""}
+    view = selectors.customer_360(actor=actor, customer=customer)
+    channels = dict(ConsentRecord.Channel.choices)
     context = {
         **_timeline_page(actor, customer, kinds, cursor),
-        "view": selectors.customer_360(actor=actor, customer=customer),
+        "view": view,
+        # Each channel's marketing consent in words: "Email: granted", "SMS: unknown".
+        "consent_badges": [
+            (channel, channels.get(channel, channel), slots.get("marketing"))
+            for channel, slots in view.consents.items()
+        ],
         "cards": _cards(actor, customer),
         "all_kinds": [(s.kind, s.label) for s in visible_sources(actor)],
         "channels": ConsentRecord.Channel.choices,
@@ -91,14 +98,14 @@ def _cards(actor: Actor, customer: Customer) -> list[str]:
 def _timeline_page(actor: Actor, customer: Customer, kinds: list[str], cursor: str | None) -> dict:
     """What the timeline templates show: one page of entries (item, presented) and the cursor for the next."""
     items, next_cursor = customer_timeline(actor=actor, customer_id=customer.pk, kinds=kinds or None, cursor=cursor)
-    entries = [(item, _shown_on_page(actor, item)) for item in items]
+    presented = timeline_present_many(items)
+    entries = [(item, _shown_on_page(actor, item, shown)) for item, shown in zip(items, presented, strict=True)]
     return {"customer": customer, "entries": entries, "next_cursor": next_cursor, "kinds": kinds}
 
 
-def _shown_on_page(actor: Actor, item: TimelineItem) -> dict:
-    """timeline_present plus the text the page prints for it, made here: for 30 entries, template filters and
-    loops cost more than the rest of building an uncached 360 page (dates, the title's link)."""
-    shown = timeline_present(item)
+def _shown_on_page(actor: Actor, item: TimelineItem, shown: dict) -> dict:
+    """What the source presents plus the text the page prints for it, made here: for 30 entries, template filters
+    and loops cost more than the rest of building an uncached 360 page (dates, the title's link)."""
     when = timezone.localtime(item.occurred_at)
     shown["when"], shown["when_iso"] = when.strftime("%d.%m.%Y %H:%M"), when.isoformat()
     link = shown.pop("link", None)

@@ -70,6 +70,30 @@ def _set_tags(customer: Customer, names) -> None:
 
 
 @transaction.atomic
+def customers_tag(*, actor: Actor, customer_ids: list[int], tag: str) -> int:
+    """Add `tag` to each of these customers (a bulk action on a list); returns how many gained it. Each change is
+    audited on its customer, so every 360 shows who tagged it and when."""
+    actor.require("customers", "write")
+    name = str(tag).strip()[:64]
+    if not name:
+        raise KervanError(_("Name the tag to add."), "invalid_tag", field="tag")
+    tag_row, _created = Tag.objects.get_or_create(name=name)
+    rows = actor.scope("customers", Customer.objects.active()).filter(pk__in=customer_ids).exclude(tags=tag_row)
+    gained = list(rows.values_list("pk", flat=True))
+    tag_row.customers.add(*gained)
+    for pk in gained:
+        audit(
+            actor=actor,
+            action="customer.tag",
+            object_type="customers.customer",
+            object_id=pk,
+            customer_id=pk,
+            changes={"tags": {"added": name}},
+        )
+    return len(gained)
+
+
+@transaction.atomic
 def customer_create(
     *,
     actor: Actor,

@@ -37,6 +37,8 @@ class ListQuery(Schema):
     consent_sms: str = ""
     has_orders: bool | None = None
     min_spent: str = ""
+    created_from: str = ""  # YYYY-MM-DD, the shop's days (both ends included), as on the list page
+    created_to: str = ""
     sort: str = "newest"
     cursor: str | None = None
     limit: int = 50

@@ -9,9 +9,19 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from kervan.accounts.permissions import READ, WRITE, register_area
         from kervan.customers import timeline
+        from kervan.customers.lists import CUSTOMER_LIST, customer_search
+        from kervan.workspace.lists import register_list
+        from kervan.workspace.nav import NavItem, register_nav
+        from kervan.workspace.search import SearchSource, register_search
 
         register_area(
             "customers", _("Customers"), marketing=WRITE, sales=WRITE, support=WRITE, analyst=READ, readonly=READ
         )
 
         timeline.register()
+        register_list(CUSTOMER_LIST)
+        register_nav(NavItem("customers", _("Customers"), "customers:list", area="customers", position=10))
+        register_search(SearchSource("customers", _("Customers"), "customers", customer_search, position=10))
+        from kervan.customers import today  # its cards on the Today page
+
+        today.register()

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Expression, F, Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from kervan.core.models import TimeStampedModel
@@ -117,6 +118,25 @@ class Identity(models.Model):
         return f"{self.kind}:{self.value}"
 
 
+class Epoch(Expression):
+    """1970-01-01 UTC as a constant written into the SQL (not a parameter): a customer who never ordered sorts as if
+    their last order were then. The list's sort and the index below spell the same expression, so the database can
+    match them (PostgreSQL and SQLite only use an expression index for the same expression, constants included)."""
+
+    output_field = models.DateTimeField()
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor == "postgresql":
+            return "'1970-01-01 00:00:00+00'::timestamptz", []
+        return "'1970-01-01 00:00:00'", []  # how Django stores an aware datetime on SQLite: UTC, no offset
+
+
+def last_order_sort(prefix: str = ""):
+    """The last order's time, never NULL (the epoch for a customer who never ordered): the list's "last order" sort
+    key, served by the index stats_last_order_sort_idx. `prefix` reaches it from another model ("stats__")."""
+    return Coalesce(F(f"{prefix}last_order_at"), Epoch())
+
+
 class CustomerStats(models.Model):
     """Order aggregates per customer, kept up to date in the same transaction as each order change.
 
@@ -138,7 +158,8 @@ class CustomerStats(models.Model):
         indexes = [
             models.Index(fields=["-total_spent", "-customer"], name="stats_spent_idx"),
             models.Index(fields=["-order_count", "-customer"], name="stats_orders_idx"),
-            models.Index(fields=["-last_order_at"], name="stats_last_order_idx"),
+            # The list's sorts walk these (key, customer) pairs in order and stop after a page (customers.selectors).
+            models.Index(last_order_sort().desc(), F("customer").desc(), name="stats_last_order_sort_idx"),
         ]
 
     def recompute_average(self) -> None:

@@ -1,24 +1,21 @@
 """Reads of customer data: the list (search, filters, sort), the 360 header, duplicates."""
 
-import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.actors import Actor
-from kervan.core.errors import KervanError, NotFound, check_choice
-from kervan.core.money import to_amount
+from kervan.core.errors import NotFound, check_choice, check_sort
+from kervan.core.filters import date_range, parse_amount
 from kervan.core.text import search_fold
 from kervan.customers.consent_state import consent_latest
-from kervan.customers.models import Customer, CustomerStats, CustomFieldDefinition, Identity
+from kervan.customers.models import Customer, CustomerStats, CustomFieldDefinition, Identity, last_order_sort
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-# Public sort names → keyset-paginable expressions (non-null).
+# Public sort names → keyset-paginable expressions (non-null). The first three walk the customer table's indexes;
+# the last three walk the stats table's (key, customer) indexes (models.CustomerStats.Meta.indexes), see customer_list.
 SORTS = {
     "newest": "-created_at",
     "oldest": "created_at",
@@ -27,6 +24,7 @@ SORTS = {
     "orders": "-stats__order_count",
     "last_order": "-last_order_sort",
 }
+STATS_SORTS = ("total_spent", "orders", "last_order")
 
 
 @dataclass
@@ -39,6 +37,9 @@ class CustomerFilters:
     consent_sms: str = ""
     has_orders: bool | None = None
     min_spent: str = ""
+    created_from: str = ""  # YYYY-MM-DD, the shop's days (both ends included)
+    created_to: str = ""
+    ids: list[int] = field(default_factory=list)  # just these customers (a bulk selection)
     sort: str = "newest"
     extra: dict = field(default_factory=dict)
 
@@ -46,15 +47,23 @@ class CustomerFilters:
 def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, str]:
     """Active (not merged-away) customers `actor` may see matching `filters`, with stats joined; returns (queryset,
     order)."""
-    if filters.sort not in SORTS:
-        raise KervanError(
-            gettext("sort must be one of %(choices)s.") % {"choices": ", ".join(SORTS)}, "invalid_sort", field="sort"
-        )
+    check_sort(filters.sort, SORTS)
     qs = actor.scope("customers", Customer.objects.active().select_related("stats"))
+    if filters.sort in STATS_SORTS:
+        # Every customer has a stats row (stats_create_empty), so the join can be an inner one: that lets the
+        # database walk the stats index of the sort key and stop after a page, joining each row back to its customer
+        # for the filters below (to PostgreSQL's planner customer.id and stats.customer_id are then one value, so the
+        # index's (key, customer_id) order is the list's (key, pk) order). Through a LEFT JOIN it reads and sorts
+        # every customer: 1.1 s at 1M. The other sorts keep the LEFT JOIN, which a count leaves out.
+        qs = qs.filter(stats__isnull=False)
     for word in search_fold(filters.q).split():
         qs = qs.filter(search_key__contains=word)
     if filters.tag:
-        qs = qs.filter(tags__name=filters.tag)
+        # A semi-join (EXISTS), not a join through the tag table: one probe of the (customer, tag) index per
+        # customer walked, never a row per tag.
+        qs = qs.filter(
+            Exists(Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag__name=filters.tag))
+        )
     if filters.city:
         qs = qs.filter(city=filters.city)
     if filters.country:
@@ -67,13 +76,22 @@ def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, 
     if filters.has_orders is True:
         qs = qs.filter(stats__order_count__gt=0)
     elif filters.has_orders is False:
-        qs = qs.filter(Q(stats__order_count=0) | Q(stats__isnull=True))
+        qs = qs.filter(stats__order_count=0)
     if filters.min_spent:
-        qs = qs.filter(stats__total_spent__gte=to_amount(filters.min_spent, "min_spent"))
-    order = SORTS[filters.sort]
+        qs = qs.filter(stats__total_spent__gte=parse_amount(filters.min_spent, "min_spent"))
+    if filters.created_from or filters.created_to:
+        low, high = date_range(
+            filters.created_from, filters.created_to, start_field="created_from", end_field="created_to"
+        )
+        if low:
+            qs = qs.filter(created_at__gte=low)
+        if high:
+            qs = qs.filter(created_at__lt=high)
+    if filters.ids:
+        qs = qs.filter(pk__in=filters.ids)
     if filters.sort == "last_order":
-        qs = qs.annotate(last_order_sort=Coalesce("stats__last_order_at", Value(EPOCH)))
-    return qs, order
+        qs = qs.annotate(last_order_sort=last_order_sort("stats__"))
+    return qs, SORTS[filters.sort]
 
 
 def customer_get(*, actor: Actor, customer_id: int) -> Customer:

@@ -12,5 +12,6 @@ urlpatterns = [
     path("<int:customer_id>/notes/", views.note_add, name="note_add"),
     path("<int:customer_id>/consent/", views.consent_add, name="consent_add"),
     path("<int:customer_id>/merge/", views.customer_merge, name="merge"),
+    path("<int:customer_id>/merge/search/", views.customer_merge_search, name="merge_search"),
     path("<int:customer_id>/duplicates/badge/", views.duplicate_badge, name="duplicate_badge"),
 ]

@@ -9,57 +9,25 @@ from django.views.decorators.http import require_POST
 
 from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError
-from kervan.core.pagination import paginate
 from kervan.core.web import form_action
 from kervan.customers import actions, consent, custom_fields, selectors
 from kervan.customers.export import customers_export_response
-from kervan.customers.models import Customer, CustomFieldDefinition, Gender, Tag
+from kervan.customers.lists import CUSTOMER_LIST, customer_filters
+from kervan.customers.models import CustomFieldDefinition, Gender
 from kervan.customers.profile import PROFILE_FIELDS
-
-FILTER_PARAMS = ("q", "tag", "city", "consent_email", "consent_sms", "min_spent", "sort")
-
-
-def _filters(request) -> selectors.CustomerFilters:
-    params = {name: request.GET.get(name, "").strip() for name in FILTER_PARAMS}
-    params["sort"] = params["sort"] or "newest"
-    has_orders = request.GET.get("has_orders")
-    return selectors.CustomerFilters(**params, has_orders={"yes": True, "no": False}.get(has_orders))
+from kervan.workspace.lists import read_state, render_list
 
 
 @require_access("customers", "read")
 def customer_list(request):
-    filters = _filters(request)
-    try:
-        qs, order = selectors.customer_list(actor=request.actor, filters=filters)
-        page = paginate(qs, order=order, cursor=request.GET.get("cursor") or None, limit=50)
-    except KervanError as exc:
-        messages.error(request, exc.detail)
-        return redirect("customers:list")
-    query = request.GET.copy()
-    query.pop("cursor", None)
-    context = {
-        "page": page,
-        "filters": filters,
-        "has_orders": request.GET.get("has_orders", ""),
-        "query": query.urlencode(),
-        "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
-        "cities": Customer.objects.exclude(city="").order_by("city").values_list("city", flat=True).distinct()[:300],
-        "sorts": [
-            ("newest", _("Newest")),
-            ("name", _("Name")),
-            ("total_spent", _("Total spent")),
-            ("orders", _("Orders")),
-            ("last_order", _("Last order")),
-            ("oldest", _("Oldest")),
-        ],
-    }
-    template = "customers/_rows.html" if request.htmx and request.GET.get("cursor") else "customers/list.html"
-    return render(request, template, context)
+    return render_list(request, CUSTOMER_LIST)
 
 
 @require_access("exports", "read")
 def customer_export(request):
-    return customers_export_response(actor=request.actor, filters=_filters(request))
+    """The list as filtered on the page (its query string), streamed as CSV."""
+    state = read_state(CUSTOMER_LIST, request.GET)
+    return customers_export_response(actor=request.actor, filters=customer_filters(state.applied, state.sort))
 
 
 def _form_profile(request) -> dict:
@@ -163,9 +131,22 @@ def duplicate_badge(request, customer_id: int):
     )
 
 
+MERGE_SEARCH_HITS = 10
+
+
+def _merge_search_hits(request, survivor) -> tuple[str, list]:
+    """The profiles matching the search box (the customer list's own search), the survivor left out."""
+    words = request.GET.get("q", "").strip()[:100]
+    if len(words) < 2:
+        return words, []
+    rows, _order = selectors.customer_list(actor=request.actor, filters=selectors.CustomerFilters(q=words))
+    return words, list(rows.exclude(pk=survivor.pk).order_by("-created_at")[:MERGE_SEARCH_HITS])
+
+
 @require_access("customers", "write")
 def customer_merge(request, customer_id: int):
-    """Pick a suggested duplicate (or type an id), see both side by side, confirm."""
+    """Find the other profile (search by name, email, phone or city; a suggested duplicate; or its number), see both
+    side by side, confirm."""
     survivor = selectors.customer_get(actor=request.actor, customer_id=customer_id)
     other_id = request.POST.get("merged_id") or request.GET.get("with")
     other = None
@@ -182,18 +163,29 @@ def customer_merge(request, customer_id: int):
         else:
             messages.success(request, _("Profiles merged."))
             return redirect("customer360:detail", customer_id=survivor.pk)
+    words, hits = _merge_search_hits(request, survivor)
     return render(
         request,
         "customers/merge.html",
         {
             "customer": survivor,
             "other": other,
+            "q": words,
+            "hits": hits,
             "candidates": [
                 (candidate, [selectors.DUPLICATE_REASONS[r] for r in reasons])
                 for candidate, reasons in selectors.duplicate_candidates(actor=request.actor, customer=survivor)
             ],
         },
     )
+
+
+@require_access("customers", "write")
+def customer_merge_search(request, customer_id: int):
+    """The merge page's search box as you type (htmx): the matching profiles, each with a Compare link."""
+    survivor = selectors.customer_get(actor=request.actor, customer_id=customer_id)
+    words, hits = _merge_search_hits(request, survivor)
+    return render(request, "customers/_merge_search.html", {"customer": survivor, "q": words, "hits": hits})
 
 
 @require_access("settings", "read")

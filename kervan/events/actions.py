@@ -28,6 +28,7 @@ from kervan.customers.models import Customer
 from kervan.events import ingest
 from kervan.events.models import Event, TrackerSite
 from kervan.events.store import EventRow, events_store, events_store_is_one_statement
+from kervan.events.storefront import Storefront
 
 
 @dataclass
@@ -43,21 +44,20 @@ def events_ingest(
     items: list,
     default_source: Source | None = None,
     clock_skew: dt.timedelta | None = None,
-    storefront_only: bool = False,
+    storefront: Storefront | None = None,
     batched: bool = True,
 ) -> IngestResult:
     """Store a batch of track and identify items (objects shaped like schemas.TrackItem / IdentifyItem).
 
     Identify items run first, so track items for the same visitor in the batch land on the profile.
     `default_source` namespaces event ids without a `source` of their own (the tracker's site);
-    `clock_skew` is added to every occurred_at (a browser's clock error); `storefront_only` refuses the
-    server-side canonical events. Any bad item refuses the whole batch; nothing is written.
+    `clock_skew` is added to every occurred_at (a browser's clock error); `storefront` (a browser through the
+    public tracker) refuses the server-side canonical events and applies the tracker's identity rules and profile
+    limits (kervan.events.storefront). Any bad item refuses the whole batch; nothing is written.
     """
     refuse = ingest.Refusal(batched)
     now = clock.now()
-    tracks, identifies = ingest.prepare(
-        items, now=now, refuse=refuse, clock_skew=clock_skew, storefront=storefront_only
-    )
+    tracks, identifies = ingest.prepare(items, now=now, refuse=refuse, clock_skew=clock_skew, storefront=storefront)
     default_key = default_source.key if default_source is not None else "api"
     sources = ingest.sources_for(tracks, identifies, refuse)
 
@@ -105,12 +105,14 @@ def events_ingest(
     return _atomic_with_retry(lambda: store(found), atomic=False)
 
 
-def events_identify(*, actor: Actor, item, storefront_only: bool = False) -> tuple[Customer, bool]:
-    """One identify call (an object shaped like schemas.IdentifyIn). Returns (customer, created)."""
+def events_identify(*, actor: Actor, item) -> tuple[Customer, bool]:
+    """One identify call from the API (an object shaped like schemas.IdentifyIn). Returns (customer, created)."""
     refuse = ingest.Refusal(batched=False)
-    identify = ingest.prepare_identify(0, item, refuse, require_anonymous=storefront_only)
+    identify = ingest.prepare_identify(0, item, refuse)
     sources = ingest.sources_for([], [identify], refuse)
-    return _atomic_with_retry(lambda: ingest.run_identify(actor, identify, sources))
+    customer, created = _atomic_with_retry(lambda: ingest.run_identify(actor, identify, sources))
+    assert customer is not None  # only a browser's identify may leave the visitor as they were
+    return customer, created
 
 
 def events_record(
@@ -162,7 +164,9 @@ def tracker_site_default(*, actor: Actor) -> TrackerSite:
     if site is not None:
         return site
     source, _ = Source.objects.get_or_create(key="website", defaults={"name": "Website", "kind": Source.Kind.TRACKER})
-    site = TrackerSite.objects.create(name="Website", public_key=_new_public_key(), source=source)
+    site = TrackerSite.objects.create(
+        name="Website", public_key=_new_public_key(), identity_secret=_new_identity_secret(), source=source
+    )
     audit(actor=actor, action="create", obj=site, changes={"name": [None, site.name]})
     return site
 
@@ -181,6 +185,17 @@ def tracker_site_update(*, actor: Actor, site: TrackerSite, allowed_origins: lis
         audit(actor=actor, action="update", obj=site, changes={"allowed_origins": [site.allowed_origins, origins]})
         site.allowed_origins = origins
         site.save(update_fields=["allowed_origins"])
+    return site
+
+
+@transaction.atomic
+def tracker_site_rotate_secret(*, actor: Actor, site: TrackerSite) -> TrackerSite:
+    """A new identity secret for the site (the old one leaked, or staff changed): signatures made with the old one
+    stop verifying at once, so the shop's server must switch to the new one. The audit row records that it changed,
+    never the secret."""
+    site.identity_secret = _new_identity_secret()
+    site.save(update_fields=["identity_secret"])
+    audit(actor=actor, action="update", obj=site, changes={"identity_secret": ["…", "…"]})
     return site
 
 
@@ -204,6 +219,10 @@ def normalize_origin(raw: str) -> str:
 
 def _new_public_key() -> str:
     return "pk_" + secrets.token_urlsafe(18)
+
+
+def _new_identity_secret() -> str:
+    return "sk_" + secrets.token_urlsafe(32)
 
 
 def _atomic_with_retry(write, attempts: int = 3, *, atomic: bool = True):

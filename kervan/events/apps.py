@@ -13,3 +13,13 @@ class EventsConfig(AppConfig):
         register_area("events", _("Events"), marketing=WRITE, sales=READ, support=READ, analyst=READ, readonly=READ)
 
         timeline.register()
+
+        from kervan.events.lists import EVENT_LIST
+        from kervan.workspace.lists import register_list
+        from kervan.workspace.nav import NavItem, register_nav
+
+        register_list(EVENT_LIST)
+        register_nav(NavItem("events", _("Events"), "events:list", area="events", position=40))
+        from kervan.events import today  # its cards on the Today page
+
+        today.register()

@@ -21,8 +21,10 @@ from kervan.core.phones import normalize_phone
 from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_batch
 from kervan.customers.models import Customer, Identity
 from kervan.customers.profile import clean_profile
+from kervan.events import storefront as storefronts
 from kervan.events.models import CanonicalEvent
 from kervan.events.store import events_attach_anonymous
+from kervan.events.storefront import Storefront
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -66,7 +68,8 @@ class Identify:
     user_id: str
     source_key: str
     traits: dict
-    storefront: bool = False
+    storefront: Storefront | None = None  # sent by a browser through the public tracker
+    verified: str = ""  # which identifier a valid signature proves: "user_id", "email" or "phone" ("" none)
 
 
 class Refusal:
@@ -84,13 +87,13 @@ class Refusal:
 # --- preparation: everything that can be checked without writing --------------------------------------------
 
 
-def prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[Track], list[Identify]]:
+def prepare(items, *, now, refuse, clock_skew, storefront: Storefront | None) -> tuple[list[Track], list[Identify]]:
     latest_allowed = now + FUTURE_TOLERANCE
     tracks: list[Track] = []
     identifies: list[Identify] = []
     for i, item in enumerate(items):
         if getattr(item, "type", "track") == "identify":
-            identifies.append(prepare_identify(i, item, refuse, require_anonymous=storefront))
+            identifies.append(prepare_identify(i, item, refuse, storefront=storefront))
             continue
         occurred = item.occurred_at
         if occurred.tzinfo is None or occurred.utcoffset() is None:
@@ -103,7 +106,7 @@ def prepare(items, *, now, refuse, clock_skew, storefront) -> tuple[list[Track],
             raise refuse(i, "occurred_at", _("is in the future."), "future_datetime")
         if occurred < EARLIEST:
             raise refuse(i, "occurred_at", _("is before 1970."), "invalid_datetime")
-        if storefront and item.name in SERVER_ONLY_EVENTS:
+        if storefront is not None and item.name in SERVER_ONLY_EVENTS:
             raise refuse(
                 i,
                 "name",
@@ -158,7 +161,9 @@ def check_properties(i: int, properties: dict, refuse) -> None:
         raise refuse(i, "properties", _("text cannot contain NUL characters."), "invalid_properties")
 
 
-def who(i: int, item, refuse) -> tuple[str, str, str, str]:
+def who(i: int, item, refuse, source_key: str | None = None) -> tuple[str, str, str, str]:
+    """(email, phone, user_id, source key) of an item, normalised; `source_key` stands in for an item without a
+    `source` field (the tracker's items: their site's source)."""
     email = phone = ""
     if getattr(item, "email", None):
         try:
@@ -171,25 +176,66 @@ def who(i: int, item, refuse) -> tuple[str, str, str, str]:
         except KervanError as exc:
             raise refuse(i, "phone", exc.detail, exc.code)
     user_id = getattr(item, "user_id", None) or ""
-    source_key = getattr(item, "source", None) or ""
+    source_key = (getattr(item, "source", None) if source_key is None else source_key) or ""
     if user_id and not source_key:
         raise refuse(i, "source", _("user_id needs the key of the source it belongs to."), "missing_source")
     return email, phone, user_id, source_key
 
 
-def prepare_identify(i: int, item, refuse, *, require_anonymous: bool) -> Identify:
-    email, phone, user_id, source_key = who(i, item, refuse)
+def prepare_identify(i: int, item, refuse, *, storefront: Storefront | None = None) -> Identify:
+    site_source = storefront.site.source if storefront is not None else None
+    source_key = (site_source.key if site_source is not None else "") if storefront is not None else None
+    email, phone, user_id, source_key = who(i, item, refuse, source_key)
     anonymous_id = item.anonymous_id or ""
     if not (email or phone or user_id):
         raise refuse(i, "email", _("identify needs an email, a phone or user_id+source."), "missing_identity")
-    if require_anonymous and not anonymous_id:
+    if storefront is not None and not anonymous_id:
         raise refuse(i, "anonymous_id", _("is required."), "missing_identity")
     traits = item.traits.model_dump(exclude_none=True)
     try:
         traits = clean_profile(traits)
     except KervanError as exc:
         raise refuse(i, f"traits.{exc.field or ''}".rstrip("."), exc.detail, exc.code)
-    return Identify(i, anonymous_id, email, phone, user_id, source_key, traits, storefront=require_anonymous)
+    identify = Identify(i, anonymous_id, email, phone, user_id, source_key, traits, storefront=storefront)
+    if storefront is not None:
+        identify.verified = verified_identifier(i, item, identify, storefront, refuse)
+    return identify
+
+
+def verified_identifier(i: int, item, identify: Identify, storefront: Storefront, refuse) -> str:
+    """Which identifier the item's signature proves ("" when it has none); a wrong signature refuses the batch.
+    The signature is of the customer id when one is sent, otherwise of the email, otherwise of the phone; as the
+    page sent it, or as Kervan normalises it."""
+    signature = getattr(item, "signature", None) or ""
+    if not signature:
+        if identify.user_id:
+            raise refuse(
+                i,
+                "user_id",
+                _("a customer id sent from a browser needs its signature (see the tracker page in Kervan)."),
+                "signature_required",
+                status=403,
+            )
+        return ""
+    if identify.user_id:
+        kind, values = "user_id", (item.user_id, identify.user_id)
+    elif identify.email:
+        kind, values = "email", (item.email, identify.email)
+    else:
+        kind, values = "phone", (item.phone, identify.phone)
+    if not storefronts.signature_matches(storefront.site.identity_secret, signature, *values):
+        raise refuse(
+            i,
+            "signature",
+            _(
+                "does not match: it must be the hex HMAC-SHA256 of the %(identifier)s, keyed with the site's "
+                "identity secret (see the tracker page in Kervan)."
+            )
+            % {"identifier": {"user_id": "user_id", "email": "email", "phone": "phone"}[kind]},
+            "invalid_signature",
+            status=403,
+        )
+    return kind
 
 
 def sources_for(tracks, identifies, refuse) -> dict[str, Source]:
@@ -255,11 +301,11 @@ def customers_for(tracks, merged_into: dict[int, int | None], refuse) -> dict[in
 # --- writing ----------------------------------------------------------------------------------------------
 
 
-def run_identify(actor: Actor, identify: Identify, sources: dict[str, Source]) -> tuple[Customer, bool]:
-    traits = identify.traits
-    if identify.storefront and traits and known(identify):
-        # Anyone can type anyone's email into a shop's form: a browser may name a new profile, never rename one.
-        traits = {}
+def run_identify(actor: Actor, identify: Identify, sources: dict[str, Source]) -> tuple[Customer | None, bool]:
+    """Apply one identify item. From the API (a key the shop's server holds) it is believed; from the tracker the
+    rules of run_storefront_identify apply. Returns (the visitor's customer or None, created)."""
+    if identify.storefront is not None:
+        return run_storefront_identify(actor, identify, sources)
     return identify_visitor(
         actor=actor,
         anonymous_id=identify.anonymous_id,
@@ -267,8 +313,81 @@ def run_identify(actor: Actor, identify: Identify, sources: dict[str, Source]) -
         phone=identify.phone,
         source=sources.get(identify.source_key) if identify.source_key else None,
         source_customer_id=identify.user_id,
-        traits=traits,
+        traits=identify.traits,
     )
+
+
+class _NotNew(Exception):
+    """An unsigned identify's new profile turned out to exist already (another request made it first)."""
+
+
+def run_storefront_identify(
+    actor: Actor, identify: Identify, sources: dict[str, Source]
+) -> tuple[Customer | None, bool]:
+    """An identify from a browser (kervan.events.storefront explains the rules).
+
+    Signed: the proven identifier's holder, else the visitor's own profile, else a new profile, gets the visitor;
+    the other identifiers sent join it only when nobody holds them, and the visitor id only when it is free or
+    already theirs. Unsigned: a visitor with a profile stays with it and nothing is written; a visitor without one
+    gets a new profile made of the identifiers nobody holds (none free: nothing happens). Who holds what is read
+    first; the writes go through customer_identify with only the identifiers allowed, so its strongest-first
+    resolution cannot land on anyone else."""
+    storefront = identify.storefront
+    assert storefront is not None
+    source = sources.get(identify.source_key) if identify.source_key else None
+    visitor = identify.anonymous_id
+    holders = _holders(identify, source)
+    mine = holders["anonymous_id"]
+    if identify.verified:
+        target = holders[identify.verified] or mine
+        allowed = {
+            field: value
+            for field, value in (("email", identify.email), ("phone", identify.phone), ("user_id", identify.user_id))
+            if value and (field == identify.verified or holders[field] is None or holders[field] == target)
+        }
+        if target is None:
+            storefronts.claim_new_profile(storefront, visitor)
+        return identify_visitor(
+            actor=actor,
+            anonymous_id=visitor if mine in (None, target) else "",
+            email=allowed.get("email", ""),
+            phone=allowed.get("phone", ""),
+            source=source if "user_id" in allowed else None,
+            source_customer_id=allowed.get("user_id", ""),
+            traits=identify.traits,
+        )
+    if mine is not None:
+        return None, False  # identifiers the visitor's profile holds name it again; others are not proven
+    free_email = identify.email if holders["email"] is None else ""
+    free_phone = identify.phone if holders["phone"] is None else ""
+    if not (free_email or free_phone):
+        return None, False
+    storefronts.claim_new_profile(storefront, visitor)
+    try:
+        with transaction.atomic():
+            customer, created = identify_visitor(
+                actor=actor, anonymous_id=visitor, email=free_email, phone=free_phone, traits=identify.traits
+            )
+            if not created:
+                raise _NotNew
+    except _NotNew:
+        return None, False
+    return customer, created
+
+
+def _holders(identify: Identify, source: Source | None) -> dict[str, int | None]:
+    """{field: the customer holding that identifier now (merged profiles followed), or None} for the identify's
+    email, phone, user_id and anonymous_id."""
+    holders: dict[str, int | None] = {"email": None, "phone": None, "user_id": None, "anonymous_id": None}
+    for field, kind, value, src in (
+        ("email", Identity.Kind.EMAIL, identify.email, None),
+        ("phone", Identity.Kind.PHONE, identify.phone, None),
+        ("user_id", Identity.Kind.SOURCE_ID, identify.user_id, source),
+        ("anonymous_id", Identity.Kind.ANONYMOUS, identify.anonymous_id, None),
+    ):
+        if value and (kind != Identity.Kind.SOURCE_ID or src is not None):
+            holders[field] = identities_lookup(kind, [value], src).get(value)
+    return holders
 
 
 def identify_visitor(*, actor: Actor, anonymous_id: str, **identifiers) -> tuple[Customer, bool]:
@@ -279,13 +398,6 @@ def identify_visitor(*, actor: Actor, anonymous_id: str, **identifiers) -> tuple
         if anonymous_id:
             events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
     return customer, created
-
-
-def known(identify: Identify) -> bool:
-    return bool(
-        (identify.email and identities_lookup(Identity.Kind.EMAIL, [identify.email]))
-        or (identify.phone and identities_lookup(Identity.Kind.PHONE, [identify.phone]))
-    )
 
 
 def resolve_known(tracks: list[Track], sources: dict[str, Source], found: dict[tuple[str, str], int]) -> bool:

@@ -73,16 +73,27 @@ class Event(models.Model):
             models.Index(
                 fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
             ),
+            # The Today page's checkouts of the last 24 hours (kervan/events/today.py): "Started Checkout" events only,
+            # so the tracker's other events cost it nothing.
+            models.Index(
+                fields=["occurred_at"], condition=Q(name="Started Checkout"), name="event_checkout_time_idx"
+            ),
         ]
 
 
 class TrackerSite(models.Model):
     """A storefront that runs the JS tracker. Its `public_key` is publishable: it sits in the page's HTML, so it
     only lets a browser send storefront events for visitors, never read data or act as a staff member.
+
+    `identity_secret` is the shop's server's: it never reaches a browser. The server signs the identity of its
+    logged-in customer with it (hex HMAC-SHA256 of the customer id or email) and the page passes the signature to
+    identify(); only a signed identify may join a visitor to a customer Kervan already knows
+    (kervan.events.storefront).
     """
 
     name = models.CharField(max_length=100)
     public_key = models.CharField(max_length=40, unique=True)
+    identity_secret = models.CharField(max_length=64, default="")
     # Exact origins ("https://shop.example.com") allowed to call the collect endpoint from a browser.
     allowed_origins = models.JSONField(default=list, blank=True)
     source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

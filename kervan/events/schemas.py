@@ -159,7 +159,8 @@ class EventPage(Schema):
     next_cursor: str | None
 
 
-# The browser tracker's body. No customer_id or store user id: a visitor's browser may only speak for itself.
+# The browser tracker's body. No customer_id, and a store user id only with its signature: a visitor's browser may
+# only speak for itself (kervan.events.storefront).
 class CollectTrack(Item):
     type: Literal["track"]
     event_id: Text(100, 1)
@@ -174,6 +175,10 @@ class CollectIdentify(Item):
     anonymous_id: Text(100, 1)
     email: Text(254) | None = None
     phone: Text(40) | None = None
+    user_id: Text(254) | None = Field(None, description="The shop's customer id; needs `signature`.")
+    signature: Text(128) | None = Field(
+        None, description="Hex HMAC-SHA256 of user_id (or else email, or else phone) with the site's identity secret."
+    )
     traits: Traits = Field(default_factory=Traits)
 
 

@@ -5,10 +5,10 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy
 
 from kervan.customers.registry import TimelineSource, register_merge, register_timeline_source
+from kervan.events import labels
 from kervan.events.actions import events_reassign
 from kervan.events.models import Event
 from kervan.events.selectors import customer_newest_event_keys
@@ -42,10 +42,22 @@ def _newest_keys(
     )
 
 
-def _present(event: Event) -> dict[str, Any]:
-    # The page's line under the title: the first four properties, each cut to 60 characters.
-    summary = " · ".join(f"{key}: {Truncator(value).chars(60)}" for key, value in list(event.properties.items())[:4])
-    return {"title": event.name, "data": event.properties, "summary": summary}
+class _Present:
+    """An event on the timeline: its name in the UI language, and under it its first properties as labelled text
+    ("Product: Çaydanlık · Value: ₺349,90"). `many` presents a page of events with one query for the products and
+    variants they name (kervan.customer360.timeline calls it when a source's present has it)."""
+
+    def __call__(self, event: Event) -> dict[str, Any]:
+        return self.many([event])[0]
+
+    def many(self, events: list[Event]) -> list[dict[str, Any]]:
+        return [
+            {"title": labels.event_label(event.name), "data": event.properties, "summary": labels.summary(details)}
+            for event, details in zip(events, labels.describe(events), strict=True)
+        ]
+
+
+_present = _Present()
 
 
 def register() -> None:

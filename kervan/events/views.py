@@ -10,19 +10,28 @@ import orjson
 import pydantic
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from kervan.accounts import throttle
 from kervan.accounts.actors import Actor
-from kervan.accounts.api_auth import check_rate_limit, client_ip
+from kervan.accounts.api_auth import client_ip
 from kervan.accounts.decorators import require_access
 from kervan.core import clock
-from kervan.core.errors import KervanError
+from kervan.core.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_DETAIL,
+    DATABASE_UNAVAILABLE_ERRORS,
+    KervanError,
+)
 from kervan.events import actions, selectors
+from kervan.events import storefront as storefronts
 from kervan.events.schemas import CollectIn
+from kervan.events.storefront import Storefront
 
 TRACKER_JS = Path(__file__).parent / "assets" / "tracker.js"
 _tracker_source: bytes | None = None
@@ -41,15 +50,22 @@ def tracker_js(request):
 @csrf_exempt
 def collect(request):
     """POST {"key", "sent_at"?, "batch": [track|identify, …]} from the tracker; any content type (sendBeacon
-    sends text/plain). Answers 202 {"accepted", "duplicates", "identified"} or 4xx {"detail", "code"}."""
+    sends text/plain). Answers 202 {"accepted", "duplicates", "identified"} or 4xx/503 {"detail", "code"}, always
+    JSON and with the CORS headers, so the tracker can read every answer (429 and 503 with Retry-After)."""
     origin = request.headers.get("Origin")
     if request.method == "OPTIONS":
         return _preflight(request, origin)
     if request.method != "POST":
         return _cors(_error(405, _("Use POST."), "method_not_allowed"), request, origin)
     try:
-        check_rate_limit(f"collect:{client_ip(request)}", _collect_limit())
-        payload = _parse(request.body)
+        address = client_ip(request)
+        throttle.check(
+            f"tracker:requests:{throttle.hashed(address)}",
+            throttle.Limit(_collect_limit(), 60),
+            detail=_("Too many requests from this address; the tracker will send them again later."),
+            code="rate_limited",
+        )
+        payload = _parse(_read_body(request))
         site = selectors.tracker_site_for_key(payload.key)
         if site is None:
             raise KervanError(_("Unknown or disabled site key."), "invalid_site_key", status=403, field="key")
@@ -64,9 +80,11 @@ def collect(request):
             if payload.sent_at.tzinfo is None:
                 raise KervanError(_("sent_at: needs a UTC offset."), "naive_datetime", status=422, field="sent_at")
             skew = clock.now() - payload.sent_at
-        actor = Actor(scopes={"events": "write"}, ip_address=client_ip(request))
+        storefront = Storefront(site=site, address=address)
+        storefronts.check_request(storefront, [item.anonymous_id for item in payload.batch])
+        actor = Actor(scopes={"events": "write"}, ip_address=address)
         result = actions.events_ingest(
-            actor=actor, items=payload.batch, default_source=site.source, clock_skew=skew, storefront_only=True
+            actor=actor, items=payload.batch, default_source=site.source, clock_skew=skew, storefront=storefront
         )
         response = JsonResponse(
             {"accepted": result.accepted, "duplicates": result.duplicates, "identified": result.identified},
@@ -76,7 +94,34 @@ def collect(request):
         response = _error(exc.status, exc.detail, exc.code, field=exc.field)
         if getattr(exc, "retry_after", None):
             response["Retry-After"] = str(exc.retry_after)
+    except DATABASE_UNAVAILABLE_ERRORS:
+        response = _error(503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return _cors(response, request, origin)
+
+
+def _read_body(request) -> bytes:
+    """The body, refused with 413 (as JSON, like every answer here) past KERVAN_TRACKER_MAX_BODY: Django's own
+    refusal of a body over DATA_UPLOAD_MAX_MEMORY_SIZE is an HTML page without the CORS headers."""
+    limit = settings.KERVAN_TRACKER_MAX_BODY
+    too_large = KervanError(
+        _("The request body is larger than %(size)s KB; send fewer events at a time.") % {"size": limit // 1024},
+        "request_too_large",
+        status=413,
+    )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_large
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def _parse(body: bytes) -> CollectIn:
@@ -144,11 +189,17 @@ def _cors(response, request, origin):
 
 @require_access("settings", "read")
 def tracker_settings(request):
-    """The copy-paste snippet for the storefront, with the site's publishable key and allowed origins."""
+    """The copy-paste snippet for the storefront, with the site's publishable key and allowed origins; and, for
+    those who may change settings, the identity secret the shop's server signs logged-in customers with."""
     site = actions.tracker_site_default(actor=request.actor)
+    can_write = request.actor.can("settings", "write")
     if request.method == "POST":
-        if not request.actor.can("settings", "write"):
+        if not can_write:
             return render(request, "403.html", {"domain": "settings", "access": "write"}, status=403)
+        if request.POST.get("action") == "rotate_secret":
+            actions.tracker_site_rotate_secret(actor=request.actor, site=site)
+            messages.success(request, _("A new identity secret is in use; give it to your shop's server."))
+            return redirect("events:tracker")
         origins = request.POST.get("allowed_origins", "").split()
         try:
             actions.tracker_site_update(actor=request.actor, site=site, allowed_origins=origins)
@@ -157,7 +208,14 @@ def tracker_settings(request):
         else:
             messages.success(request, _("Allowed origins saved."))
             return redirect("events:tracker")
-    return render(request, "events/tracker.html", {"site": site, "snippet": _snippet(request, site)})
+    context = {
+        "site": site,
+        "snippet": _snippet(request, site),
+        "can_write": can_write,
+        # Only shown to those who may change settings: with it, anyone could sign in as any customer's visitor.
+        "identity_secret": site.identity_secret if can_write else "",
+    }
+    return render(request, "events/tracker.html", context)
 
 
 @require_access("settings", "read")
@@ -175,3 +233,57 @@ def _snippet(request, site) -> str:
         '["track","identify","viewedProduct","addedToCart","startedCheckout"]);</script>\n'
         f'<script async src="{src}" data-key="{site.public_key}"></script>'
     )
+
+
+# The event list (the workspace's list framework) and its live poll. Imported here, not at the top, to keep this part
+# of the module apart from the tracker's views above.
+@require_access("events", "read")
+def event_list(request):
+    """Every event, newest first, filtered by name, customer, property and time; new ones appear while it is open."""
+    from kervan.events.lists import EVENT_LIST
+    from kervan.workspace.lists import render_list
+
+    return render_list(request, EVENT_LIST)
+
+
+@require_GET
+@require_access("events", "read")
+def event_list_live(request):
+    """The rows of the list (same filters and columns) newer than `after`, the newest shown, to prepend, with the
+    poller carrying the new newest; 204 when there is nothing new. Without `after` (the page showed no rows) or
+    with more new rows than a page, the page is reloaded instead (HX-Refresh)."""
+    from kervan.events.lists import EVENT_LIST
+    from kervan.workspace.lists import PAGE_SIZE, read_state, run_query
+
+    state = read_state(EVENT_LIST, request.GET)
+    qs, _order = run_query(request.actor, state)
+    after = request.GET.get("after", "")
+    if not after:
+        return _reload_page() if qs.exists() else HttpResponse(status=204)
+    try:
+        position = selectors.read_marker(after)
+    except KervanError as exc:
+        return _error(400, exc.detail, exc.code, field="after")
+    rows = selectors.events_newer(qs, after=position, limit=PAGE_SIZE + 1)
+    if not rows:
+        return HttpResponse(status=204)
+    if len(rows) > PAGE_SIZE:
+        return _reload_page()
+    return render(
+        request,
+        "events/_live_rows.html",
+        {
+            "page": {"items": rows},
+            "cols": state.cols,
+            "bulk": [],
+            "query": state.query_string(),
+            "marker": selectors.event_marker(rows[0]),
+            "oob": True,
+        },
+    )
+
+
+def _reload_page() -> HttpResponse:
+    response = HttpResponse(status=200)
+    response["HX-Refresh"] = "true"
+    return response

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
@@ -20,7 +19,7 @@ from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError
 from kervan.core.queue import enqueue_on_commit
 from kervan.customers.cache import everything_changed
-from kervan.imports import bulk, liveness
+from kervan.imports import bulk, liveness, report_text
 from kervan.imports.base import Progress, Report
 from kervan.imports.fields import FIELDS, check_mapping, guess_mapping
 from kervan.imports.models import ImportJob, ImportKind, ImportMode, ImportRowError, ImportStatus
@@ -151,17 +150,13 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        # The report's reasons are stored text: write them in the language of the person who uploaded the file.
-        with translation.override(_job_language(job_id)), liveness.running(job_id) as mine:
+        # The report's reasons are stored text, read later by anyone in their own language: store them as the
+        # catalogue's English message ids filled in, which kervan.imports.report_text translates when shown.
+        with report_text.stored_language(), liveness.running(job_id) as mine:
             return _run(job_id) if mine else None
     finally:
         if collecting:
             gc.enable()
-
-
-def _job_language(job_id: int) -> str:
-    language = ImportJob.objects.filter(pk=job_id).values_list("created_by__language", flat=True).first()
-    return language or translation.get_language()
 
 
 def _run(job_id: int) -> ImportJob | None:
@@ -279,7 +274,7 @@ def import_job_fail_if_abandoned(job: ImportJob) -> ImportJob:
     it was written: its writes are one transaction, which ended with the worker. Called wherever a job is read."""
     if job.status not in RUNNING or not liveness.worker_gone(job.pk, job.worker):
         return job
-    with translation.override(_job_language(job.pk)):
+    with report_text.stored_language():
         reason = _("The import stopped before it finished: the process running it ended. Nothing was imported.")
         _fail(job, job_actor(job), reason, only_if=RUNNING)
     job.refresh_from_db()

@@ -9,7 +9,7 @@ from ninja.files import UploadedFile
 
 from kervan.core.api import ERRORS, page_out
 from kervan.core.errors import KervanError
-from kervan.imports import actions, selectors
+from kervan.imports import actions, report_text, selectors
 from kervan.imports.models import ImportJob, ImportMode
 
 router = Router(tags=["imports"])
@@ -85,7 +85,7 @@ def job_out(job: ImportJob) -> dict:
         "mapping": job.mapping,
         "progress": {"processed": job.processed_rows, "total": job.total_rows, "percent": job.progress_percent},
         "counts": job.counts(),
-        "failure": job.failure,
+        "failure": report_text.localized(job.failure),
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -93,7 +93,8 @@ def job_out(job: ImportJob) -> dict:
 
 
 def row_error_out(error) -> dict:
-    return {"row": error.row, "column": error.column, "value": error.value, "reason": error.reason, "code": error.code}
+    reason = report_text.localized(error.reason)
+    return {"row": error.row, "column": error.column, "value": error.value, "reason": reason, "code": error.code}
 
 
 @router.post("/", response={202: JobOut, **ERRORS})

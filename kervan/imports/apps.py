@@ -8,5 +8,10 @@ class ImportsConfig(AppConfig):
 
     def ready(self) -> None:
         from kervan.accounts.permissions import WRITE, register_area
+        from kervan.workspace.nav import NavItem, register_nav
 
         register_area("imports", _("Imports"), marketing=WRITE, sales=WRITE)
+        register_nav(NavItem("imports", _("Import"), "imports:list", area="imports", access="write", position=80))
+        from kervan.imports import today  # its cards on the Today page
+
+        today.register()

@@ -66,6 +66,8 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import #{self.pk} ({self.file_name})"
@@ -104,3 +106,5 @@ class ImportRowError(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("import problem")
+        verbose_name_plural = _("import problems")

@@ -7,23 +7,55 @@ import csv
 import io
 from collections.abc import Iterator
 
+from django.db.models import QuerySet
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kervan.accounts.actors import Actor
-from kervan.core.errors import NotFound
+from kervan.core.errors import NotFound, check_choice
+from kervan.core.filters import day_start, parse_date
 from kervan.core.pagination import Page, paginate
+from kervan.imports import report_text
 from kervan.imports.actions import import_job_fail_if_abandoned
 from kervan.imports.fields import kind_fields
-from kervan.imports.models import ImportJob, ImportRowError
+from kervan.imports.models import ImportJob, ImportRowError, ImportStatus
 from kervan.imports.reading import open_table
 
-REPORT_HEADER = ("row", "column", "value", "reason", "code")
+REPORT_HEADER = (
+    gettext_lazy("Row"),
+    gettext_lazy("Column"),
+    gettext_lazy("Value"),
+    gettext_lazy("Problem"),
+    gettext_lazy("Code"),
+)
 
 
-def import_jobs(*, actor: Actor, cursor: str | None = None, limit: int = 20) -> Page:
-    """Every import of the business, newest first: imports are team work, so all who may import see them."""
+# The imports list's status filter: a status, or one of these groups (what the Today page's imports card counts).
+STATUS_GROUPS = {
+    "running": (ImportStatus.QUEUED, ImportStatus.CHECKING, ImportStatus.SAVING),
+    "failed": (ImportStatus.FAILED, ImportStatus.REFUSED),
+}
+
+
+def import_jobs_filtered(*, actor: Actor, status: str = "", since: str = "") -> QuerySet:
+    """The imports `actor` may see, filtered: `status` a status or a group of STATUS_GROUPS, `since` (YYYY-MM-DD)
+    the first day they were created on (the shop's days). A bad value raises naming its field."""
     actor.require("imports", "read")
-    page = paginate(ImportJob.objects.select_related("created_by"), order="-id", cursor=cursor, limit=limit)
+    jobs = ImportJob.objects.all()
+    if status:
+        check_choice(status, [*STATUS_GROUPS, *ImportStatus.values], field="status")
+        jobs = jobs.filter(status__in=STATUS_GROUPS.get(status, [status]))
+    if since:
+        jobs = jobs.filter(created_at__gte=day_start(parse_date(since, "since")))
+    return jobs
+
+
+def import_jobs(*, actor: Actor, cursor: str | None = None, limit: int = 20, status: str = "", since: str = "") -> Page:
+    """Every import of the business (or those of `status` since a day), newest first: imports are team work, so all
+    who may import see them."""
+    jobs = import_jobs_filtered(actor=actor, status=status, since=since)
+    page = paginate(jobs.select_related("created_by"), order="-id", cursor=cursor, limit=limit)
     page.items = [import_job_fail_if_abandoned(job) for job in page.items]
     return page
 
@@ -51,8 +83,14 @@ def import_field_choices(kind: str) -> list[tuple[str, str]]:
     return [(f.name, str(f.label)) for f in kind_fields(kind)]
 
 
-def import_report_csv(*, job: ImportJob) -> Iterator[str]:
-    """The validation report as CSV text, streamed a thousand rows at a time (UTF-8 with BOM, for Excel)."""
+def import_report_csv(*, job: ImportJob, language: str | None = None) -> Iterator[str]:
+    """The validation report as CSV text, streamed a thousand rows at a time (UTF-8 with BOM, for Excel), in
+    `language` (the reader's: the stream is read after the view has returned)."""
+    with translation.override(language):
+        yield from _report_csv(job)
+
+
+def _report_csv(job: ImportJob) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -63,10 +101,10 @@ def import_report_csv(*, job: ImportJob) -> Iterator[str]:
         return text
 
     yield "\ufeff"
-    writer.writerow(REPORT_HEADER)
+    writer.writerow([str(title) for title in REPORT_HEADER])
     rows = ImportRowError.objects.filter(job=job).order_by("id").values_list("row", "column", "value", "reason", "code")
-    for i, row in enumerate(rows.iterator(chunk_size=2000), start=1):
-        writer.writerow([_spreadsheet_safe(v) for v in row])
+    for i, (number, column, value, reason, code) in enumerate(rows.iterator(chunk_size=2000), start=1):
+        writer.writerow([_spreadsheet_safe(v) for v in (number, column, value, report_text.localized(reason), code)])
         if i % 1000 == 0:
             yield flush()
     yield flush()

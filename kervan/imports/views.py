@@ -2,11 +2,12 @@
 
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 
 from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError, NotFound
-from kervan.imports import actions, selectors
+from kervan.imports import actions, report_text, selectors
 from kervan.imports.models import ImportKind, ImportMode, ImportStatus
 
 ERRORS_SHOWN = 200
@@ -25,11 +26,27 @@ def import_list(request):
             return redirect("imports:mapping", job_id=job.pk)
         except KervanError as exc:
             error, status = exc.detail, exc.status
-    jobs = selectors.import_jobs(actor=request.actor, limit=20).items
+    # ?status=failed|running|<a status>&since=YYYY-MM-DD (the Today page links here): a bad value is said beside the
+    # list, which then shows every import.
+    shown = {key: request.GET.get(key, "").strip()[:20] for key in ("status", "since")}
+    try:
+        jobs = selectors.import_jobs(actor=request.actor, limit=20, **shown).items
+    except KervanError as exc:
+        shown, filter_error = {}, exc.detail
+        jobs = selectors.import_jobs(actor=request.actor, limit=20).items
+    else:
+        filter_error = None
     return render(
         request,
         "imports/list.html",
-        {"jobs": jobs, "kinds": ImportKind.choices, "error": error, "selected_kind": request.POST.get("kind", "")},
+        {
+            "jobs": jobs,
+            "kinds": ImportKind.choices,
+            "error": error,
+            "selected_kind": request.POST.get("kind", ""),
+            "filtered": any(shown.values()),
+            "filter_error": filter_error,
+        },
         status=status,
     )
 
@@ -85,7 +102,11 @@ def _job(request, job_id: int):
 
 
 def _result_context(job) -> dict:
+    """The job and its first problems, their stored reasons in the viewer's language (kervan.imports.report_text)."""
     errors = list(job.row_errors.all()[:ERRORS_SHOWN]) if job.is_finished else []
+    for error in errors:
+        error.reason = report_text.localized(error.reason)
+    job.failure = report_text.localized(job.failure)
     return {"job": job, "errors": errors, "errors_shown": len(errors)}
 
 
@@ -106,6 +127,7 @@ def import_progress(request, job_id: int):
 @require_access("imports", "read")
 def import_report(request, job_id: int):
     job = _job(request, job_id)
-    response = StreamingHttpResponse(selectors.import_report_csv(job=job), content_type="text/csv; charset=utf-8")
+    rows = selectors.import_report_csv(job=job, language=get_language())
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     return response

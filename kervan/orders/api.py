@@ -1,5 +1,5 @@
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from kervan.core.api import ERRORS, DateTimeIn, Id
 from kervan.core.errors import KervanError, NotFound
@@ -8,33 +8,75 @@ from kervan.core.pagination import paginate
 from kervan.core.sources import api_source
 from kervan.customers.selectors import customer_get
 from kervan.orders import actions, selectors
+from kervan.orders.lists import order_filters
 from kervan.orders.schemas import OrderDetailOut, OrderIn, OrderPage, RefundIn, ReturnIn, StatusIn
 
 router = Router(tags=["orders"])
 
 
+class OrderDifference(Schema):
+    field: str
+    stored: str
+    sent: str
+
+
+class OrderConflictOut(Schema):
+    """409 order_conflict: the order sent again under its external_id differs from the one recorded."""
+
+    detail: str
+    code: str
+    order_id: int
+    differences: list[OrderDifference]
+
+
 class OrderQuery(Schema):
-    customer_id: Id | None = None
-    status: str = ""
+    """The order list's filters, with the names and values of the list page (kervan/orders/lists.py)."""
+
+    q: str = Field(
+        "",
+        max_length=200,
+        description="An order number (exact or its start), a customer's name, email "
+        "or phone (Turkish-folded), or a tracking number.",
+    )
+    status: list[str] = Field(default_factory=list, description="Any of these statuses (repeat the parameter).")
     sales_channel: str = ""
+    source: str = Field("", description="A source key.")
+    placed_from: str = Field("", description="YYYY-MM-DD, the shop's days, both ends included.")
+    placed_to: str = ""
+    min_total: str = ""
+    max_total: str = ""
+    has_return: str = Field("", description="yes, no, or unrefunded (a return and not fully refunded).")
+    has_refund: str = Field("", description="yes or no.")
+    customer: str = Field("", description="A customer id.")
+    customer_id: Id | None = None
     since: DateTimeIn | None = None
     until: DateTimeIn | None = None
+    sort: str = Field("newest", description="newest, oldest, total or number.")
     cursor: str | None = None
     limit: int = 50
 
 
 @router.get("/", response={200: OrderPage, **ERRORS})
 def list_orders(request, query: Query[OrderQuery]):
+    """The order list: the same filters and sorts as the list page, newest first, cursor-paginated."""
     request.auth.require("orders", "read")
-    qs = selectors.order_list(actor=request.auth, **query.dict(exclude={"cursor", "limit"}))
-    page = paginate(qs, order="-placed_at", cursor=query.cursor, limit=query.limit)
+    data = query.dict(exclude={"cursor", "limit", "customer_id", "since", "until", "sort"})
+    filters = order_filters(data, query.sort)
+    filters.customer = filters.customer or (str(query.customer_id) if query.customer_id else "")
+    filters.since, filters.until = query.since, query.until
+    qs, order = selectors.order_list(actor=request.auth, filters=filters)
+    page = paginate(qs, order=order, cursor=query.cursor, limit=query.limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("/", response={201: OrderDetailOut, 200: OrderDetailOut, **ERRORS})
+@router.post("/", response={201: OrderDetailOut, 200: OrderDetailOut, **ERRORS, 409: OrderConflictOut})
 def create_order(request, payload: OrderIn):
-    """Create an order. Sending the same source + external_id again returns the first order with 200 (without a
-    source, the order belongs to the API's own source, "api")."""
+    """Create an order (without a source, it belongs to the API's own source, "api").
+
+    Sending the same source + external_id again is safe: the same content answers 200 with the order recorded the
+    first time; different content answers 409 `order_conflict` with `order_id` and `differences` ([{field, stored,
+    sent}]) and changes nothing. A recorded order changes through its own endpoints (status, returns, refunds), not
+    by sending it again (kervan.orders.actions.orders.order_create says why)."""
     request.auth.require("orders", "write")
     data = payload.dict()
     customer = customer_get(actor=request.auth, customer_id=data.pop("customer_id"))

@@ -13,3 +13,12 @@ def stats_check_sample(size: int = 1000) -> int:
     from kervan.orders.stats_rebuild import stats_check_sample as check
 
     return len(check(size))
+
+
+@task()
+def daily_sales_refresh() -> int:
+    """Re-sum the recent closed days of the daily sales rollup (kervan.orders.daily_sales) from the orders; idempotent.
+    Scheduled every hour (OrdersConfig.ready). Returns how many days were stored."""
+    from kervan.orders.daily_sales import daily_sales_refresh as refresh
+
+    return refresh()

@@ -3,13 +3,22 @@ card of the Customer 360 page, and how a merge moves them. Registered in OrdersC
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kervan.core.templatetags.kervan import money
 from kervan.currency.selectors import reporting_currency
 from kervan.customers.models import Customer
-from kervan.customers.registry import Card, register_card, register_merge, register_model_timeline
+from kervan.customers.registry import (
+    Card,
+    TimelineSource,
+    register_card,
+    register_merge,
+    register_model_timeline,
+    register_timeline_source,
+)
 from kervan.events.timeline import hide_emitted_events
 from kervan.orders.actions import orders_reassign
 from kervan.orders.models import Order, OrderStatusChange, Refund, Return
@@ -31,34 +40,84 @@ def order_amounts(order: Order) -> str:
     return f"{own} ≈ {money(order.reporting_total, target)}"
 
 
-def _status_change(change: OrderStatusChange) -> dict[str, Any]:
-    order = change.order
-    titles = {
-        "placed": _("Order %(number)s placed"),
-        "paid": _("Order %(number)s paid"),
-        "fulfilled": _("Order %(number)s fulfilled"),
-        "shipped": _("Order %(number)s shipped"),
-        "delivered": _("Order %(number)s delivered"),
-        "cancelled": _("Order %(number)s cancelled"),
-    }
-    data = {
-        "order_id": order.pk,
-        "status": change.status,
-        "total": str(order.total),
-        "currency": order.currency,
-        "reporting_total": None if order.reporting_total is None else str(order.reporting_total),
-        "reporting_currency": reporting_currency(),
-    }
-    data.update(change.details)
-    summary = order_amounts(order)
-    if data.get("carrier"):
-        summary += f" · {data['carrier']} {data.get('tracking_number', '')}".rstrip()
-    return {
-        "title": titles[change.status] % {"number": order.number},
-        "data": data,
-        "summary": summary,
-        "link": ("orders:detail", order.pk, "orders"),
-    }
+STATUS_TITLES = {
+    "placed": gettext_lazy("Order %(number)s placed"),
+    "paid": gettext_lazy("Order %(number)s paid"),
+    "fulfilled": gettext_lazy("Order %(number)s fulfilled"),
+    "shipped": gettext_lazy("Order %(number)s shipped"),
+    "delivered": gettext_lazy("Order %(number)s delivered"),
+    "cancelled": gettext_lazy("Order %(number)s cancelled"),
+}
+
+
+def _latest_status_changes(customer_id: int) -> QuerySet[OrderStatusChange]:
+    """One row per order of the customer: its latest status change. The timeline shows an order once, when it last
+    moved, with every status it went through under it; the keyset cursor pages these rows like any other kind."""
+    later = OrderStatusChange.objects.filter(order_id=OuterRef("order_id")).filter(
+        Q(occurred_at__gt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
+    )
+    return OrderStatusChange.objects.filter(customer_id=customer_id).filter(~Exists(later))
+
+
+def _step_detail(details: dict) -> str:
+    return f"{details.get('carrier', '')} {details.get('tracking_number', '')}".strip()
+
+
+class _PresentOrders:
+    """An order on the timeline: "Order #1001 shipped" (its latest status) with its amounts, and under it the steps
+    it went through, oldest first. `many` reads the steps of a page's orders in one query."""
+
+    def __call__(self, change: OrderStatusChange) -> dict[str, Any]:
+        return self.many([change])[0]
+
+    def many(self, changes: list[OrderStatusChange]) -> list[dict[str, Any]]:
+        steps: dict[int, list[OrderStatusChange]] = {}
+        for step in OrderStatusChange.objects.filter(order_id__in={c.order_id for c in changes}).order_by(
+            "occurred_at", "id"
+        ):
+            steps.setdefault(step.order_id, []).append(step)
+        return [self._one(change, steps.get(change.order_id, [change])) for change in changes]
+
+    def _one(self, change: OrderStatusChange, steps: list[OrderStatusChange]) -> dict[str, Any]:
+        order = change.order
+        details: dict[str, Any] = {}
+        for step in steps:
+            details.update(step.details)
+        data = {
+            "order_id": order.pk,
+            "status": change.status,
+            "total": str(order.total),
+            "currency": order.currency,
+            "reporting_total": None if order.reporting_total is None else str(order.reporting_total),
+            "reporting_currency": reporting_currency(),
+            **details,
+            "steps": [
+                {"status": step.status, "occurred_at": step.occurred_at.isoformat(), **step.details} for step in steps
+            ],
+        }
+        summary = order_amounts(order)
+        if details.get("carrier"):
+            summary += f" · {_step_detail(details)}"
+        shown: dict[str, Any] = {
+            "title": STATUS_TITLES[change.status] % {"number": order.number},
+            "data": data,
+            "summary": summary,
+            "link": ("orders:detail", order.pk, "orders"),
+        }
+        if len(steps) > 1:
+            shown["steps"] = [
+                {
+                    "title": step.get_status_display(),
+                    "when": timezone.localtime(step.occurred_at).strftime("%d.%m.%Y %H:%M"),
+                    "when_iso": step.occurred_at.isoformat(),
+                    "detail": _step_detail(step.details),
+                }
+                for step in steps
+            ]
+        return shown
+
+
+_present_order = _PresentOrders()
 
 
 def _return(item: Return) -> dict[str, Any]:
@@ -96,8 +155,19 @@ def _recent_orders(customer: Customer) -> dict[str, Any] | None:
 def register() -> None:
     register_merge("orders", orders_reassign)
     hide_emitted_events(*EMITTED_EVENT_PREFIXES)
+    register_timeline_source(
+        TimelineSource(
+            kind="order",
+            label=gettext_lazy("Orders"),
+            position=10,
+            area="orders",
+            rows=_latest_status_changes,
+            time_field="occurred_at",
+            present=_present_order,
+            select_related=("order",),
+        )
+    )
     for kind, label, position, model, time_field, present in (
-        ("order", gettext_lazy("Orders"), 10, OrderStatusChange, "occurred_at", _status_change),
         ("return", gettext_lazy("Returns"), 20, Return, "created_at", _return),
         ("refund", gettext_lazy("Refunds"), 30, Refund, "occurred_at", _refund),
     ):

@@ -9,7 +9,23 @@ from django.views.decorators.http import require_POST
 from kervan.accounts.decorators import require_access
 from kervan.core.web import form_action
 from kervan.orders import actions, selectors
+from kervan.orders.lists import ORDER_LIST, order_filters, orders_export_response
 from kervan.orders.models import NEXT_STATUSES, OrderStatus, ReturnReason
+from kervan.workspace.lists import read_state, render_list, run_query
+
+
+@require_access("orders", "read")
+def order_list(request):
+    return render_list(request, ORDER_LIST)
+
+
+@require_access("exports", "read")
+def order_export(request):
+    """The list as filtered on the page (its query string), streamed as CSV; a refused filter is left out, as the
+    page leaves it out."""
+    state = read_state(ORDER_LIST, request.GET)
+    run_query(request.actor, state)
+    return orders_export_response(actor=request.actor, filters=order_filters(state.applied, state.sort))
 
 
 @require_access("orders", "read")

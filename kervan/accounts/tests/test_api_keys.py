@@ -196,7 +196,7 @@ def test_key_page_creates_shows_once_and_revokes(admin_client):
     key = ApiKey.objects.get(name="Shop sync")
     assert key.scopes == {"customers": "write", "orders": "read"}
     html = response.content.decode()
-    secret = html.split("<pre>", 1)[1].split("</pre>", 1)[0]
+    secret = html.split('<pre id="new-api-key">', 1)[1].split("</pre>", 1)[0]
     assert ApiKey.hash_secret(secret) == key.key_hash
     assert response["Cache-Control"] == "no-store"
 

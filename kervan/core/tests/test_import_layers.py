@@ -9,7 +9,8 @@ import kervan
 
 ROOT = Path(kervan.__file__).parent
 # The customer core and what it may import: the apps below it. Everything else extends it through its registry.
-BELOW_CUSTOMERS = {"core", "accounts", "customers"}
+# workspace holds the registries of the shell (menu, lists, search, Today cards) that every domain plugs into.
+BELOW_CUSTOMERS = {"core", "accounts", "workspace", "customers"}
 
 
 def _app_imports() -> dict[str, dict[str, set[str]]]:

@@ -27,7 +27,7 @@ def test_login_search_and_open_customer_360(page):
     page.click("button[type=submit]")
     page.wait_for_url("**/customers/")
 
-    page.fill("input[name=q]", "ISIL CAGLAR")
+    page.fill("#list-filters input[name=q]", "ISIL CAGLAR")
     page.keyboard.press("Enter")
     page.wait_for_url("**q=ISIL+CAGLAR**")
     links = page.locator("a.customer-link")

@@ -50,13 +50,17 @@
     fetch(endpoint, { method: "POST", body: data, headers: { "Content-Type": "text/plain" }, mode: "cors",
       credentials: "omit", keepalive: data.length < 60000 })
       .then((r) => {
-        if (r.status === 429 || r.status >= 500) throw new Error("retry");
+        if (r.status === 429 || r.status >= 500) {
+          const after = parseInt(r.headers.get("Retry-After"), 10);
+          throw new Error(after > 0 ? String(after * 1000) : "retry");
+        }
         wait = 0; // other refusals are final: the same events would be refused again
         if (queue.length) flush();
       })
-      .catch(() => {
+      .catch((e) => {
         queue = items.concat(queue).slice(-500);
-        wait = Math.min((wait || 1000) * 2, 60000);
+        const asked = parseInt(e && e.message, 10) || 0; // the server's Retry-After, if it said one
+        wait = Math.min(Math.max((wait || 1000) * 2, asked), 600000);
         timer = setTimeout(flush, wait);
       });
   }
@@ -73,12 +77,17 @@
       properties: properties || {} });
   }
 
-  function identify(who) {
+  // identify({email, phone, user_id, first_name, …}, {signature}): the signature comes from the shop's server
+  // (hex HMAC-SHA256 of user_id, or else the email, with the site's identity secret). Without it Kervan only makes a
+  // new profile for a visitor who has none. Sent in its own request, so a refused identify loses no events.
+  function identify(who, options) {
     const item = { type: "identify", traits: {} };
     Object.keys(who || {}).forEach((k) => {
-      if (k === "email" || k === "phone") item[k] = who[k];
+      if (k === "email" || k === "phone" || k === "user_id") item[k] = who[k] == null ? who[k] : String(who[k]);
       else item.traits[k] = who[k];
     });
+    if (options && options.signature) item.signature = String(options.signature);
+    flush();
     push(item, true);
   }
 

@@ -67,4 +67,4 @@ def test_demo_store_page_runs_the_snippet(admin_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-key="pk_' in html
-    assert "kervan.addedToCart" in html
+    assert "kervan/demo-store.js" in html and "<script>" not in html  # no inline script: the CSP allows none

@@ -40,7 +40,7 @@ def test_upload_map_run_and_read_the_report(admin_client, django_capture_on_comm
     report = admin_client.get(reverse("imports:report", args=[job.pk]))
     text = b"".join(report.streaming_content).decode("utf-8-sig")
     assert text.splitlines() == [
-        "row,column,value,reason,code",
+        "Row,Column,Value,Problem,Code",
         "3,E-posta,ali@,'ali@' is not a valid email address.,invalid_email",
     ]
 

@@ -111,8 +111,38 @@ def _clean_lines(lines: Sequence[Mapping[str, Any]]) -> list[OrderLine]:
     return cleaned
 
 
+class OrderReplayConflict(Conflict):
+    """The same (source, external_id) sent again with different content. `extra` (added to the API's error body)
+    names the recorded order and each field that differs, with the stored and the sent value."""
+
+    def __init__(self, order: Order, differences: list[dict[str, str]]):
+        super().__init__(
+            _(
+                "Order %(number)s was already recorded with external_id %(external_id)s, and this one differs in: "
+                "%(fields)s. An order is recorded once: send its status to /orders/%(id)s/status, refunds and returns "
+                "to their endpoints, or a different order with its own external_id."
+            )
+            % {
+                "number": order.number,
+                "external_id": order.external_id,
+                "fields": ", ".join(d["field"] for d in differences),
+                "id": order.pk,
+            },
+            "order_conflict",
+        )
+        self.extra = {"order_id": order.pk, "differences": differences}
+
+
 def order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool = True) -> tuple[Order, bool]:
-    """Record an order. Returns (order, created); the same (source, external_id) again returns the first order.
+    """Record an order. Returns (order, created). The same (source, external_id) again with the same content returns
+    the first order (a retry is harmless); with different content it raises OrderReplayConflict (409) listing what
+    differs, and changes nothing.
+
+    Why not "newest wins": by the time it is sent again the order is already in the customer's totals
+    (CustomerStats), the stock and the "Placed Order" events, and may have been paid, shipped or refunded since;
+    replacing its lines or amounts would rewrite revenue history without a trace, and a re-send carries no version
+    that says which copy is newer. What changes in an order's life has its own action (status, payment, shipment,
+    return, refund), so a changed re-send is a client bug or an edit to be made through those; the 409 says which.
 
     An order without a source gets Kervan's manual source (the API passes its own). The order lands on the profile
     that holds the customer now (the survivor, if they were merged), locked first, so a merge of the same person
@@ -124,7 +154,7 @@ def order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool = True
     )
     source, external_id = new_order.source, new_order.external_id
     if external_id and (existing := _delivered(source, external_id)):
-        return existing, False
+        return _replayed(existing, new_order), False
     try:
         with transaction.atomic():
             return _order_create(actor=actor, new_order=new_order, adjust_stock=adjust_stock), True
@@ -134,7 +164,69 @@ def order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool = True
         existing = _delivered(source, external_id) if external_id else None
         if existing is None:
             raise
-        return existing, False
+        return _replayed(existing, new_order), False
+
+
+def _replayed(order: Order, new_order: NewOrder) -> Order:
+    differences = order_differences(order, new_order)
+    if differences:
+        raise OrderReplayConflict(order, differences)
+    return order
+
+
+def order_differences(order: Order, new_order: NewOrder) -> list[dict[str, str]]:
+    """What `new_order` says differently from the recorded `order`: [{"field", "stored", "sent"}], [] when it is the
+    same order. Only what the sender gave is compared: an omitted placed_at, total, number or line title was filled
+    in by Kervan. The status is the same when the order has been in that status (a re-send of the first delivery
+    of an order that has since moved on is still the same order)."""
+    differences: list[dict[str, str]] = []
+
+    def compare(field: str, stored: object, sent: object) -> None:
+        if stored != sent:
+            differences.append({"field": field, "stored": _shown(stored), "sent": _shown(sent)})
+
+    customer = new_order.customer
+    while customer.merged_into_id:  # the order moved to the survivor with the rest of the profile
+        customer = customer.merged_into
+    compare("customer_id", order.customer_id, customer.pk)
+    if new_order.placed_at is not None:
+        compare("placed_at", order.placed_at, aware_or_now(new_order.placed_at, "placed_at"))
+    compare("currency", order.currency, to_currency(new_order.currency))
+    compare("shipping_total", order.shipping_total, to_amount(new_order.shipping_total, "shipping_total"))
+    if new_order.total is not None:
+        compare("total", order.total, to_amount(new_order.total, "total"))
+    if new_order.number:
+        compare("number", order.number, new_order.number[:64])
+    been = set(order.status_changes.values_list("status", flat=True)) | {order.status}
+    if new_order.status not in been:
+        compare("status", order.status, new_order.status)
+    compare("sales_channel", order.sales_channel, new_order.sales_channel)
+    compare("marketplace", order.marketplace, new_order.marketplace)
+    for field in ("utm_source", "utm_medium", "utm_campaign"):
+        compare(field, getattr(order, field), getattr(new_order, field)[:100])
+    compare("discount_codes", list(order.discount_codes), list(new_order.discount_codes))
+    stored_lines = list(order.lines.order_by("id"))
+    if len(stored_lines) != len(new_order.lines):
+        compare("lines", len(stored_lines), len(new_order.lines))
+        return differences
+    for i, (stored, sent) in enumerate(zip(stored_lines, new_order.lines, strict=True)):
+        compare(f"lines[{i}].sku", stored.sku, str(sent.get("sku") or ""))
+        if sent.get("title"):
+            compare(f"lines[{i}].title", stored.title, str(sent["title"]).strip()[:255])
+        compare(f"lines[{i}].quantity", stored.quantity, sent.get("quantity"))
+        for field in ("unit_price", "discount", "tax"):
+            compare(
+                f"lines[{i}].{field}", getattr(stored, field), to_amount(sent.get(field) or 0, f"lines[{i}].{field}")
+            )
+    return differences
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def _delivered(source: Source, external_id: str) -> Order | None:

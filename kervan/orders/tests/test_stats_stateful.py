@@ -26,6 +26,7 @@ from kervan.currency.models import ExchangeRate
 from kervan.customers.actions import customer_create, customer_merge
 from kervan.imports.sources import import_source
 from kervan.orders.actions import NewOrder, order_create, order_set_status, refund_create, return_create
+from kervan.orders.actions.orders import OrderReplayConflict
 from kervan.orders.models import NEXT_STATUSES, Order
 from kervan.orders.stats_rebuild import stats_rebuild
 
@@ -69,19 +70,22 @@ class ShopLife(RuleBasedStateMachine):
         self, *, customer: int, prices: list[str], day: int, external_id: str, source, status, currency="TRY", **extra
     ):
         lines = [{"title": f"Ürün {i}", "quantity": 1 + i % 2, "unit_price": p} for i, p in enumerate(prices)]
-        order, created = order_create(
-            actor=SYSTEM,
-            new_order=NewOrder(
-                customer=self.customers[customer % len(self.customers)],  # as loaded: maybe merged since
-                lines=lines,
-                placed_at=START + dt.timedelta(days=day),
-                source=source,
-                external_id=external_id,
-                status=status,
-                currency=currency,
-            ),
-            **extra,
-        )
+        try:
+            order, created = order_create(
+                actor=SYSTEM,
+                new_order=NewOrder(
+                    customer=self.customers[customer % len(self.customers)],  # as loaded: maybe merged since
+                    lines=lines,
+                    placed_at=START + dt.timedelta(days=day),
+                    source=source,
+                    external_id=external_id,
+                    status=status,
+                    currency=currency,
+                ),
+                **extra,
+            )
+        except OrderReplayConflict as conflict:  # a replay with other content is refused and changes nothing
+            return Order.objects.get(pk=conflict.extra["order_id"]), False
         if created:
             self.orders.append(order.pk)
         return order, created

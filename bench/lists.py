@@ -1,0 +1,661 @@
+"""Every list the UI and API offer (customers, orders, products, events), each sort and filter: first page and a deep
+page, through the API and the page, one request at a time, against the floor of one hand-written SQL statement.
+
+Serves Kervan as bench/customer360.py does (granian, production settings, `--workers` processes, Redis cache) on an
+already-filled database (the 1M customers / 10M orders of `bench/generate_demo.py`, or a SQLite file it made), then
+for each case:
+
+- first page: the request, `--repeat` times after one untimed warm-up; median and p95;
+- deep page: follows the list's cursor `--deep` pages (the API's next_cursor; the page's "Show more" link, fetched as
+  htmx does), then times the request for that page the same way;
+- floor: the same rows (checked: the same ids as the API's page, in the same order) by one hand-written SQL statement
+  run in this process on the same database, timed the same way, in the same run. The floor's keyset is a row
+  comparison, (key, id) < (v, id), the best PostgreSQL can do.
+
+    .venv/bin/python bench/lists.py --database-url postgres://postgres@127.0.0.1:5432/kervan_bench
+    .venv/bin/python bench/lists.py --database-url sqlite:////work/main/var/bench/demo_sqlite.sqlite3 \\
+        --data "100k customers, 1M orders"
+    .venv/bin/python bench/lists.py --database-url ... --only customer      # the cases whose name has this
+
+Writes bench/results/lists.json (merged with the figures of the other database already there). A list the build
+does not have (no URL) is skipped and named at the end. Heavy: run it alone.
+"""
+
+import argparse
+import datetime as dt
+import html
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+from customer360 import credentials, setup_django  # bench/ is the script's folder
+from serving import start_server, stop_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "lists.json"
+PAGE = 50
+EPOCH_PG = "'1970-01-01 00:00:00+00'::timestamptz"
+EPOCH_SQLITE = "'1970-01-01 00:00:00'"
+
+
+@dataclass
+class Floor:
+    """One hand-written statement for a list's page: SELECT `select` FROM `source` WHERE `where` ORDER BY `keys`
+    (each descending or not, the last the id) LIMIT 50; a deep page adds the keyset as a row comparison."""
+
+    select: str
+    source: str
+    where: list[str] = field(default_factory=list)
+    params: list = field(default_factory=list)
+    keys: tuple[str, str] = ("c.created_at", "c.id")
+    descending: bool = True
+
+    def sql(self, after: list | None) -> tuple[str, list]:
+        where, params = list(self.where), list(self.params)
+        if after is not None:
+            where.append(f"({self.keys[0]}, {self.keys[1]}) {'<' if self.descending else '>'} (%s, %s)")
+            params.extend(after)
+        direction = "DESC" if self.descending else "ASC"
+        sql = (
+            f"SELECT {self.select} FROM {self.source}"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f" ORDER BY {self.keys[0]} {direction}, {self.keys[1]} {direction} LIMIT {PAGE}"
+        )
+        return sql, params
+
+
+@dataclass
+class Case:
+    list: str  # "customer list"
+    label: str  # "sort total_spent"
+    page: str | None  # the page's path, or None when the list has no page
+    api: str | None  # the API's path, or None
+    params: dict  # the page's query (the API takes the same, unless api_params says otherwise)
+    floor: Floor | None
+    api_params: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.list} {self.label}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cases: what each list's page offers (its sorts, each filter alone, and combinations a saved view holds).
+
+
+def customer_cases(vendor: str, probe) -> list[Case]:
+    from kervan.core.text import search_fold
+
+    epoch = EPOCH_PG if vendor == "postgresql" else EPOCH_SQLITE
+    select = (
+        "c.id, c.first_name, c.last_name, c.email, c.phone, c.city, c.consent_email, c.consent_sms, c.created_at, "
+        "s.currency, s.total_spent, s.order_count, s.last_order_at"
+    )
+    source = "customers_customer c JOIN customers_customerstats s ON s.customer_id = c.id"
+    sorts = {
+        "newest": (("c.created_at", "c.id"), True),
+        "oldest": (("c.created_at", "c.id"), False),
+        "name": (("c.name_key", "c.id"), False),
+        "total_spent": (("s.total_spent", "s.customer_id"), True),
+        "orders": (("s.order_count", "s.customer_id"), True),
+        "last_order": ((f"COALESCE(s.last_order_at, {epoch})", "s.customer_id"), True),
+    }
+    vip = probe("SELECT id FROM customers_tag WHERE name = 'vip'")
+    small_city = probe(
+        "SELECT city FROM customers_customer WHERE city <> '' GROUP BY city ORDER BY count(*) LIMIT 1", default=""
+    )
+
+    def words(q: str) -> tuple[list[str], list]:
+        folded = search_fold(q).split()
+        return ["c.search_key LIKE %s"] * len(folded), [f"%{w}%" for w in folded]
+
+    filters = {  # name → (page params, API params, floor conditions, floor params)
+        "": ({}, {}, [], []),
+        "search 'ışık'": ({"q": "ışık"}, None, *words("ışık")),
+        "search 'ayşe yılmaz'": ({"q": "ayşe yılmaz"}, None, *words("ayşe yılmaz")),
+        "search 'istanbul'": ({"q": "istanbul"}, None, *words("istanbul")),
+        "filter city İstanbul": ({"city": "İstanbul"}, None, ["c.city = %s"], ["İstanbul"]),
+        f"filter city {small_city}": ({"city": small_city}, None, ["c.city = %s"], [small_city]),
+        "filter tag vip": (
+            {"tag": "vip"},
+            None,
+            ["EXISTS (SELECT 1 FROM customers_customer_tags t WHERE t.customer_id = c.id AND t.tag_id = %s)"],
+            [vip],
+        ),
+        "filter has orders": ({"has_orders": "yes"}, {"has_orders": "true"}, ["s.order_count > 0"], []),
+        "filter never ordered": ({"has_orders": "no"}, {"has_orders": "false"}, ["s.order_count = 0"], []),
+        "filter email consent granted": ({"consent_email": "granted"}, None, ["c.consent_email = 'granted'"], []),
+        "filter spent at least 5000": ({"min_spent": "5000"}, None, ["s.total_spent >= 5000"], []),
+        "filter created in 2025": (
+            {"created_from": "2025-01-01", "created_to": "2025-12-31"},
+            None,
+            ["c.created_at >= %s", "c.created_at < %s"],
+            [istanbul_day(vendor, 2025, 1, 1), istanbul_day(vendor, 2026, 1, 1)],
+        ),
+    }
+    combos = [
+        ("filter tag vip", "total_spent"),
+        ("filter city İstanbul", "total_spent"),
+        (f"filter city {small_city}", "last_order"),
+        ("filter has orders", "last_order"),
+        ("filter email consent granted", "orders"),
+        ("search 'ayşe yılmaz'", "total_spent"),
+        ("filter created in 2025", "total_spent"),
+    ]
+    cases = []
+
+    def add(filter_name: str, sort: str):
+        page_params, api_params, where, params = filters[filter_name]
+        keys, descending = sorts[sort]
+        label = " ".join(part for part in (f"sort {sort}", filter_name) if part)
+        extra = {} if sort == "newest" else {"sort": sort}
+        cases.append(
+            Case(
+                "customer list",
+                label,
+                "/customers/",
+                "/api/v1/customers/",
+                {**page_params, **extra},
+                Floor(select, source, ["c.merged_into_id IS NULL", *where], params, keys, descending),
+                api_params={**(api_params if api_params is not None else page_params), **extra},
+            )
+        )
+
+    for sort in sorts:
+        add("", sort)
+    for filter_name in filters:
+        if filter_name:
+            add(filter_name, "newest")
+    for filter_name, sort in combos:
+        add(filter_name, sort)
+    return cases
+
+
+def istanbul_day(vendor: str, year: int, month: int, day: int):
+    """Midnight in Istanbul as the database compares it (SQLite: Django's UTC text)."""
+    moment = dt.datetime(year, month, day, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    return adapt(vendor, moment)
+
+
+def adapt(vendor: str, value):
+    """A keyset value as the hand-written statement passes it (SQLite keeps aware datetimes as UTC text)."""
+    if vendor == "sqlite" and isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+    if vendor == "sqlite" and isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def order_cases(vendor: str, probe) -> list[Case]:
+    from kervan.core.text import search_fold
+
+    qty = "(SELECT sum(l.quantity) FROM orders_orderline l WHERE l.order_id = o.id)"
+    agg = "string_agg(sh.tracking_number, ' ')" if vendor == "postgresql" else "group_concat(sh.tracking_number, ' ')"
+    tracking = f"(SELECT {agg} FROM orders_shipment sh WHERE sh.order_id = o.id)"
+    select = (
+        "o.id, o.number, o.placed_at, o.status, o.sales_channel, o.currency, o.total, o.refunded_total, "
+        f"c.first_name, c.last_name, c.email, src.key, {qty}, {tracking}"
+    )
+    source = (
+        "orders_order o JOIN customers_customer c ON c.id = o.customer_id JOIN core_source src ON src.id = o.source_id"
+    )
+    sorts = {
+        "newest": (("o.placed_at", "o.id"), True),
+        "oldest": (("o.placed_at", "o.id"), False),
+        "total": (("o.total", "o.id"), True),
+        "number": (("o.number", "o.id"), False),
+    }
+    number = probe("SELECT number FROM orders_order WHERE number <> '' ORDER BY id DESC LIMIT 1 OFFSET 5000")
+    tracking_number = probe(
+        "SELECT tracking_number FROM orders_shipment WHERE tracking_number <> '' ORDER BY id DESC LIMIT 1 OFFSET 5000"
+    )
+    channel = probe("SELECT sales_channel FROM orders_order ORDER BY id DESC LIMIT 1")
+    source_key, source_id = probe(
+        "SELECT key, id FROM core_source WHERE id IN (SELECT source_id FROM orders_order ORDER BY id DESC LIMIT 1)",
+        row=True,
+    )
+    last_day = probe("SELECT max(placed_at) FROM orders_order")
+    last_day = (
+        last_day
+        if isinstance(last_day, dt.datetime)
+        else dt.datetime.fromisoformat(str(last_day)).replace(tzinfo=dt.UTC)
+    )
+    month_ago = (last_day - dt.timedelta(days=30)).date()
+    name_words = search_fold("ayşe yılmaz").split()
+    filters = {
+        "": ({}, [], []),
+        "search an order number": ({"q": number}, ["o.number LIKE %s"], [f"{number}%"]),
+        "search a tracking number": (
+            {"q": tracking_number},
+            ["o.id IN (SELECT order_id FROM orders_shipment WHERE tracking_number = %s)"],
+            [tracking_number],
+        ),
+        "search customer 'ayşe yılmaz'": (
+            {"q": "ayşe yılmaz"},
+            [
+                "o.customer_id IN (SELECT id FROM customers_customer WHERE merged_into_id IS NULL AND "
+                + " AND ".join(["search_key LIKE %s"] * len(name_words))
+                + ")"
+            ],
+            [f"%{w}%" for w in name_words],
+        ),
+        "filter status shipped": ({"status": "shipped"}, ["o.status = 'shipped'"], []),
+        "filter status cancelled or refunded": (
+            {"status": ["cancelled", "refunded"]},
+            ["o.status IN ('cancelled', 'refunded')"],
+            [],
+        ),
+        f"filter sales channel {channel}": ({"sales_channel": channel}, ["o.sales_channel = %s"], [channel]),
+        f"filter source {source_key}": ({"source": source_key}, ["o.source_id = %s"], [source_id]),
+        "filter placed in the last 30 days": (
+            {"placed_from": month_ago.isoformat()},
+            ["o.placed_at >= %s"],
+            [istanbul_day(vendor, month_ago.year, month_ago.month, month_ago.day)],
+        ),
+        "filter total 1000-2000": (
+            {"min_total": "1000", "max_total": "2000"},
+            ["o.total >= 1000", "o.total <= 2000"],
+            [],
+        ),
+        "filter has return": (
+            {"has_return": "yes"},
+            ["EXISTS (SELECT 1 FROM orders_return r WHERE r.order_id = o.id)"],
+            [],
+        ),
+        "filter has refund": ({"has_refund": "yes"}, ["o.refunded_total > 0"], []),
+    }
+    combos = [
+        ("filter status shipped", "total"),
+        ("filter placed in the last 30 days", "total"),
+        ("filter has return", "total"),
+        (f"filter sales channel {channel}", "oldest"),
+    ]
+    cases = []
+
+    def add(filter_name: str, sort: str):
+        params, where, floor_params = filters[filter_name]
+        keys, descending = sorts[sort]
+        extra = {} if sort == "newest" else {"sort": sort}
+        label = " ".join(part for part in (f"sort {sort}", filter_name) if part)
+        cases.append(
+            Case(
+                "order list",
+                label,
+                "/orders/",
+                "/api/v1/orders/",
+                {**params, **extra},
+                Floor(select, source, where, floor_params, keys, descending),
+            )
+        )
+
+    for sort in sorts:
+        add("", sort)
+    for filter_name in filters:
+        if filter_name:
+            add(filter_name, "newest")
+    for filter_name, sort in combos:
+        add(filter_name, sort)
+    return cases
+
+
+def product_cases(vendor: str, probe) -> list[Case]:
+    from kervan.catalog.selectors import sales_period
+
+    period = sales_period()
+    stock = (
+        "COALESCE((SELECT sum(sl.quantity) FROM catalog_stocklevel sl JOIN catalog_variant v ON v.id = sl.variant_id "
+        "WHERE v.product_id = p.id), 0)"
+    )
+
+    def period_sum(column: str) -> str:
+        return (
+            f"COALESCE((SELECT sum(d.{column}) FROM catalog_productdailysales d WHERE d.product_id = p.id "
+            f"AND d.day >= '{period.first.isoformat()}' AND d.day <= '{period.last.isoformat()}'), 0)"
+        )
+
+    select = f"p.id, p.title, p.brand, p.created_at, cat.name, {stock}, {period_sum('units')}, {period_sum('revenue')}"
+    source = "catalog_product p LEFT JOIN catalog_category cat ON cat.id = p.category_id"
+    sorts = {
+        "newest": (("p.created_at", "p.id"), True),
+        "name": (("p.search_key", "p.id"), False),
+        "units_sold": ((period_sum("units"), "p.id"), True),
+        "revenue": ((period_sum("revenue"), "p.id"), True),
+        "stock": ((stock, "p.id"), False),
+    }
+    category = probe("SELECT id FROM catalog_category WHERE parent_id IS NULL ORDER BY id LIMIT 1")
+    word = probe("SELECT search_key FROM catalog_product ORDER BY id LIMIT 1", default="x").split()[0]
+    filters = {
+        "": ({}, [], []),
+        f"search '{word}'": ({"q": word}, ["p.search_key LIKE %s"], [f"%{word}%"]),
+        "filter category": (
+            {"category": str(category)},
+            ["(p.category_id = %s OR cat.parent_id = %s)"],
+            [category, category],
+        ),
+    }
+    cases = []
+    for sort in sorts:
+        for filter_name in filters if sort == "newest" else ("",):
+            params, where, floor_params = filters[filter_name]
+            keys, descending = sorts[sort]
+            extra = {} if sort == "newest" else {"sort": sort}
+            label = " ".join(part for part in (f"sort {sort}", filter_name) if part)
+            cases.append(
+                Case(
+                    "product list",
+                    label,
+                    "/catalog/products/",
+                    "/api/v1/catalog/products",
+                    {**params, **extra},
+                    Floor(select, source, where, floor_params, keys, descending),
+                )
+            )
+    return cases
+
+
+def event_cases(vendor: str, probe) -> list[Case]:
+    select = "e.id, e.name, e.occurred_at, e.properties, e.customer_id, c.first_name, c.last_name, c.email, src.key"
+    source = (
+        "events_event e LEFT JOIN customers_customer c ON c.id = e.customer_id "
+        "LEFT JOIN core_source src ON src.id = e.source_id"
+    )
+    keys = ("e.occurred_at", "e.id")
+    customer = probe("SELECT customer_id FROM events_event WHERE customer_id IS NOT NULL ORDER BY id DESC LIMIT 1")
+    common = probe("SELECT name FROM events_event ORDER BY id DESC LIMIT 1")
+    rare = probe(
+        "SELECT name FROM (SELECT name FROM events_event ORDER BY id DESC LIMIT 100000) x GROUP BY name "
+        "ORDER BY count(*) LIMIT 1"
+    )
+    product = probe(
+        "SELECT properties FROM events_event WHERE name = 'Viewed Product' ORDER BY id DESC LIMIT 1", default=None
+    )
+    if isinstance(product, str):
+        product = json.loads(product)
+    product_id = (product or {}).get("product_id")
+    last = probe("SELECT max(occurred_at) FROM events_event")
+    last = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last)).replace(tzinfo=dt.UTC)
+    week_ago = (last - dt.timedelta(days=7)).date()
+    prop_sql = (
+        "(e.properties -> 'product_id') IN (%s::jsonb, %s::jsonb)"
+        if vendor == "postgresql"
+        else "json_extract(e.properties, '$.product_id') IN (%s, %s)"
+    )
+    prop_params = (
+        [json.dumps(str(product_id)), json.dumps(product_id)]
+        if vendor == "postgresql"
+        else [str(product_id), product_id]
+    )
+    filters = {
+        "": ({}, {}, [], []),
+        f"filter name {common}": ({"name": common}, {"name": common}, ["e.name = %s"], [common]),
+        f"filter name {rare}": ({"name": rare}, {"name": rare}, ["e.name = %s"], [rare]),
+        "filter customer": ({"customer": str(customer)}, {"customer_id": customer}, ["e.customer_id = %s"], [customer]),
+        f"filter prop product_id={product_id}": ({"prop": f"product_id={product_id}"}, None, [prop_sql], prop_params),
+        "filter since a week ago": (
+            {"since": week_ago.isoformat()},
+            {"since": f"{week_ago.isoformat()}T00:00:00+03:00"},
+            ["e.occurred_at >= %s"],
+            [istanbul_day(vendor, week_ago.year, week_ago.month, week_ago.day)],
+        ),
+    }
+    cases = []
+    for filter_name, (params, api_params, where, floor_params) in filters.items():
+        cases.append(
+            Case(
+                "event list",
+                " ".join(part for part in ("newest", filter_name) if part),
+                "/events/",
+                "/api/v1/events/" if api_params is not None else None,
+                params,
+                Floor(select, source, where, floor_params, keys, True),
+                api_params=api_params,
+            )
+        )
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timing.
+
+
+class Http:
+    """One keep-alive connection to the server, one request at a time."""
+
+    def __init__(self, base: str, headers: dict):
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.headers = headers
+
+    def get(self, path: str, params: dict, extra: dict | None = None) -> tuple[float, int, bytes]:
+        url = path + ("?" + urlencode(params, doseq=True) if params else "")
+        started = time.perf_counter()
+        self.conn.request("GET", url, headers={**self.headers, **(extra or {})})
+        response = self.conn.getresponse()
+        body = response.read()
+        return (time.perf_counter() - started) * 1000, response.status, body
+
+
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1) + 0.4999))]
+    return {"median": round(statistics.median(ordered), 2), "p95": round(p95, 2), "n": len(ordered)}
+
+
+def time_request(client: Http, path: str, params: dict, repeat: int, extra: dict | None = None) -> tuple[dict, bytes]:
+    _, status, body = client.get(path, params, extra)  # warm-up, untimed
+    if status != 200:
+        raise RuntimeError(f"{path}?{urlencode(params, doseq=True)} answered {status}: {body[:300]!r}")
+    times = []
+    for _ in range(repeat):
+        elapsed, status, body = client.get(path, params, extra)
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}")
+        times.append(elapsed)
+    return summary(times), body
+
+
+def time_floor(sql: str, params: list, repeat: int) -> tuple[dict, list]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            times.append((time.perf_counter() - started) * 1000)
+    return summary(times), rows
+
+
+PAGE_CURSOR = re.compile(r'hx-get="[^"]*?cursor=([^"&]+)"')
+
+
+def page_cursor(body: bytes) -> str | None:
+    match = PAGE_CURSOR.search(html.unescape(body.decode()))
+    return match.group(1) if match else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--repeat", type=int, default=12)
+    parser.add_argument("--deep", type=int, default=20, help="the deep page: this many pages in")
+    parser.add_argument("--only", default="", help="only the cases whose name contains this")
+    parser.add_argument("--data", default="1M customers, 10M orders")
+    args = parser.parse_args()
+
+    os.environ.setdefault("KERVAN_SSL_REDIRECT", "0")  # plain http on 127.0.0.1
+    os.environ.setdefault("KERVAN_HSTS_SECONDS", "0")
+    setup_django(args.database_url)
+    from django.core.cache import cache
+    from django.db import connection
+    from django.urls import NoReverseMatch, resolve
+    from django.urls.exceptions import Resolver404
+
+    from kervan.core.pagination import decode_cursor
+
+    vendor = connection.vendor
+
+    def probe(sql: str, default=None, row: bool = False):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            found = cursor.fetchone()
+        if found is None:
+            return default
+        return found if row else found[0]
+
+    def exists(path: str | None) -> bool:
+        if not path:
+            return False
+        try:
+            return resolve(path).func.__name__ != "api_not_found"  # /api/… always resolves, to a JSON 404
+        except (Resolver404, NoReverseMatch):
+            return False
+
+    cases, missing = [], []
+    for build in (customer_cases, order_cases, product_cases, event_cases):
+        try:
+            built = build(vendor, probe)
+        except Exception as exc:  # a list whose tables or URLs this build does not have
+            missing.append(f"{build.__name__}: {exc!r}")
+            connection.close()
+            continue
+        for case in built:
+            if args.only and args.only not in case.name:
+                continue
+            if not exists(case.page):
+                missing.append(f"{case.name}: no page {case.page}") if case.page else None
+                case.page = None
+            if case.api and not exists(case.api):
+                missing.append(f"{case.name}: no API {case.api}")
+                case.api = None
+            if case.page or case.api:
+                cases.append(case)
+
+    counts = {}
+    for table in ("customers_customer", "orders_order", "events_event", "catalog_product"):
+        counts[table] = probe(
+            f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{table}'"
+            if vendor == "postgresql"
+            else f"SELECT count(*) FROM {table}"
+        )
+    secret, session_key = credentials()
+    cache.clear()
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, check=True, env=os.environ
+    )
+    server, base = start_server(
+        port=args.port, workers=args.workers, env=os.environ.copy(), ready_path="/accounts/login/"
+    )
+    api = Http(base, {"Authorization": f"Bearer {secret}"})
+    page = Http(base, {"Cookie": f"sessionid={session_key}", "Accept-Language": "tr"})
+    command = " ".join(["python bench/lists.py", *sys.argv[1:]])
+    server_desc = f"granian {args.workers} workers, Redis cache, production settings, one request at a time"
+    data = f"{args.data} (table sizes: {counts}); {server_desc}"
+    figures, report = {}, []
+    try:
+        for case in cases:
+            for kind in ("api", "page"):
+                path = case.api if kind == "api" else case.page
+                if not path:
+                    continue
+                params = (
+                    case.params if kind == "page" else (case.api_params if case.api_params is not None else case.params)
+                )
+                client = api if kind == "api" else page
+                first, body = time_request(client, path, params, args.repeat)
+                # the deep page: follow the cursor
+                cursor, deep_params, extra = None, None, None
+                if kind == "api":
+                    cursor = json.loads(body).get("next_cursor")
+                    first_ids = [item["id"] for item in json.loads(body)["items"]]
+                else:
+                    cursor = page_cursor(body)
+                    first_ids = None
+                reached = 1
+                last_cursor = None
+                while cursor and reached < args.deep:
+                    last_cursor = cursor
+                    deep_params = {**params, "cursor": cursor}
+                    extra = {"HX-Request": "true"} if kind == "page" else None
+                    _, status, body = client.get(path, deep_params, extra)
+                    reached += 1
+                    cursor = json.loads(body).get("next_cursor") if kind == "api" else page_cursor(body)
+                deep = None
+                if reached > 1:
+                    deep, body = time_request(client, path, deep_params, args.repeat, extra)
+                    deep_ids = [item["id"] for item in json.loads(body)["items"]] if kind == "api" else None
+                for which, timing, after, ids in (
+                    ("first page", first, None, first_ids),
+                    (f"page {reached}", deep, last_cursor, deep_ids if reached > 1 else None),
+                ):
+                    if timing is None:
+                        continue
+                    floor, same = None, None
+                    if case.floor is not None:
+                        keyset = None
+                        if after is not None:
+                            value, pk = decode_cursor(after, 2)
+                            keyset = [adapt(vendor, value), pk]
+                        sql, sql_params = case.floor.sql(keyset)
+                        floor, rows = time_floor(sql, sql_params, args.repeat)
+                        if ids is not None:
+                            same = [row[0] for row in rows] == ids
+                    label = f"{case.name}, {'API' if kind == 'api' else 'page'} {which}, {vendor}"
+                    entry = {
+                        "value": timing["p95"],
+                        "unit": "ms",
+                        "target": "<= 50" if vendor == "postgresql" else "<= 100",
+                        "median_ms": timing["median"],
+                        "requests": timing["n"],
+                        "query": params,
+                        "data": data,
+                        "db": vendor,
+                        "command": command,
+                    }
+                    if floor is not None:
+                        entry["floor"] = {
+                            "value": floor["p95"],
+                            "median_ms": floor["median"],
+                            "unit": "ms",
+                            "what": "the same rows by one hand-written SQL statement, run in the bench process "
+                            "(psycopg / sqlite3 through Django's cursor), same database, same run",
+                            "same_rows_as_api": same,
+                            "sql": sql,
+                        }
+                        entry["ratio"] = round(timing["p95"] / max(floor["p95"], 0.01), 1)
+                    figures[label] = entry
+                    report.append(
+                        f"{label:<100} p95 {timing['p95']:>8.1f}  median {timing['median']:>8.1f}"
+                        + (f"  floor {floor['p95']:>7.2f}  x{entry['ratio']:<6}" if floor else "")
+                        + ("" if same in (None, True) else "  ROWS DIFFER")
+                    )
+                    print(report[-1], flush=True)
+    finally:
+        stop_server(server)
+
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if not args.only:  # a full run replaces this database's figures; a partial one updates its own
+        previous = {k: v for k, v in previous.items() if v.get("db") != vendor}
+    previous.update(figures)
+    RESULTS.write_text(json.dumps(previous, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\n{len(figures)} figures → {RESULTS}")
+    if missing:
+        print("Not measured:\n  " + "\n  ".join(missing))
+
+
+if __name__ == "__main__":
+    main()

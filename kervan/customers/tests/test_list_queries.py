@@ -1,0 +1,84 @@
+"""The customer list's queries are counted, page and API: a fixed handful whatever the number of rows, sort or
+filter, so an N+1 (a query per row for its stats, tags or consent) cannot come back unseen."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kervan.accounts.actors import Actor
+from kervan.customers.actions import customers_tag
+from kervan.customers.tests.factories import make_customer, make_order
+
+pytestmark = pytest.mark.django_db
+
+# The page: session, the list's page, its bounded count, saved views, the tag filter's choices (the city choices
+# come from the cache after the first request) — plus, on a fresh session, the user and the 2FA policy.
+PAGE_QUERIES = 8
+# The API: the key (and, once a minute, its last-used time), the list's page.
+API_QUERIES = 3
+
+# (query, rows it matches among the sixty below)
+FILTERS = [
+    ({}, 60),
+    ({"sort": "total_spent"}, 60),
+    ({"sort": "orders"}, 60),
+    ({"sort": "last_order"}, 60),
+    ({"sort": "name"}, 60),
+    ({"sort": "oldest"}, 60),
+    ({"q": "kars"}, 30),
+    ({"tag": "vip", "sort": "total_spent"}, 60),
+    ({"tag": "toptan", "sort": "orders"}, 30),
+    ({"city": "Kars", "has_orders": "yes", "sort": "last_order"}, 3),
+    ({"has_orders": "no", "consent_email": "unknown", "sort": "orders"}, 54),
+    ({"min_spent": "10", "created_from": "2020-01-01", "sort": "total_spent"}, 6),
+    ({"created_to": "2020-01-01", "sort": "last_order"}, 0),
+]
+
+
+@pytest.fixture
+def sixty():
+    customers = [make_customer(city="Kars" if n % 2 else "Ankara") for n in range(60)]
+    for customer in customers[:6]:
+        make_order(customer)
+    customers_tag(actor=Actor.system(), customer_ids=[c.pk for c in customers], tag="vip")
+    customers_tag(actor=Actor.system(), customer_ids=[c.pk for c in customers[:30]], tag="toptan")
+    return customers
+
+
+@pytest.mark.parametrize(("params", "rows"), FILTERS)
+def test_the_list_page_runs_a_fixed_handful_of_queries(
+    admin_client, sixty, params, rows, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(PAGE_QUERIES):
+        response = admin_client.get("/customers/", params)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="customer-link"') == min(50, rows) and 'class="field-error"' not in body
+
+
+def test_the_page_and_show_more_do_not_grow_with_the_rows(admin_client, sixty, django_assert_max_num_queries):
+    admin_client.get("/customers/")  # the session's user, the 2FA policy and the city choices are now cached
+    with CaptureQueriesContext(connection) as full_page:
+        first = admin_client.get("/customers/", {"sort": "total_spent"}).content.decode()
+    assert first.count('class="customer-link"') == 50
+    with django_assert_max_num_queries(len(full_page.captured_queries) - 2):  # no count, no saved views
+        cursor = first.split("cursor=")[1].split('"')[0]
+        more = admin_client.get("/customers/", {"sort": "total_spent", "cursor": cursor}, HTTP_HX_REQUEST="true")
+    assert more.content.decode().count('class="customer-link"') == 10
+    with django_assert_max_num_queries(len(full_page.captured_queries)):
+        admin_client.get("/customers/", {"sort": "total_spent", "cols": ["customer", "city", "orders", "created"]})
+
+
+@pytest.mark.parametrize(("params", "rows"), FILTERS)
+def test_the_list_api_runs_a_fixed_handful_of_queries(api, sixty, params, rows, django_assert_max_num_queries):
+    params = {**params, "has_orders": {"yes": "true", "no": "false"}.get(params.get("has_orders", ""), "")}
+    params = {k: v for k, v in params.items() if v}
+    with django_assert_max_num_queries(API_QUERIES):
+        response = api.get("/customers/", {**params, "limit": 200})
+    assert response.status_code == 200, response.content
+    items = response.json()["items"]
+    assert len(items) == rows and all(item["stats"]["currency"] for item in items)
+    cursor_page = api.get("/customers/", {**params, "limit": 5}).json()
+    if cursor_page["next_cursor"]:
+        with django_assert_max_num_queries(API_QUERIES):
+            assert api.get("/customers/", {**params, "limit": 5, "cursor": cursor_page["next_cursor"]}).json()

@@ -1,0 +1,34 @@
+"""The orders in "paid" by placed_at: the Today page's "paid, not shipped" card (kervan/orders/today.py).
+
+On PostgreSQL the index is built CONCURRENTLY: an orders table of millions of rows keeps taking orders while it
+builds. SQLite builds it the ordinary way."""
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+
+    dependencies = [("orders", "0005_dailysales")]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgres(
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status", "paid")), fields=["placed_at"], name="order_paid_time_idx"
+            ),
+        ),
+    ]

@@ -1,0 +1,269 @@
+"""The lists a shop works from (customers, orders, products, events, later segment members), all built one way.
+
+An app describes its list once with a `ListSpec` — its filters, sorts, columns, bulk actions, and the selector that
+turns the (raw) filter values into a queryset — registers it, and serves it with `render_list(request, spec)`. The
+API endpoint of the same list calls the same selector with the same parameter names, so the page and the API agree.
+
+What every list gets from here, the same everywhere:
+- a bad filter value is answered with a message next to that filter while the other filters stay applied: the
+  selector raises `KervanError(field=<filter key>)`, the filter is dropped and the query tried again;
+- the result count: exact when cheap, otherwise an estimate labelled as one, made exact on demand (`count_rows`);
+- cursor pagination ("Show more" loads the next page into the table);
+- saved views (a named query string: filters, sort and columns; private or shared) and a column chooser;
+- bulk actions on the ticked rows, each with the permission it needs;
+- an empty state that says what to do next.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kervan.core.errors import KervanError
+from kervan.core.pagination import paginate
+
+PAGE_SIZE = 50
+# Up to this many matching rows a list's count is exact (one bounded COUNT); beyond it PostgreSQL's estimate is
+# shown as "about …" and made exact on demand, so a count never makes a list slow.
+EXACT_COUNT_UP_TO = 10_000
+# Query parameters that are not filters: the list's own machinery.
+RESERVED = ("sort", "cols", "cursor", "view", "count")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Any  # a lazy translation
+    default: bool = True  # shown until the user chooses columns
+    num: bool = False  # right-aligned figures
+    sort: str = ""  # the sort key ordering by this column: its header becomes a link
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter input. `kind`: text, search, choice, date, amount or number. `choices()` is read at render time and
+    must come from a small table or a cache, never from a scan of the list's rows."""
+
+    key: str
+    label: Any
+    kind: str = "text"
+    choices: Callable[[], Sequence[tuple[str, Any]]] | None = None
+    placeholder: Any = ""
+    wide: bool = False
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """Something to do with the ticked rows. `run(request, actor, ids)` returns a message for the next page, or a
+    response (a CSV download)."""
+
+    key: str
+    label: Any
+    area: str
+    access: str
+    run: Callable[[HttpRequest, Any, list[int]], str | HttpResponseBase]
+    needs_value: Any = None  # a label when the action takes a value (the tag to add)
+    confirm: Any = None  # a question asked before it runs
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    key: str  # names the list's saved views and bulk actions: "customers", "orders"…
+    title: Any
+    area: str
+    url_name: str
+    # (actor, {filter key: raw value, only non-empty ones}, sort key) → (queryset, keyset order for paginate)
+    query: Callable[[Any, dict[str, str], str], tuple[QuerySet[Any], str]]
+    row_template: str  # renders the <tr>s of page.items; gets `cols` (visible column keys) and `bulk`
+    columns: tuple[Column, ...]
+    filters: tuple[Filter, ...] = ()
+    sorts: tuple[tuple[str, Any], ...] = ()  # (key, label); the first is the default
+    bulk: tuple[BulkAction, ...] = ()
+    empty: Any = ""  # what to do when the list is empty (no filter applied)
+    empty_action: tuple[Any, str] | None = None  # (label, url name) of the button the empty state offers
+    multi: tuple[str, ...] = ()  # filters that take several values (?status=paid&status=placed)
+    template: str = "workspace/list.html"  # a list's own page may extend it (its buttons in block list_actions)
+
+    @property
+    def default_sort(self) -> str:
+        return self.sorts[0][0] if self.sorts else ""
+
+    def filter_keys(self) -> list[str]:
+        return [f.key for f in self.filters]
+
+
+_lists: dict[str, ListSpec] = {}
+
+
+def register_list(spec: ListSpec) -> None:
+    if _lists.get(spec.key, spec) != spec:
+        raise ValueError(f"list '{spec.key}' is already registered")
+    _lists[spec.key] = spec
+
+
+def list_spec(key: str) -> ListSpec | None:
+    return _lists.get(key)
+
+
+def list_specs() -> list[ListSpec]:
+    return list(_lists.values())
+
+
+@dataclass
+class Count:
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def count_rows(qs: QuerySet[Any], *, exact: bool = False) -> Count:
+    """How many rows `qs` holds: exact up to EXACT_COUNT_UP_TO (a COUNT over at most that many rows), beyond it the
+    planner's estimate on PostgreSQL (labelled, `exact=False`) unless `exact` is asked for. SQLite has no estimate;
+    its lists are small enough to count (100k customers count in milliseconds)."""
+    qs = qs.order_by()
+    if exact or connection.vendor != "postgresql":
+        return Count(qs.count(), True)
+    bounded = qs[: EXACT_COUNT_UP_TO + 1].count()
+    if bounded <= EXACT_COUNT_UP_TO:
+        return Count(bounded, True)
+    return Count(max(_planner_estimate(qs), bounded), False)
+
+
+def _planner_estimate(qs: QuerySet[Any]) -> int:
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+@dataclass
+class ListState:
+    """One request's reading of a list: the filters that applied, the ones refused (with why), sort and columns."""
+
+    spec: ListSpec
+    values: dict[str, Any]  # every filter's raw value as typed (a list for multi filters), refused ones included
+    applied: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    sort: str = ""
+    cols: list[str] = field(default_factory=list)
+
+    def query_string(self, **overrides: Any) -> str:
+        """The list's query string without cursor/view: what a saved view stores and a link keeps."""
+        params: list[tuple[str, str]] = []
+        for key, value in self.values.items():
+            for v in value if isinstance(value, list) else [value]:
+                if v:
+                    params.append((key, v))
+        if self.sort and self.sort != self.spec.default_sort:
+            params.append(("sort", self.sort))
+        if self.cols != default_columns(self.spec):
+            params.extend(("cols", c) for c in self.cols)
+        for key, value in overrides.items():
+            params = [p for p in params if p[0] != key]
+            if value:
+                params.append((key, value))
+        return urlencode(params)
+
+
+def default_columns(spec: ListSpec) -> list[str]:
+    return [c.key for c in spec.columns if c.default]
+
+
+def read_state(spec: ListSpec, query: QueryDict) -> ListState:
+    values: dict[str, Any] = {}
+    for key in spec.filter_keys():
+        if key in spec.multi:
+            values[key] = [v.strip() for v in query.getlist(key) if v.strip()]
+        else:
+            values[key] = query.get(key, "").strip()
+    sort = query.get("sort", "").strip() or spec.default_sort
+    known = {c.key for c in spec.columns}
+    cols = [c for c in query.getlist("cols") if c in known] or default_columns(spec)
+    return ListState(spec=spec, values=values, applied={k: v for k, v in values.items() if v}, sort=sort, cols=cols)
+
+
+def run_query(actor: Any, state: ListState) -> tuple[QuerySet[Any], str]:
+    """The spec's selector over the state's filters; a refused filter (or sort) is dropped, noted next to its input,
+    and the query runs again with the rest — never more times than there are filters."""
+    spec = state.spec
+    for _attempt in range(len(spec.filters) + 2):
+        try:
+            return spec.query(actor, dict(state.applied), state.sort)
+        except KervanError as exc:
+            culprit = exc.field
+            if culprit == "sort" and state.sort != spec.default_sort:
+                state.errors["sort"] = exc.detail
+                state.sort = spec.default_sort
+            elif culprit in state.applied:
+                state.errors[culprit] = exc.detail
+                del state.applied[culprit]
+            else:
+                raise
+    raise KervanError(_("These filters cannot be applied together."), "invalid_filters")
+
+
+def render_list(request: Any, spec: ListSpec, *, context: dict[str, Any] | None = None) -> HttpResponse:
+    """The list page for `spec`: filters (bad ones flagged, the rest applied), count, saved views, column chooser,
+    bulk actions, the first page of rows — or, for htmx "Show more" and "count exactly" requests, just that part."""
+    from kervan.workspace.views import saved_views_for  # the model lives with the views; lists stay import-light
+
+    state = read_state(spec, request.GET)
+    qs, order = run_query(request.actor, state)
+    if request.GET.get("count") == "exact":
+        return HttpResponse(_count_text(count_rows(qs, exact=True)))
+    page = paginate(qs, order=order, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+    bulk = [a for a in spec.bulk if request.actor.can(a.area, a.access)]
+    base = {
+        "spec": spec,
+        "state": state,
+        "page": page,
+        "cols": state.cols,
+        "bulk": bulk,
+        "query": state.query_string(),
+        **(context or {}),
+    }
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "workspace/_list_rows.html", base)
+    count = count_rows(qs)
+    return render(
+        request,
+        spec.template,
+        {
+            **base,
+            "count": count,
+            "count_text": _count_text(count),
+            "filtered": bool(state.applied),
+            "saved_views": saved_views_for(request.user, spec.key),
+            "current_view": request.GET.get("view", ""),
+            "columns": [(c, c.key in state.cols) for c in spec.columns],
+            "visible_columns": [c for c in spec.columns if c.key in state.cols],
+            "filters": [
+                (f, state.values.get(f.key, ""), state.errors.get(f.key, ""), f.choices() if f.choices else ())
+                for f in spec.filters
+            ],
+        },
+    )
+
+
+def _count_text(count: Count) -> str:
+    from django.contrib.humanize.templatetags.humanize import intcomma, intword
+
+    if count.exact:
+        return ngettext("%(count)s result", "%(count)s results", count.value) % {"count": intcomma(count.value)}
+    return _("about %(count)s results") % {"count": intword(count.value)}
