@@ -5,6 +5,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -71,12 +72,12 @@ def validation_error(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def authentication_error(request, exc):
-    return error(request, 401, "Authentication required: send a valid API key or log in.", "not_authenticated")
+    return error(request, 401, _("Authentication required: send a valid API key or log in."), "not_authenticated")
 
 
 @api.exception_handler(Http404)
 def not_found(request, exc):
-    return error(request, 404, "Not found.", "not_found")
+    return error(request, 404, _("Not found."), "not_found")
 
 
 HTTP_ERROR_CODES = {

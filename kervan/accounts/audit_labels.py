@@ -255,7 +255,9 @@ def value_text(value: Any, key: str = "", object_type: str = "") -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, dict):
         if key == "scopes":
-            return ", ".join(f"{area_label(k)}: {ACCESS_LABELS.get(v, v)}" for k, v in value.items())
+            order = {key: i for i, key in enumerate(area_keys())}  # the role matrix's order (jsonb keeps none)
+            ordered = sorted(value.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+            return ", ".join(f"{area_label(k)}: {ACCESS_LABELS.get(v, v)}" for k, v in ordered)
         return ", ".join(
             f"{field_label(str(k), object_type)}: {value_text(v, str(k), object_type)}" for k, v in value.items()
         )

@@ -19,6 +19,28 @@ class Category(models.Model):
         return self.name
 
 
+class ProductQuerySet(models.QuerySet):
+    """Bulk writes keep the search key too (the product import creates and updates products in bulk)."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from kervan.catalog.search import product_search_key
+
+        objs = list(objs)
+        for product in objs:
+            product.search_key = product_search_key(product.title, product.brand)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        from kervan.catalog.search import product_search_key
+
+        objs = list(objs)
+        if {"title", "brand"} & set(fields):
+            for product in objs:
+                product.search_key = product_search_key(product.title, product.brand)
+            fields = [*fields, "search_key"]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
 class Product(TimeStampedModel):
     """A product the shop sells, in one or more variants (SKUs)."""
 
@@ -30,8 +52,10 @@ class Product(TimeStampedModel):
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
     is_active = models.BooleanField(default=True)
     # Turkish-folded "title brand" (kervan.catalog.search.product_search_key): what the product list and the global
-    # search match words against, and the name sort. Set on every save(); a bulk write sets it itself.
+    # search match words against, and the name sort. Set on every save() and bulk write (ProductQuerySet).
     search_key = models.CharField(max_length=400, blank=True, default="")
+
+    objects = ProductQuerySet.as_manager()
 
     class Meta:
         constraints = [

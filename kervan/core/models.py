@@ -15,6 +15,16 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+# The sources Kervan creates for its own channels (kervan.core.sources, the tracker, the file import): key → (the
+# stored English name, its translation for display).
+KERVAN_CHANNEL_NAMES: dict[str, tuple[str, Any]] = {
+    "api": ("API", _("API")),
+    "manual": ("Manual entry", _("Manual entry")),
+    "import": ("File import", _("File import")),
+    "website": ("Website", _("Website")),
+}
+
+
 class Source(TimeStampedModel):
     """Where rows come from: a Shopify shop, a WooCommerce site, a marketplace account, a POS, an import.
 
@@ -40,7 +50,7 @@ class Source(TimeStampedModel):
     time_zone = models.CharField(max_length=64, default="Europe/Istanbul")
 
     def __str__(self) -> str:
-        return self.name
+        return str(self.label)
 
     # Source names label identities on Customer 360 pages; sources change rarely, so every cached 360 is forgotten.
     def save(self, *args: Any, **kwargs: Any) -> None:
@@ -50,6 +60,13 @@ class Source(TimeStampedModel):
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         customer_360.everything_changed()
         return super().delete(*args, **kwargs)
+
+    @property
+    def label(self) -> Any:
+        """The name to show: Kervan's own channels (created with an English name) in the viewer's language, unless
+        the shop renamed them; a store's own name as it was given."""
+        own = KERVAN_CHANNEL_NAMES.get(self.key)
+        return own[1] if own and self.name == own[0] else self.name
 
 
 class AuditLog(models.Model):

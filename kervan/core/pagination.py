@@ -90,7 +90,12 @@ def paginate(qs: QuerySet[Any], *, order: str = "-id", cursor: str | None = None
         if field == "id":
             qs = qs.filter(**{f"pk__{op}": pk})
         else:
-            qs = qs.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk}))
+            # The first condition is implied by the second; it is there for the database, which can start an index
+            # walk at it (an OR alone is only a filter: a deep page would read every row before it, 40x slower at
+            # page 20 of a search among 1M customers, bench/lists.py).
+            qs = qs.filter(**{f"{field}__{op}e": value}).filter(
+                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+            )
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

@@ -84,7 +84,7 @@ def customers_tag(*, actor: Actor, customer_ids: list[int], tag: str) -> int:
     for pk in gained:
         audit(
             actor=actor,
-            action="customer.tag",
+            action="update",
             object_type="customers.customer",
             object_id=pk,
             customer_id=pk,

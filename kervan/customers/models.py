@@ -77,6 +77,9 @@ class Customer(TimeStampedModel):
             models.Index(fields=["-created_at", "-id"], name="customer_created_idx"),
             # A plain B-tree: db_index=True on a CharField also builds a LIKE index on PostgreSQL, unused here.
             models.Index(fields=["name_key"], name="customer_name_key_idx"),
+            # The city filter: a small city (0.4% of customers) is read through it instead of a scan of every
+            # customer, and the city drop-down's distinct cities come from it (customers.lists.city_choices).
+            models.Index(fields=["city"], name="customer_city_idx"),
         ]
 
     def __str__(self) -> str:

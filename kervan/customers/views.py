@@ -136,7 +136,7 @@ MERGE_SEARCH_HITS = 10
 
 def _merge_search_hits(request, survivor) -> tuple[str, list]:
     """The profiles matching the search box (the customer list's own search), the survivor left out."""
-    words = request.GET.get("q", "").strip()[:100]
+    words = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     if len(words) < 2:
         return words, []
     rows, _order = selectors.customer_list(actor=request.actor, filters=selectors.CustomerFilters(q=words))

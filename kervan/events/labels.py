@@ -4,15 +4,15 @@ The event store keeps the canonical English names ("Viewed Product") and the pro
 ({"product_id": 131, "variant_id": 289, "value": "349.90"}): segments, flows and the API work on those. Pages show
 them through this module: `event_label("Viewed Product")` is "Ürün görüntüledi" on a Turkish page, and
 `describe(events)` turns a page of events' properties into labelled, readable details ("Ürün: Çaydanlık · Tutar:
-₺349,90"), with the products and variants the page names resolved in one query. A name or key this module does not
-know is shown as it is.
+₺349,90"), with the products and variants the page names resolved in one query (and the orders in one more, when it
+names any). A name or key this module does not know is shown as it is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -118,6 +118,18 @@ def property_label(key: str) -> str:
     return str(label) if label is not None else key
 
 
+# Other apps name what other ids in properties point at: {property key: resolve(ids as sent) -> {id: name}}, one
+# query per key for a page. The orders app names "order_id" (kervan.orders.timeline): events cannot import orders,
+# which import events.
+_resolvers: dict[str, Callable[[set[str]], dict[str, str]]] = {}
+
+
+def register_reference(key: str, resolve: Callable[[set[str]], dict[str, str]]) -> None:
+    if _resolvers.get(key, resolve) != resolve:
+        raise ValueError(f"'{key}' already has a resolver")
+    _resolvers[key] = resolve
+
+
 @dataclass
 class References:
     """Products and variants named by a page of events, read in one query: {id as sent: name}, and for variants
@@ -125,17 +137,21 @@ class References:
 
     products: dict[str, str]
     variants: dict[str, tuple[str, str]]
+    others: dict[str, dict[str, str]] = field(default_factory=dict)  # {key: {id as sent: name}} (register_reference)
 
     @classmethod
-    def load(cls, properties: Iterable[dict]) -> References:
+    def load(cls, properties: Iterable[dict[str, Any]]) -> References:
         from kervan.catalog.models import Product, Variant  # the catalog imports nothing of events
 
-        wanted: dict[str, set[str]] = {"product_id": set(), "variant_id": set()}
+        wanted: dict[str, set[str]] = {key: set() for key in ("product_id", "variant_id", *_resolvers)}
         for props in properties:
             for key, ids in wanted.items():
+                if _SHOWN_WITH.get(key) in props:  # shown through another key: nothing to look up
+                    continue
                 value = props.get(key)
                 if isinstance(value, (int, str)) and not isinstance(value, bool) and str(value).strip():
                     ids.add(str(value).strip()[:64])
+        others = {key: _resolvers[key](ids) for key, ids in wanted.items() if key in _resolvers and ids}
         # A storefront sends its own ids (matched to the imported products' external ids, whatever their source);
         # Kervan's own events (the demo shop, the API) send Kervan's. The storefront's id wins when both match.
         queries = []
@@ -152,7 +168,7 @@ class References:
                     .values_list("kind", "pk", "external_id", "product_title", "name", "code")
                 )
         if not queries:
-            return cls({}, {})
+            return cls({}, {}, others)
         found = list(queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0])
         products: dict[str, str] = {}
         variants: dict[str, tuple[str, str]] = {}
@@ -166,7 +182,7 @@ class References:
                     products[key] = product_title
                 else:
                     variants[key] = (product_title, name or sku)
-        return cls(products, variants)
+        return cls(products, variants, others)
 
 
 def _text(value: Any) -> str:
@@ -187,13 +203,15 @@ def _money(value: Any, currency: str) -> str:
     return money(amount, currency)
 
 
-def details(properties: dict, references: References) -> list[Detail]:
-    """One event's properties as labelled text: known keys first in a reader's order, then the rest as sent."""
+def details(properties: dict[str, Any], references: References) -> list[Detail]:
+    """One event's properties as labelled text: known keys first in a reader's order, then the rest by name."""
     if not isinstance(properties, dict):
         return []
     currency = properties.get("currency")
     currency = currency if isinstance(currency, str) and currency.strip() else settings.KERVAN_DEFAULT_CURRENCY
-    keys = [k for k in PROPERTY_LABELS if k in properties] + [k for k in properties if k not in PROPERTY_LABELS]
+    # The rest by name: PostgreSQL's jsonb does not keep the order they were sent in (SQLite does), and a page must
+    # read the same on both.
+    keys = [k for k in PROPERTY_LABELS if k in properties] + sorted(k for k in properties if k not in PROPERTY_LABELS)
     shown = []
     for key in keys:
         if key in _SHOWN_WITH and (_SHOWN_WITH[key] is None or _SHOWN_WITH[key] in properties):
@@ -211,6 +229,8 @@ def details(properties: dict, references: References) -> list[Detail]:
                 text = name or product_title
             else:
                 text = " · ".join(part for part in (product_title, name) if part)
+        elif key in references.others:
+            text = references.others[key].get(str(value).strip()) or _text(value)
         elif key in MONEY_KEYS:
             text = _money(value, currency.strip().upper())
         else:

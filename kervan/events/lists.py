@@ -1,12 +1,15 @@
 """The event stream as the workspace shows it (kervan.workspace.lists): newest first, filtered by name, customer,
 property and time, with new events prepended while the page is open (kervan.events.views.event_list_live)."""
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
 from kervan.events import selectors
 from kervan.events.labels import event_label
+from kervan.events.models import Event
 from kervan.workspace.lists import Column, Filter, ListSpec
 
 
@@ -15,7 +18,7 @@ def name_choices() -> list[tuple[str, str]]:
     return sorted(((name, event_label(name)) for name in selectors.event_names_seen()), key=lambda c: c[1].lower())
 
 
-def event_query(actor, values: dict, sort: str):
+def event_query(actor: Actor, values: dict[str, str], sort: str) -> tuple[QuerySet[Event], str]:
     if sort != "newest":
         raise KervanError(_("Events are listed newest first only."), "invalid_sort", field="sort")
     return selectors.event_list(

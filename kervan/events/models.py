@@ -74,9 +74,12 @@ class Event(models.Model):
                 fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
             ),
             # The Today page's checkouts of the last 24 hours (kervan/events/today.py): "Started Checkout" events only,
-            # so the tracker's other events cost it nothing.
+            # so the tracker's other events cost it nothing; with who started each (PostgreSQL: an index-only scan).
             models.Index(
-                fields=["occurred_at"], condition=Q(name="Started Checkout"), name="event_checkout_time_idx"
+                fields=["occurred_at"],
+                include=["customer", "anonymous_id"],
+                condition=Q(name="Started Checkout"),
+                name="event_checkout_time_idx",
             ),
         ]
 

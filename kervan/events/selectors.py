@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
+from kervan.core import clock
 from kervan.core.emails import normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.filters import day_start
@@ -172,7 +173,7 @@ class EventListFilters:
     name: str = ""
     customer: str = ""  # a customer number or an email address
     prop: str = ""  # key=value on the properties: product_id=131
-    since: str = ""  # a date (from its first instant) or a date and time, in the shop's time zone unless it says
+    since: str = ""  # a date (from its first instant) or a date and time: the shop's time zone unless it has an offset
     until: str = ""  # a date (to its last instant) or a date and time (exclusive)
 
 
@@ -184,9 +185,12 @@ def event_list(*, actor: Actor, filters: EventListFilters) -> tuple[QuerySet[Eve
 
     The order is (occurred_at, id) descending, which the (occurred_at, id) index serves backwards: the first page
     of 30 million events reads 51 index entries, never a sort of the table. A customer's events are found through
-    the (customer, name, occurred_at) index; a name or property filter walks the time index until it has a page
-    (a name not seen for a long while costs a longer walk: narrow it with since/until)."""
+    the (customer, name, occurred_at) index; a name or property filter walks the time index until it has a page,
+    within SCAN_WINDOW_DAYS unless a From date or a customer is given."""
     qs = actor.scope("events", Event.objects.select_related("customer", "source"))
+    for key, value in vars(filters).items():
+        if "\x00" in value:  # PostgreSQL refuses the character in any string
+            raise KervanError(_("This value contains a character that is not allowed."), "invalid_value", field=key)
     if filters.name:
         if len(filters.name) > 100:
             raise KervanError(_("An event name has at most 100 characters."), "invalid_name", field="name")
@@ -199,11 +203,26 @@ def event_list(*, actor: Actor, filters: EventListFilters) -> tuple[QuerySet[Eve
     until = _moment(filters.until, "until", end=True) if filters.until else None
     if since is not None and until is not None and until <= since:
         raise KervanError(_("Until must be later than From."), "invalid_range", field="until")
+    if since is None and scan_window_applies(filters):
+        since = (until or clock.now()) - dt.timedelta(days=SCAN_WINDOW_DAYS)
     if since is not None:
         qs = qs.filter(occurred_at__gte=since)
     if until is not None:
         qs = qs.filter(occurred_at__lt=until)
     return qs, "-occurred_at"
+
+
+# A name or property filter has no index of its own: it walks the time index until it has a page, and the list's
+# count reads every match. Measured on 2 million events stored in time order, as ingestion writes them: over all time
+# a name seen 20 times costs 0.31 s for the page (a scan of the table) and a property seen 4,000 times 1.1 s for the
+# count — and 15 times that at 30 million; over the last 30 days, 33 ms and 0.15 s. So without a From date (or a
+# customer, whose events have their index) these filters look at the 30 days up to Until (or now), and the page says
+# so (events/list.html).
+SCAN_WINDOW_DAYS = 30
+
+
+def scan_window_applies(filters: EventListFilters) -> bool:
+    return bool((filters.name or filters.prop) and not filters.customer and not filters.since)
 
 
 def events_newer(qs: QuerySet[Event], *, after: tuple[dt.datetime, int], limit: int) -> list[Event]:

@@ -65,7 +65,7 @@ def signature_matches(secret: str, signature: str, *values: str) -> bool:
 
 def limit(name: str) -> throttle.Limit:
     configured = {**DEFAULT_LIMITS, **getattr(settings, "KERVAN_TRACKER_LIMITS", {})}
-    return throttle.Limit.of(configured[name])  # type: ignore[arg-type]
+    return throttle.Limit.of(configured[name])
 
 
 def visitors_per_request() -> int:

@@ -12,6 +12,8 @@ A text no message id matches (a report stored before this, in another language) 
 import re
 from functools import lru_cache
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation.trans_real import translation as catalogue_for
 
@@ -85,3 +87,11 @@ def _patterns(language: str) -> list[tuple[re.Pattern, str]]:
         patterns.append((len(fixed), re.compile("".join(parts), re.DOTALL), msgid))
     patterns.sort(key=lambda p: -p[0])
     return [(pattern, msgid) for _fixed, pattern, msgid in patterns]
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **_kwargs) -> None:
+    """The catalogues are loaded again when these settings change (tests): forget what was read from them."""
+    if setting in ("LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"):
+        _localized.cache_clear()
+        _patterns.cache_clear()

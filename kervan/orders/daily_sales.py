@@ -22,10 +22,12 @@ hour; today's figures are always exact.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -52,7 +54,7 @@ def shop_today() -> dt.date:
     return clock.now().astimezone(timezone.get_default_timezone()).date()
 
 
-def _placed(low: dt.datetime, high: dt.datetime):
+def _placed(low: dt.datetime, high: dt.datetime) -> QuerySet[Order]:
     return Order.objects.filter(placed_at__gte=low, placed_at__lt=high).exclude(status=OrderStatus.CANCELLED)
 
 
@@ -60,17 +62,22 @@ _NET = ExpressionWrapper(
     Coalesce(F("reporting_total"), Value(ZERO)) - Coalesce(F("reporting_refunded"), Value(ZERO)),
     output_field=DecimalField(max_digits=14, decimal_places=2),
 )
+# Only columns order_time_idx holds (placed_at, status, reporting_total, reporting_refunded): on PostgreSQL the sums
+# are an index-only scan. COUNT(*) rather than COUNT(id), which would visit each row for its id.
 _FIGURES = {
-    "orders": Count("id"),
+    "orders": Count("*"),
+    "rated": Count("reporting_total"),
     "revenue": Coalesce(Sum(_NET), Value(ZERO), output_field=DecimalField(max_digits=16, decimal_places=2)),
-    "awaiting_rate": Count("id", filter=Q(reporting_total__isnull=True)),
 }
+
+
+def _day(day: dt.date, row: Mapping[str, Any]) -> DaySales:
+    return DaySales(day, row["orders"], Decimal(row["revenue"]).quantize(ZERO), row["orders"] - row["rated"])
 
 
 def sales_between(low: dt.datetime, high: dt.datetime) -> DaySales:
     """The figures of the orders placed in [low, high), summed live (an index range scan on placed_at)."""
-    row = _placed(low, high).aggregate(**_FIGURES)
-    return DaySales(low.date(), row["orders"], Decimal(row["revenue"]).quantize(ZERO), row["awaiting_rate"])
+    return _day(low.date(), _placed(low, high).aggregate(**_FIGURES))
 
 
 def sales_by_day(first: dt.date, last: dt.date) -> dict[dt.date, DaySales]:
@@ -83,10 +90,7 @@ def sales_by_day(first: dt.date, last: dt.date) -> dict[dt.date, DaySales]:
         .annotate(**_FIGURES)
         .order_by()
     )
-    found = {
-        row["day"]: DaySales(row["day"], row["orders"], Decimal(row["revenue"]).quantize(ZERO), row["awaiting_rate"])
-        for row in rows
-    }
+    found = {row["day"]: _day(row["day"], row) for row in rows}
     return {day: found.get(day, DaySales(day, 0, ZERO)) for day in _days(first, last)}
 
 

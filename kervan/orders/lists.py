@@ -58,7 +58,7 @@ def order_query(actor, values: dict, sort: str):
 
 def source_choices() -> list[tuple[str, str]]:
     """Sources, a small table (one row per connected store, marketplace account, import…)."""
-    return list(Source.objects.order_by("name").values_list("key", "name")[:200])
+    return [(s.key, s.label) for s in Source.objects.order_by("name")[:200]]
 
 
 RETURN_CHOICES = (

@@ -3,10 +3,12 @@ share, the global search's order hits, the orders that contain a product, and th
 the catalogue's rollup stores (kervan.catalog.sales)."""
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -22,7 +24,7 @@ from kervan.orders.models import Order, OrderLine, OrderStatus, Return, SalesCha
 
 # Public sort names → the one non-null field the keyset pagination orders by (the primary key breaks ties).
 # Each is served by an index (kervan/orders/models.py): placed_at by order_time_idx (both directions), total by
-# order_total_idx, number by order_number_idx.
+# order_total_idx (total, id), number by order_number_idx (kervan/orders/migrations/0007_order_list_indexes.py).
 SORTS = {
     "newest": "-placed_at",
     "oldest": "placed_at",
@@ -33,7 +35,9 @@ HAS_RETURN = ("yes", "no", "unrefunded")
 # A search word matching at most this many customers is sent to the database as a list of ids, which PostgreSQL
 # combines with the number and tracking matches in one bitmap of index scans; more (a common first name) go as a
 # subquery, and the newest-first walk of the orders finds their orders quickly because they are many.
-CUSTOMER_IDS_INLINE = 500
+CUSTOMER_IDS_INLINE = 2000
+# A search matching at least this share of all customers is checked order by order instead (see _search).
+COMMON_SHARE = 0.01
 MAX_ID = 2**63 - 1
 
 
@@ -143,13 +147,14 @@ def number_forms(words: str) -> list[str]:
 def _search(words: str) -> Q:
     """Orders whose number is or starts with `words`, whose shipment has that tracking number, or whose customer
     matches every word the way the customer list searches (Turkish-folded name, email, phone)."""
-    forms = number_forms(words)
     match = Q()
-    for form in forms:
-        match |= Q(number__startswith=form)
-    tracked = list(Shipment.objects.filter(tracking_number__in=forms).values_list("order_id", flat=True)[:1000])
-    if tracked:
-        match |= Q(pk__in=tracked)
+    if not any(ch.isspace() for ch in words.strip()):  # numbers and tracking numbers are one word
+        forms = number_forms(words)
+        for form in forms:
+            match |= Q(number__startswith=form)
+        tracked = list(Shipment.objects.filter(tracking_number__in=forms).values_list("order_id", flat=True)[:1000])
+        if tracked:
+            match |= Q(pk__in=tracked)
     folded = search_fold(words).split()
     if folded:
         people = Customer.objects.active()
@@ -159,9 +164,33 @@ def _search(words: str) -> Q:
         if len(ids) <= CUSTOMER_IDS_INLINE:
             if ids:
                 match |= Q(customer_id__in=ids)
+        elif _common(people):
+            # So many customers match ("ayşe") that their orders are everywhere: walking the orders in the list's
+            # order and checking each one's customer finds a page after a few hundred orders, where collecting the
+            # tens of thousands of matching customers first would cost more than the page.
+            by_customer = Q()
+            for word in folded:
+                by_customer &= Q(customer__search_key__contains=word)
+            match |= by_customer
         else:
             match |= Q(customer_id__in=Subquery(people.values("pk")))
-    return match
+    return match if match else Q(pk__in=[])  # nothing matched anywhere: no order
+
+
+def _common(people: QuerySet) -> bool:
+    """Whether the planner expects at least COMMON_SHARE of all customers to match (PostgreSQL; SQLite's lists are
+    small enough for the subquery either way)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        sql, params = people.values("pk").query.sql_with_params()
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+        expected = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Customer._meta.db_table])
+        row = cursor.fetchone()
+    total = max(row[0] if row else 0, 1)
+    return expected >= COMMON_SHARE * total
 
 
 def order_search(*, actor: Actor, words: str, limit: int) -> list[Order]:
@@ -171,16 +200,20 @@ def order_search(*, actor: Actor, words: str, limit: int) -> list[Order]:
     forms = number_forms(words)
     if not forms:
         return []
-    exact = rows.filter(
-        Q(number__in=forms) | Q(pk__in=Shipment.objects.filter(tracking_number__in=forms).values("order_id"))
-    )
+    # The tracking matches go in as ids, so the number and id look-ups combine as two index scans (an OR with a
+    # subquery would read every order).
+    tracked = list(Shipment.objects.filter(tracking_number__in=forms).values_list("order_id", flat=True)[:limit])
+    exact = rows.filter(Q(number__in=forms) | Q(pk__in=tracked))
     found = list(exact.order_by("-placed_at", "-pk")[:limit])
     if found or len(words.strip()) < 2:
         return found
     prefix = Q()
     for form in forms:
         prefix |= Q(number__startswith=form)
-    return list(rows.filter(prefix).order_by("number", "pk")[:limit])
+    # A few hundred matches found by the number index first, then ordered: ordering all orders by number and
+    # filtering would walk the whole index when nothing starts with the words.
+    first = Order.objects.filter(prefix).values("pk")[:200]
+    return list(rows.filter(pk__in=Subquery(first)).order_by("number", "pk")[:limit])
 
 
 def orders_with_product(*, actor: Actor, variant_ids: Iterable[int], limit: int = 10) -> list[Order]:

@@ -19,6 +19,7 @@ from kervan.customers.registry import (
     register_model_timeline,
     register_timeline_source,
 )
+from kervan.events.labels import register_reference
 from kervan.events.timeline import hide_emitted_events
 from kervan.orders.actions import orders_reassign
 from kervan.orders.models import Order, OrderStatusChange, Refund, Return
@@ -145,6 +146,12 @@ def _refund(refund: Refund) -> dict[str, Any]:
     }
 
 
+def _order_numbers(ids: set[str]) -> dict[str, str]:
+    """What an event's "order_id" shows: the order's number ("#1001"), not Kervan's row id."""
+    pks = [int(i) for i in ids if i.isdigit() and len(i) < 19]
+    return {str(pk): number for pk, number in Order.objects.filter(pk__in=pks).values_list("pk", "number") if number}
+
+
 def _recent_orders(customer: Customer) -> dict[str, Any] | None:
     orders = list(Order.objects.filter(customer=customer).order_by("-placed_at")[:5])
     for order in orders:
@@ -155,6 +162,7 @@ def _recent_orders(customer: Customer) -> dict[str, Any] | None:
 def register() -> None:
     register_merge("orders", orders_reassign)
     hide_emitted_events(*EMITTED_EVENT_PREFIXES)
+    register_reference("order_id", _order_numbers)
     register_timeline_source(
         TimelineSource(
             kind="order",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -131,15 +132,25 @@ class Count:
 
 def count_rows(qs: QuerySet[Any], *, exact: bool = False) -> Count:
     """How many rows `qs` holds: exact up to EXACT_COUNT_UP_TO (a COUNT over at most that many rows), beyond it the
-    planner's estimate on PostgreSQL (labelled, `exact=False`) unless `exact` is asked for. SQLite has no estimate;
-    its lists are small enough to count (100k customers count in milliseconds)."""
+    planner's estimate on PostgreSQL (labelled, `exact=False`) unless `exact` is asked for; an estimate above twice
+    that is not checked by counting. SQLite has no estimate; its lists are small enough to count (100k customers
+    count in milliseconds)."""
     qs = qs.order_by()
     if exact or connection.vendor != "postgresql":
         return Count(qs.count(), True)
+    # The estimate first (planning only, no row read): far beyond the exact range, counting even 10,001 rows is
+    # work for nothing — 10 to 40 ms at 1M customers for a filter on a quarter of them ("vip", a big city, a
+    # common word) — so the estimate is the answer. Near or below it, the bounded count decides.
+    try:
+        estimate = _planner_estimate(qs)
+    except EmptyResultSet:  # a filter no row can match (an empty id list, qs.none())
+        return Count(0, True)
+    if estimate > 2 * EXACT_COUNT_UP_TO:
+        return Count(estimate, False)
     bounded = qs[: EXACT_COUNT_UP_TO + 1].count()
     if bounded <= EXACT_COUNT_UP_TO:
         return Count(bounded, True)
-    return Count(max(_planner_estimate(qs), bounded), False)
+    return Count(max(estimate, bounded), False)
 
 
 def _planner_estimate(qs: QuerySet[Any]) -> int:

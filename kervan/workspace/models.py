@@ -17,3 +17,16 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TodayCount(models.Model):
+    """The last background count of a Today card's figure that can be slow in a large shop (kervan.workspace.today:
+    register_today_count): the card shows it, with its time, when counting live takes too long."""
+
+    key = models.CharField(max_length=60, unique=True)
+    value = models.PositiveIntegerField()
+    more = models.BooleanField(default=False)  # more than `value` (the count stopped at its limit)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.value}{'+' if self.more else ''}"

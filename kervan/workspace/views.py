@@ -76,7 +76,7 @@ def view_save(request, list_key: str):
     )
     audit(
         actor=actor,
-        action="saved_view.save",
+        action="create" if created else "update",
         obj=view,
         changes={"list": list_key, "name": name, "query": query, "shared": view.shared, "created": created},
     )
@@ -92,7 +92,7 @@ def view_delete(request, view_id: int):
     if view is None or (view.owner_id != request.user.pk and not actor.can("settings", "write")):
         messages.error(request, _("You can delete only your own views."))
         return _back(request, "/")
-    audit(actor=actor, action="saved_view.delete", obj=view, changes={"list": view.list_key, "name": view.name})
+    audit(actor=actor, action="delete", obj=view, changes={"list": view.list_key, "name": view.name})
     view.delete()
     messages.success(request, _("View deleted."))
     return _back(request, "/")

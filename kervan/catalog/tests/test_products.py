@@ -356,3 +356,22 @@ def test_the_rollup_is_used(catalogue, clock):
     with clock.frozen(NOW):
         titles()
     assert ProductDailySales.objects.filter(product=catalogue["shirt"]).count() == 2
+
+
+def test_api_refuses_a_cursor_made_under_another_sort(catalogue, clock, api):
+    with clock.frozen(NOW):
+        cursor = api.get("/catalog/products", {"sort": "units_sold", "limit": 1}).json()["next_cursor"]
+        for sort in ("newest", "name", "revenue"):
+            response = api.get("/catalog/products", {"sort": sort, "limit": 1, "cursor": cursor})
+            assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
+        assert api.get("/catalog/products", {"sort": "stock", "limit": 1, "cursor": cursor}).status_code == 200
+
+
+def test_bulk_writes_keep_the_search_key(db):
+    """The product import creates and updates products in bulk."""
+    Product.objects.bulk_create([Product(title="Şişme MONT", brand="Ege")])
+    product = Product.objects.get()
+    assert product.search_key == "sisme mont ege"
+    product.title = "Kapüşonlu Hırka"
+    Product.objects.bulk_update([product], ["title"])
+    assert Product.objects.get().search_key == "kapusonlu hirka ege"

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from kervan.accounts.actors import Actor
 from kervan.core.pagination import paginate
+from kervan.customers import selectors
 from kervan.customers.actions import customer_merge, customers_tag
 from kervan.customers.models import Customer
 from kervan.customers.selectors import SORTS, CustomerFilters, customer_list
@@ -110,8 +112,15 @@ VIP = {("Ayşe", "Kars"), ("Cem", "Ankara"), ("Ece", "Kars"), ("Gül", "Ankara")
         ({"tag": "vip", "city": "Kars"}, lambda c: (c.first_name, c.city) in VIP and c.city == "Kars"),
     ],
 )
-def test_filters_on_customers_apply_to_the_stats_sorts(shop, sort, filters, keep):
+@pytest.mark.parametrize("selective", [selectors.SELECTIVE, 0], ids=["read-matches", "walk-the-sort-index"])
+def test_filters_apply_to_every_sort_both_ways_a_page_is_found(shop, sort, filters, keep, selective, monkeypatch):
+    """Few matches are read and sorted; many are found walking the sort key's index (SELECTIVE=0 forces that)."""
+    monkeypatch.setattr(selectors, "SELECTIVE", selective)
     assert walk(CustomerFilters(sort=sort, **filters)) == expected(shop, sort, keep)
+
+
+def test_a_tag_nobody_has_is_an_empty_list(shop):
+    assert walk(CustomerFilters(tag="yok")) == [] and walk(CustomerFilters(tag="yok", sort="orders")) == []
 
 
 def test_a_merged_customer_is_in_no_sort_and_no_filter(shop):
@@ -143,30 +152,23 @@ def test_a_stale_cursor_keeps_its_place_when_the_row_it_names_moves(shop):
     assert rest == [pk for pk in expected(shop, "total_spent")[3:] if pk != shop["g"].pk]
 
 
-def explain(filters: CustomerFilters, cursor: str | None = None) -> str:
+def explain(
+    filters: CustomerFilters, cursor: str | None = None, *, walks=("seqscan", "sort", "incremental_sort", "bitmapscan")
+) -> str:
+    """The plan of the query paginate runs for this page of the list."""
     qs, order = customer_list(actor=SYSTEM, filters=filters)
-    descending = order.startswith("-")
-    qs = qs.order_by(order, "-pk" if descending else "pk")
-    if cursor:  # the deep page's query, as paginate builds it
-        from django.db.models import Q
-
-        from kervan.core.pagination import decode_cursor
-
-        value, pk = decode_cursor(cursor, 2)
-        field, op = order.lstrip("-"), "lt" if descending else "gt"
-        qs = qs.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk}))
-    sql, params = qs[:51].query.sql_with_params()
+    with CaptureQueriesContext(connection) as queries:
+        paginate(qs, order=order, cursor=cursor, limit=50)
+    sql = queries.captured_queries[-1]["sql"]
     with transaction.atomic(), connection.cursor() as cursor_:
         if connection.vendor == "postgresql":
             # Tiny tables are cheaper to read whole: forbid that, so the plan shows whether an index walk in the
             # list's order exists at all (a plan that still needs a Sort node has none).
-            cursor_.execute("SET LOCAL enable_seqscan = off")
-            cursor_.execute("SET LOCAL enable_sort = off")
-            cursor_.execute("SET LOCAL enable_incremental_sort = off")
-            cursor_.execute("SET LOCAL enable_bitmapscan = off")
-            cursor_.execute(f"EXPLAIN {sql}", params)
+            for setting in walks:
+                cursor_.execute(f"SET LOCAL enable_{setting} = off")
+            cursor_.execute(f"EXPLAIN {sql}")
         else:
-            cursor_.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            cursor_.execute(f"EXPLAIN QUERY PLAN {sql}")
         return "\n".join(str(row[-1]) for row in cursor_.fetchall())
 
 
@@ -182,7 +184,8 @@ INDEX_OF = {
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
 @pytest.mark.parametrize("sort", ["total_spent", "orders", "last_order", "newest", "oldest"])
-def test_postgresql_walks_the_index_of_the_sort_column_and_sorts_nothing(shop, sort):
+def test_postgresql_walks_the_index_of_the_sort_column_and_sorts_nothing(shop, sort, monkeypatch):
+    monkeypatch.setattr(selectors, "SELECTIVE", 0)  # the filters below match "many" customers
     for filters in (CustomerFilters(sort=sort), CustomerFilters(sort=sort, city="Kars", tag="vip")):
         plan = explain(filters)
         assert INDEX_OF[sort] in plan and "Sort" not in plan, plan
@@ -190,6 +193,21 @@ def test_postgresql_walks_the_index_of_the_sort_column_and_sorts_nothing(shop, s
         cursor = paginate(qs, order=order, limit=1).next_cursor
         plan = explain(filters, cursor)
         assert INDEX_OF[sort] in plan and "Sort" not in plan, plan
+        # A deep page starts its walk at the cursor (an index condition), not at the top of the index.
+        assert "Index Cond" in plan.split(INDEX_OF[sort])[1].split("->")[0], plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_postgresql_reads_few_matches_by_id_and_never_walks_a_sort_index(shop, sort):
+    """A selective filter: the page is the matching rows, read by primary key and sorted, whatever the sort."""
+    for cursor in (None, "deep"):
+        filters = CustomerFilters(sort=sort, city="Kars")
+        if cursor:
+            qs, order = customer_list(actor=SYSTEM, filters=filters)
+            cursor = paginate(qs, order=order, limit=1).next_cursor
+        plan = explain(filters, cursor, walks=("seqscan",))
+        assert "Sort" in plan and not any(index in plan for index in INDEX_OF.values()), plan
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")

@@ -33,6 +33,7 @@ def test_the_search_finds_others_the_turkish_way_and_never_the_profile_itself(ad
     assert f'href="/customers/{survivor.pk}/merge/?with={twin.pk}"' in response.content.decode()
     assert _hits(search("i").content.decode()) == []  # one letter is not a search yet
     assert "No other customer matches" in search("zeynep").content.decode()
+    assert _hits(search("ça\x00ğlar").content.decode()) == [twin.pk]  # a NUL is dropped, not a 500
 
     page = admin_client.get(f"/customers/{survivor.pk}/merge/").content.decode()
     assert f'hx-get="/customers/{survivor.pk}/merge/search/"' in page and 'hx-target="#merge-search-results"' in page

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from kervan.events import labels, selectors
+from kervan.events.lists import FILTER_KEYS
 
 register = template.Library()
 
@@ -26,3 +27,10 @@ def described(events: Sequence[Any]) -> list[tuple[Any, list[labels.Detail]]]:
 def event_marker(events: Sequence[Any]) -> str:
     """The position of the newest of `events` (the first), for the live list's "newer than" poll; "" when none."""
     return selectors.event_marker(events[0]) if events else ""
+
+
+@register.filter
+def scan_window(applied: dict) -> int:
+    """The days a name or property filter looks back without a From date (kervan.events.selectors); 0 if none."""
+    filters = selectors.EventListFilters(**{k: v for k, v in applied.items() if k in FILTER_KEYS})
+    return selectors.SCAN_WINDOW_DAYS if selectors.scan_window_applies(filters) else 0

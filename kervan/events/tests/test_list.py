@@ -79,7 +79,7 @@ def test_show_more_pages_by_time_exactly_once(admin_client):
     assert _shown(first.content.decode()) + _shown(more.content.decode()) == expected
 
 
-def test_filters_by_name_customer_property_and_time(admin_client):
+def test_filters_by_name_customer_property_and_time(admin_client, clock):
     ayse = make_customer(first_name="Ayşe", email="ayse.kaya@gmail.com")
     other = make_customer()
     product = _event("Viewed Product", minutes=1, customer=ayse, properties={"product_id": 131})
@@ -88,7 +88,8 @@ def test_filters_by_name_customer_property_and_time(admin_client):
     page = _event("Viewed Page", minutes=60 * 24, customer=ayse)
 
     def shown(**query) -> set[int]:
-        response = admin_client.get("/events/", query)
+        with clock.frozen(BASE + dt.timedelta(days=2)):
+            response = admin_client.get("/events/", query)
         assert response.context["state"].errors == {}, response.context["state"].errors
         return set(_shown(response.content.decode()))
 
@@ -137,6 +138,8 @@ def test_a_bad_value_is_flagged_beside_its_filter_and_the_others_stay_applied(ad
         ({"until": "2026-13-01"}, "until"),
         ({"since": "2026-03-05", "until": "2026-03-01"}, "until"),
         ({"name": "x" * 101}, "name"),
+        ({"prop": "product_id=1\x00"}, "prop"),
+        ({"name": "Viewed\x00Page"}, "name"),
     ):
         refused = admin_client.get("/events/", query)
         assert refused.status_code == 200 and set(refused.context["state"].errors) == {field}, query
@@ -145,6 +148,24 @@ def test_a_bad_value_is_flagged_beside_its_filter_and_the_others_stay_applied(ad
 def _poll_after(body: str) -> str:
     poller = re.search(r'<span id="events-live"[^>]*hx-get="([^"]+)"', body).group(1)
     return parse_qs(urlsplit(poller.replace("&amp;", "&")).query)["after"][0]
+
+
+def test_a_name_or_property_filter_looks_back_30_days_unless_told_otherwise(admin_client, clock):
+    ayse = make_customer()
+    old = _event("Viewed Product", minutes=-60 * 24 * 31, customer=ayse, properties={"product_id": 5})
+    recent = _event("Viewed Product", minutes=-60 * 24 * 29, customer=ayse, properties={"product_id": 5})
+    with clock.frozen(BASE):
+        for query in ({"name": "Viewed Product"}, {"prop": "product_id=5"}):
+            body = admin_client.get("/events/", query).content.decode()
+            assert _shown(body) == [recent.pk] and "Searching the last 30 days" in body
+            wider = admin_client.get("/events/", {**query, "since": "2026-01-01"}).content.decode()
+            assert _shown(wider) == [recent.pk, old.pk] and "Searching the last" not in wider
+            theirs = admin_client.get("/events/", {**query, "customer": str(ayse.pk)}).content.decode()
+            assert _shown(theirs) == [recent.pk, old.pk]  # a customer's events have their own index
+        # Until moves the window with it.
+        earlier = admin_client.get("/events/", {"name": "Viewed Product", "until": "2026-02-08"}).content.decode()
+        assert _shown(earlier) == [old.pk]
+        assert "Searching the last" not in admin_client.get("/events/").content.decode()
 
 
 def test_the_live_poll_returns_only_rows_newer_than_the_newest_shown(admin_client):

@@ -105,3 +105,18 @@ def test_a_page_of_events_resolves_its_products_and_variants_in_one_query(django
     assert [d[1].text for d in described[:20]] == [f"Beden {i}" for i in range(20)]
     with django_assert_num_queries(0):
         labels.describe([_event("Viewed Page", path="/")])  # nothing to resolve: no query
+
+
+def test_an_order_id_shows_the_orders_number(django_assert_num_queries):
+    from kervan.customers.tests.factories import make_customer, make_order
+
+    order = make_order(make_customer())
+    line = _event("Ordered Product", order_id=order.pk, sku="KG-1", quantity=1)
+    placed = _event("Placed Order", order_id=order.pk, number=order.number)
+    with translation.override("en"), django_assert_num_queries(1):  # the orders' numbers, in one query
+        assert [labels.summary(d) for d in labels.describe([line, placed])] == [
+            f"SKU: KG-1 · Order: {order.number} · Quantity: 1",
+            f"Order: {order.number}",
+        ]
+    with django_assert_num_queries(0):
+        labels.describe([placed])  # the number is in the event itself

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('imports', '0002_job_worker'),
+        ("imports", "0002_job_worker"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='importjob',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'import', 'verbose_name_plural': 'imports'},
+            name="importjob",
+            options={"ordering": ["-created_at", "-id"], "verbose_name": "import", "verbose_name_plural": "imports"},
         ),
         migrations.AlterModelOptions(
-            name='importrowerror',
-            options={'ordering': ['id'], 'verbose_name': 'import problem', 'verbose_name_plural': 'import problems'},
+            name="importrowerror",
+            options={"ordering": ["id"], "verbose_name": "import problem", "verbose_name_plural": "import problems"},
         ),
     ]

@@ -16,7 +16,12 @@ from .conftest import csv_file
 
 pytestmark = pytest.mark.django_db
 
-ROWS = [["E-posta", "Ad", "Doğum tarihi"], ["ali@", "Ali", ""], ["", "Nobody", ""], ["x@example.com", "X", "31.02.2020"]]
+ROWS = [
+    ["E-posta", "Ad", "Doğum tarihi"],
+    ["ali@", "Ali", ""],
+    ["", "Nobody", ""],
+    ["x@example.com", "X", "31.02.2020"],
+]
 STORED = [
     (2, "invalid_email", "'ali@' is not a valid email address."),
     (3, "missing_identity", "A customer needs an email or a phone number."),
@@ -53,7 +58,8 @@ def test_the_report_is_shown_in_the_readers_language(job, make_user, language, e
     for reason in expected:
         assert reason.replace("'", "&#x27;") in page
     report = b"".join(client.get(reverse("imports:report", args=[job.pk])).streaming_content).decode("utf-8-sig")
-    assert report.splitlines()[0] == ("Satır,Sütun,Değer,Sorun,Kod" if language == "tr" else "Row,Column,Value,Problem,Code")
+    header = "Satır,Sütun,Değer,Sorun,Kod" if language == "tr" else "Row,Column,Value,Problem,Code"
+    assert report.splitlines()[0] == header
     for reason in expected:
         assert reason in report
 

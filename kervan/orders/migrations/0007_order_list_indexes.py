@@ -3,7 +3,8 @@ written on every order insert:
 
 - order_status_time_idx (status, placed_at DESC): a status filter with the newest-first sort (the Today page's
   "paid, not shipped after N days" link), read in index order without visiting other statuses;
-- order_total_idx (total): the "highest total" sort (and min/max total ranges), walked backwards;
+- order_total_idx (total, id): the "highest total" sort (and min/max total ranges), walked backwards in exactly
+  the keyset order (total, then id), so a page stops after its rows even where many orders share a total;
 - order_number_idx (number): an order number exactly, its beginning (the search box and the global search) and the
   number sort. On PostgreSQL a prefix (LIKE 'K0001%') uses a plain index only under the "C" collation; in a
   database with another collation a second, varchar_pattern_ops index serves the prefix;
@@ -22,7 +23,7 @@ from django.db import migrations
 
 INDEXES = {
     "order_status_time_idx": "orders_order (status, placed_at DESC)",
-    "order_total_idx": "orders_order (total)",
+    "order_total_idx": "orders_order (total, id)",
     "order_number_idx": "orders_order (number)",
     "shipment_tracking_idx": "orders_shipment (tracking_number)",
 }
@@ -38,7 +39,7 @@ def create(apps, schema_editor):
         with schema_editor.connection.cursor() as cursor:
             cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
             collation = cursor.fetchone()[0]
-        if collation not in ("C", "POSIX", "C.UTF-8", "C.utf8"):
+        if collation not in ("C", "POSIX"):  # PostgreSQL before 17 treats C.UTF-8 like any other locale here
             schema_editor.execute(f"CREATE INDEX {how} {PATTERN_INDEX} ON orders_order (number varchar_pattern_ops)")
 
 

@@ -355,3 +355,11 @@ def test_global_search_opens_a_single_order_and_lists_several(shop, admin_client
 def test_the_menu_has_orders(admin_client):
     body = admin_client.get("/orders/").content.decode()
     assert 'data-nav="orders"' in body and 'href="/orders/"' in body
+
+
+def test_api_refuses_a_cursor_made_under_another_sort(shop, api):
+    cursor = api.get("/orders/", {"sort": "total", "limit": 1}).json()["next_cursor"]
+    for sort in ("newest", "number"):
+        response = api.get("/orders/", {"sort": sort, "limit": 1, "cursor": cursor})
+        assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
+    assert api.get("/orders/", {"sort": "total", "limit": 1, "cursor": cursor}).status_code == 200

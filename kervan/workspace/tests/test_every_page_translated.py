@@ -21,23 +21,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.translation import trans_real
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.models import User
 from kervan.core.tests.test_translations import parse_po
 
-from .shop import MAIN_PAGES, build_shop
+from .shop import MAIN_PAGES, build_shop, page_paths
 
 pytestmark = pytest.mark.django_db
 
 PO_PATH = Path(settings.LOCALE_PATHS[0]) / "tr" / "LC_MESSAGES" / "django.po"
 
-# Paths not rendered as pages: the API (its errors are checked below), machinery, and what only answers POST.
-SKIP_PREFIXES = ("api/", "i18n/", "accounts/logout/", "accounts/login/", "events/tracker.js", "events/collect")
 # Words that are the same in both languages: names, abbreviations, codes.
 ALLOWED = {
     "kervan", "api", "sms", "csv", "kvkk", "url", "utm", "sku", "id", "try", "eur", "usd", "gbp", "xlsx", "tsv",
@@ -164,47 +160,7 @@ def owner(db):
 
 @pytest.fixture
 def shop(owner):
-    shop = build_shop(owner)
-    from kervan.imports.actions import import_job_upload
-
-    rows = "Order number,Email,Total\r\nA-1,ali@example.com,100\r\n"
-    upload = SimpleUploadedFile("orders.csv", rows.encode(), content_type="text/csv")
-    shop.draft = import_job_upload(actor=Actor.for_user(owner), kind="orders", upload=upload)
-    shop.values |= {"orders.csv", "Order number", "Total", "A-1", "ali@example.com", "100", "Ali"}
-    shop.values |= {"Ürün 0", "Ürün 1"}  # the order factory's product titles
-    # Event names are identifiers the shop's tracker sends and filters by (shown beside their readable label).
-    shop.values |= {"Placed Order", "Ordered Product"}
-    return shop
-
-
-def _routes(patterns, prefix=""):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern
-
-
-def page_paths(shop, owner) -> list[str]:
-    """GET paths of every page: the resolver's routes, arguments filled with the shop's ids (a route with an
-    argument the shop has no value for is left out)."""
-    values = {
-        "customer_id": shop.customer.pk,
-        "order_id": shop.order.pk,
-        "job_id": shop.job.pk,
-        "user_id": owner.pk,
-    }
-    paths = []
-    for route, _pattern in _routes(get_resolver().url_patterns):
-        if route.startswith("^") or route.startswith(SKIP_PREFIXES):
-            continue
-        names = re.findall(r"<(?:\w+:)?(\w+)>", route)
-        if any(name not in values for name in names):
-            continue
-        filled = {**values, "job_id": shop.draft.pk if route.endswith("mapping/") else shop.job.pk}
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, filled=filled: str(filled[m.group(1)]), route)
-        paths.append("/" + path)
-    return sorted(set(paths))
+    return build_shop(owner)
 
 
 def _client(user, language: str) -> Client:
@@ -251,7 +207,7 @@ def api_errors(shop, owner) -> list[tuple[str, Client, str, str, dict]]:
 
 def test_every_page_and_error_is_in_one_language(owner, shop, looked_up, english_words):
     reader = User.objects.create_user("reader", password="kervan-test-pw", role="readonly", language="en")
-    paths = page_paths(shop, owner)
+    paths = page_paths(shop)
     for _name, template in MAIN_PAGES:  # the walk reaches the main pages (the test reads what it means to)
         assert shop.path(template).split("?")[0] in paths, template
     problems: list[str] = []

@@ -173,7 +173,9 @@ def test_returns_waiting_are_orders_with_a_return_not_fully_refunded(at_now):
     def returned(refund: str | None):
         order = make_order(c, status="delivered", placed_at=NOW - dt.timedelta(days=10), total_lines=((2, "50.00"),))
         line = order.lines.get()
-        ret, _ = return_create(actor=SYSTEM, order=order, lines=[{"order_line_id": line.pk, "quantity": 1}], reason="size")
+        ret, _ = return_create(
+            actor=SYSTEM, order=order, lines=[{"order_line_id": line.pk, "quantity": 1}], reason="size"
+        )
         if refund:
             refund_create(actor=SYSTEM, order=order, amount=refund, return_request=ret)
         return order

@@ -40,7 +40,7 @@ def at_now(clock):
 
 def test_closed_days_are_summed_once_stored_then_read_from_their_rows(at_now):
     c = make_customer()
-    make_order(c, placed_at=at(1, 0), total_lines=((1, "100.00"),))  # midnight in Istanbul: yesterday, not the day before
+    make_order(c, placed_at=at(1, 0), total_lines=((1, "100.00"),))  # 00:00 Istanbul: yesterday
     make_order(c, placed_at=at(1, 23), total_lines=((2, "50.00"),))
     make_order(c, placed_at=at(3, 12), total_lines=((1, "70.00"),))
     assert DailySales.objects.count() == 0
