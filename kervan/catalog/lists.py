@@ -16,9 +16,12 @@ TEXT_FILTERS = ("q", "category", "low_stock", "sold_from", "sold_to")
 
 def product_filters(values: dict, sort: str) -> selectors.ProductFilters:
     """The list's raw values (page query string or API parameters) as the selector's filters."""
-    return selectors.ProductFilters(
-        **{k: str(values.get(k) or "").strip() for k in TEXT_FILTERS}, sort=sort or "newest"
-    )
+    return selectors.ProductFilters(**{k: _clean(values.get(k)) for k in TEXT_FILTERS}, sort=_clean(sort) or "newest")
+
+
+def _clean(value) -> str:
+    """A raw value as text, without the NUL characters no database filter can take (PostgreSQL refuses them)."""
+    return str(value or "").replace("\x00", "").strip()
 
 
 def product_query(actor, values: dict, sort: str):
@@ -47,7 +50,7 @@ def product_search(actor, words: str, limit: int) -> list[SearchHit]:
             url=reverse("catalog:product", args=[p.pk]),
             subtitle=" · ".join(v for v in (", ".join(v.sku for v in p.variants.all()[:4]), p.brand) if v),
         )
-        for p in selectors.product_search(actor=actor, words=words, limit=limit)
+        for p in selectors.product_search(actor=actor, words=_clean(words), limit=limit)
     ]
 
 

@@ -81,8 +81,8 @@ class Period:
 
 def sales_period(sold_from: str = "", sold_to: str = "") -> Period:
     """The period the figures cover: both ends included, the last 30 days unless given, at most a year."""
-    last = parse_date(sold_to, "sold_to") if sold_to else clock.localdate()
-    first = parse_date(sold_from, "sold_from") if sold_from else last - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    last = _day(sold_to, "sold_to") if sold_to else clock.localdate()
+    first = _day(sold_from, "sold_from") if sold_from else last - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if last < first:
         raise KervanError(
             _("%(end)s must not be before %(start)s.") % {"end": "sold_to", "start": "sold_from"},
@@ -96,6 +96,18 @@ def sales_period(sold_from: str = "", sold_to: str = "") -> Period:
             field="sold_from",
         )
     return Period(first, last)
+
+
+def _day(value: str, field: str) -> dt.date:
+    """A date of the sales period; years no sale can have (1, 9999) would overflow the time-zone arithmetic."""
+    day = parse_date(value, field)
+    if not 1900 <= day.year <= 2999:
+        raise KervanError(
+            _("%(field)s must be a date between the years 1900 and 2999.") % {"field": field},
+            "invalid_date",
+            field=field,
+        )
+    return day
 
 
 def _period_sum(column: str, period: Period, output) -> Coalesce:
@@ -118,17 +130,6 @@ def product_list(*, actor: Actor, filters: ProductFilters) -> tuple[QuerySet, st
             _("sort must be one of %(choices)s.") % {"choices": ", ".join(SORTS)}, "invalid_sort", field="sort"
         )
     qs = actor.scope("catalog", Product.objects.all())
-    q = filters.q.strip()
-    if q:
-        by_name = Q()
-        for word in search_fold(q).split():
-            by_name &= Q(search_key__contains=word)
-        skus = list(dict.fromkeys((q, q.upper())))
-        by_sku = Q()
-        for sku in skus:
-            by_sku |= Q(sku__startswith=sku)
-        sku_products = list(Variant.objects.filter(by_sku).values_list("product_id", flat=True)[:1000])
-        qs = qs.filter(by_name | Q(pk__in=sku_products)) if sku_products else qs.filter(by_name)
     if filters.category:
         category = parse_count(filters.category, "category", low=1, high=MAX_ID)
         if not Category.objects.filter(pk=category).exists():
@@ -147,6 +148,17 @@ def product_list(*, actor: Actor, filters: ProductFilters) -> tuple[QuerySet, st
     if filters.ids:
         qs = qs.filter(pk__in=filters.ids)
     period = sales_period(filters.sold_from, filters.sold_to)
+    q = filters.q.strip()
+    if q:  # after the checks above: its look-up runs only once every value has been accepted
+        by_name = Q()
+        for word in search_fold(q).split():
+            by_name &= Q(search_key__contains=word)
+        skus = list(dict.fromkeys((q, q.upper())))
+        by_sku = Q()
+        for sku in skus:
+            by_sku |= Q(sku__startswith=sku)
+        sku_products = list(Variant.objects.filter(by_sku).values_list("product_id", flat=True)[:1000])
+        qs = qs.filter(by_name | Q(pk__in=sku_products)) if sku_products else qs.filter(by_name)
     sales.ensure_days(period.first, period.last)
     stock = (
         StockLevel.objects.filter(variant__product=OuterRef("pk"))

@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from kervan.core.errors import KervanError
 from kervan.core.money import MAX_AMOUNT, to_amount
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # what a shop's dates can be; year 9999 would have no "day after" to end a range
+
 
 def _named(message: str, label: str | None) -> str:
     """`message` preceded by the field's readable name when the caller gave one ("Placed from: …"). Without a label
@@ -20,13 +22,16 @@ def _named(message: str, label: str | None) -> str:
 def parse_date(value: str, field: str, *, label: str | None = None) -> dt.date:
     """A calendar date written YYYY-MM-DD (what <input type=date> sends)."""
     try:
-        return dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
+        day = None
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:  # (year 9999 has no "day after" to end a range)
         raise KervanError(
             _named(_("'%(value)s' is not a date; use YYYY-MM-DD.") % {"value": value}, label),
             "invalid_date",
             field=field,
-        ) from None
+        )
+    return day
 
 
 def day_start(day: dt.date) -> dt.datetime:

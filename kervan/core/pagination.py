@@ -85,7 +85,9 @@ def paginate(qs: QuerySet[Any], *, order: str = "-id", cursor: str | None = None
     else:
         qs = qs.order_by(order, "-pk" if descending else "pk")
     if cursor:
-        value, pk = decode_cursor(cursor, 2)
+        made_for, value, pk = decode_cursor(cursor, 3)
+        if made_for != order:  # a cursor of another sort: its value is of another kind, never compared
+            raise invalid_cursor()
         op = "lt" if descending else "gt"
         if field == "id":
             qs = qs.filter(**{f"pk__{op}": pk})
@@ -101,7 +103,7 @@ def paginate(qs: QuerySet[Any], *, order: str = "-id", cursor: str | None = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor([_value(last, field), last.pk])
+        next_cursor = encode_cursor([order, _value(last, field), last.pk])
     return Page(items=rows, next_cursor=next_cursor)
 
 

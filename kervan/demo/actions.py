@@ -28,6 +28,7 @@ from kervan.demo.catalog import CATEGORIES, build_catalog, ean13
 from kervan.demo.generator import SOURCES, TAGS, CatalogueItem, DemoSettings, ShopGenerator
 from kervan.demo.rows import COLUMNS, ID_TABLES, TABLE_ORDER
 from kervan.events.models import Event
+from kervan.orders.actions import returns_settle
 from kervan.orders.models import Order, OrderLine, OrderStatusChange, Payment, Refund, Return, ReturnLine, Shipment
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
 
     with transaction.atomic():
         _reset_sequences()
+        returns_settle()  # the generated refunds settle the returns they name, and fully refunded orders' returns
         counts = {table: generator.counts[table] for table in TABLE_ORDER} | catalogue_counts
         audit(
             actor=actor,

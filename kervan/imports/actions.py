@@ -22,8 +22,11 @@ from kervan.customers.cache import everything_changed
 from kervan.imports import bulk, liveness, report_text
 from kervan.imports.base import Progress, Report
 from kervan.imports.fields import FIELDS, check_mapping, guess_mapping
-from kervan.imports.models import ImportJob, ImportKind, ImportMode, ImportRowError, ImportStatus
-from kervan.imports.reading import open_table
+from kervan.imports.file_settings import clean_settings, suggest_status
+from kervan.imports.models import ImportJob, ImportKind, ImportMode, ImportProfile, ImportRowError, ImportStatus
+from kervan.imports.presets import preset_for, preset_get
+from kervan.imports.reading import column_facts, open_table
+from kervan.imports.sources import import_source
 
 logger = logging.getLogger("kervan.imports")
 
@@ -47,11 +50,24 @@ def require_import_access(actor: Actor, kind: str) -> None:
         actor.require(domain, "write")
 
 
-def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
-    """Keep an uploaded file as a draft job: its header is read and a column mapping guessed from it."""
+def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: str = "") -> ImportJob:
+    """Keep an uploaded file as a draft job: its header is read, the file looked at once (the distinct values of
+    its short columns, its date order and decimal separator) and a column mapping guessed from it: the source's
+    saved mapping if it was made for the same columns, else a preset's (the one named, or one that recognises the
+    header), else one guessed from the headers. `source`: the store the file comes from (a Source, or None for the
+    generic file-import source)."""
     require_import_access(actor, kind)
     if upload is None or not upload.size:
         raise KervanError(_("The file is empty."), "empty_file", field="file")
+    chosen = None
+    if preset:
+        chosen = preset_get(preset)
+        if chosen is None or chosen.kind != kind:
+            raise KervanError(
+                _("'%(value)s' is not a preset for this kind of import.") % {"value": preset},
+                "unknown_preset",
+                field="preset",
+            )
     name = Path(upload.name or "upload").name[:255]
     suffix = Path(name).suffix.lower()
     job = ImportJob(
@@ -60,6 +76,7 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
         file_name=name,
         created_by=actor.user,
         created_by_api_key=actor.api_key,
+        source=source or import_source(),
     )
     job.file.save(f"upload{suffix if suffix in _SUFFIXES else ''}", upload, save=False)
     try:
@@ -73,7 +90,8 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
         job.delimiter = table.delimiter
         job.columns = table.columns
         job.total_rows = table.estimated_rows
-        job.mapping = guess_mapping(kind, table.columns)
+        job.facts = column_facts(table) if kind == ImportKind.ORDERS else {}
+        _first_mapping(job, chosen)
         job.save()
     except BaseException:
         job.file.delete(save=False)
@@ -81,15 +99,65 @@ def import_job_upload(*, actor: Actor, kind: str, upload) -> ImportJob:
     return job
 
 
+def _first_mapping(job: ImportJob, chosen) -> None:
+    """The mapping and settings a new draft starts with (see import_job_upload)."""
+    saved = ImportProfile.objects.filter(source=job.source, kind=job.kind).first()
+    if chosen is None and saved is not None and saved.columns == job.columns:
+        job.mapping = {c: f for c, f in saved.mapping.items() if c in job.columns}
+        job.options = dict(saved.options)
+        return
+    chosen = chosen or preset_for(job.kind, job.columns)
+    job.preset = chosen.key if chosen else ""
+    job.mapping = guess_mapping(job.kind, job.columns, known=chosen.columns if chosen else None)
+    options = dict(chosen.settings) if chosen else {}
+    if saved is not None:  # the source's habits (currency, time zone …) carry over to a file of another layout
+        for name in ("currency", "time_zone", "phone_region", "guest_ids"):
+            if saved.options.get(name) and name not in options:
+                options[name] = saved.options[name]
+    column_of = {field: column for column, field in job.mapping.items()}
+    facts = job.facts or {}
+    date_column = column_of.get("placed_at")
+    if "date_order" not in options and date_column in facts.get("date_order", {}):
+        options["date_order"] = facts["date_order"][date_column]
+    for field in ("unit_price", "line_total", "total"):
+        column = column_of.get(field)
+        if "decimal" not in options and column in facts.get("decimal", {}):
+            options["decimal"] = facts["decimal"][column]
+    extra = chosen.statuses if chosen else {}
+    statuses = {}
+    for value in status_values(job, column_of.get("status")):
+        suggested = suggest_status(value, extra)
+        if suggested:
+            statuses[value] = suggested
+    if statuses:
+        options["statuses"] = statuses
+    job.options = options
+
+
+def status_values(job: ImportJob, column: str | None) -> list[str]:
+    """The distinct values of the file's status column (None when it has too many to be statuses)."""
+    if not column:
+        return []
+    return (job.facts or {}).get("values", {}).get(column)
+
+
 @transaction.atomic
 def import_job_start(
-    *, actor: Actor, job: ImportJob, mapping: dict | None = None, mode: str = ImportMode.SKIP
+    *,
+    actor: Actor,
+    job: ImportJob,
+    mapping: dict | None = None,
+    mode: str = ImportMode.SKIP,
+    options: dict | None = None,
+    enqueue: bool = True,
 ) -> ImportJob:
-    """Fix the mapping (None: keep the guessed one) and the bad-row policy, and queue the job."""
+    """Fix the mapping (None: keep the guessed one), the file's settings (None: keep them; given ones replace the
+    job's, field by field) and the bad-row policy, check them all, save the mapping and settings as the source's
+    for its next file, and queue the job (`enqueue=False`: the caller runs it, as manage.py import_file does)."""
     from kervan.imports.tasks import import_job_process
 
     require_import_access(actor, job.kind)
-    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    job = ImportJob.objects.select_for_update(of=("self",)).select_related("source").get(pk=job.pk)
     if job.status != ImportStatus.DRAFT:
         raise Conflict(_("This import has already been started."), "already_started")
     if mode not in ImportMode.values:
@@ -99,21 +167,76 @@ def import_job_start(
             field="mode",
         )
     job.mapping = check_mapping(job.kind, job.columns, job.mapping if mapping is None else mapping)
+    merged = dict(job.options)
+    if options is not None:
+        if not isinstance(options, dict):
+            raise KervanError(_("The settings must be an object."), "invalid_settings", field="settings")
+        merged.update(options)
+    job.options = clean_settings(merged, source=job.source).as_dict() if job.kind == ImportKind.ORDERS else merged
+    if job.kind == ImportKind.ORDERS:
+        _check_statuses(job)
     job.mode = mode
     job.status = ImportStatus.QUEUED
-    job.save(update_fields=["mapping", "mode", "status"])
-    enqueue_on_commit(import_job_process, job.pk)
+    job.save(update_fields=["mapping", "options", "mode", "status"])
+    if job.source_id:
+        ImportProfile.objects.update_or_create(
+            source_id=job.source_id,
+            kind=job.kind,
+            defaults={"columns": job.columns, "mapping": job.mapping, "options": job.options},
+        )
+    if enqueue:
+        enqueue_on_commit(import_job_process, job.pk)
     return job
 
 
+def _check_statuses(job: ImportJob) -> None:
+    """Every distinct value of the status column needs an order status (listed all at once when some have none)."""
+    column = next((c for c, f in job.mapping.items() if f == "status"), None)
+    if column is None:
+        return
+    values = status_values(job, column)
+    if values is None:
+        raise KervanError(
+            _("The column '%(column)s' has more than %(count)s different values, too many for order statuses.")
+            % {"column": column, "count": 50},
+            "too_many_statuses",
+            field="statuses",
+        )
+    settings = clean_settings(job.options)
+    chosen = preset_get(job.preset) if job.preset else None
+    statuses = dict(job.options.get("statuses") or {})
+    extra = chosen.statuses if chosen else {}
+    for value in values:  # a value the user left alone takes its suggestion
+        if settings.status_of(value) is None and (suggested := suggest_status(value, extra)):
+            statuses[value] = suggested
+    job.options["statuses"] = statuses
+    settings = clean_settings(job.options)
+    missing = [value for value in values if settings.status_of(value) is None]
+    if missing:
+        raise KervanError(
+            _("Choose an order status for each status in the file: %(values)s.")
+            % {"values": ", ".join(f"'{v}'" for v in missing)},
+            "unmapped_status",
+            field="statuses",
+        )
+
+
 def import_job_create(
-    *, actor: Actor, kind: str, upload, mapping: dict | None = None, mode: str = ImportMode.SKIP
+    *,
+    actor: Actor,
+    kind: str,
+    upload,
+    mapping: dict | None = None,
+    mode: str = ImportMode.SKIP,
+    source=None,
+    preset: str = "",
+    options: dict | None = None,
 ) -> ImportJob:
-    """Upload and start in one step (the API): a bad mapping or mode leaves no job behind."""
+    """Upload and start in one step (the API): a bad mapping, setting or mode leaves no job behind."""
     with transaction.atomic():
-        job = import_job_upload(actor=actor, kind=kind, upload=upload)
+        job = import_job_upload(actor=actor, kind=kind, upload=upload, source=source, preset=preset)
         try:
-            return import_job_start(actor=actor, job=job, mapping=mapping, mode=mode)
+            return import_job_start(actor=actor, job=job, mapping=mapping, mode=mode, options=options)
         except BaseException:
             job.file.delete(save=False)
             raise
@@ -141,7 +264,7 @@ def _importer_class(kind: str):
     return OrderImport
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
+def import_job_run(*, job_id: int, on_progress=None) -> ImportJob | None:
     """Run a queued job to the end. A job that is not queued (running, done, refused, failed) is left alone,
     so running the task twice does nothing the second time."""
     # A big file makes millions of small objects that live to the end of the job; Python's cycle collector would
@@ -153,28 +276,30 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         # The report's reasons are stored text, read later by anyone in their own language: store them as the
         # catalogue's English message ids filled in, which kervan.imports.report_text translates when shown.
         with report_text.stored_language(), liveness.running(job_id) as mine:
-            return _run(job_id) if mine else None
+            return _run(job_id, on_progress) if mine else None
     finally:
         if collecting:
             gc.enable()
 
 
-def _run(job_id: int) -> ImportJob | None:
+def _run(job_id: int, on_progress=None) -> ImportJob | None:
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.CHECKING, started_at=clock.now(), processed_rows=0, worker=liveness.worker_name()
     )
     if not claimed:
         return None
-    job = ImportJob.objects.select_related("created_by", "created_by_api_key").get(pk=job_id)
+    job = ImportJob.objects.select_related("created_by", "created_by_api_key", "source").get(pk=job_id)
     actor = job_actor(job)
     report = Report()
     started = time.perf_counter()
     timings = {}
+    importer = None
     try:
         if not job.file:
             raise KervanError(_("The uploaded file is no longer there; upload it again."), "missing_file")
         table = open_table(job.file.path, preview_rows=0)
-        importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=Progress(job), report=report)
+        progress = Progress(job, on_update=on_progress)
+        importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=progress, report=report)
         importer.check()
         timings["check_seconds"] = round(time.perf_counter() - started, 3)
         rows = importer.rows_seen
@@ -188,14 +313,14 @@ def _run(job_id: int) -> ImportJob | None:
                     everything_changed()  # an import may touch any number of profiles
                     if job.mode == ImportMode.REFUSE and report.error_count:
                         raise _Refused  # a row failed while writing: undo everything
-                    _finish(job, actor, report, rows, ImportStatus.DONE)
+                    _finish(job, actor, report, rows, ImportStatus.DONE, getattr(importer, "summary", None))
                     committing = time.perf_counter()
                 timings["commit_seconds"] = round(time.perf_counter() - committing, 3)
             except _Refused:
                 refused = True
         if refused:
             with transaction.atomic():
-                _finish(job, actor, report, rows, ImportStatus.REFUSED)
+                _finish(job, actor, report, rows, ImportStatus.REFUSED, None)
         timings["total_seconds"] = round(time.perf_counter() - started, 3)
         logger.info("imports.job_finished", extra={"job_id": job_id, "rows": rows, **importer.timings, **timings})
     except _Abandoned:
@@ -208,7 +333,7 @@ def _run(job_id: int) -> ImportJob | None:
         logger.exception("imports.job_failed", extra={"job_id": job_id})
         _fail(job, actor, _("Something went wrong while importing; it has been logged. Nothing was imported."))
     job.refresh_from_db()
-    job.timings = timings  # for callers that want them
+    job.timings = {**(importer.timings if importer is not None else {}), **timings}  # for callers that want them
     return job
 
 
@@ -220,7 +345,7 @@ class _Abandoned(Exception):
     """The job is no longer this worker's: it was failed while it ran."""
 
 
-def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str) -> None:
+def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str, summary: dict | None) -> None:
     if status == ImportStatus.REFUSED:
         counts = {"imported": 0, "updated": 0, "unchanged": 0, "skipped": report.skipped}
     else:
@@ -230,13 +355,12 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
             "unchanged": report.unchanged,
             "skipped": report.skipped,
         }
-    ImportRowError.objects.bulk_create(
-        (
-            ImportRowError(job_id=job.pk, row=r, column=c[:255], value=v, reason=reason, code=code[:40])
-            for r, c, v, reason, code in report.errors
-        ),
-        batch_size=2000,
+    bulk.insert_rows(
+        ImportRowError._meta.db_table,
+        ("job_id", "row", "column", "value", "reason", "code"),
+        ((job.pk, r, c[:255], v, reason, code[:40]) for r, c, v, reason, code in report.errors),
     )
+    full_summary = {"rows": rows, **counts, **(summary or {}), "errors": dict(sorted(report.by_code.items()))}
     file_name = job.file.name
     # Only a job still running is finished: one already failed by a reader stays failed, and raising here rolls
     # back the rows written with it, so a failed job never has rows.
@@ -245,6 +369,8 @@ def _finish(job: ImportJob, actor: Actor, report: Report, rows: int, status: str
         total_rows=rows,
         processed_rows=rows,
         error_count=report.error_count,
+        errors_stored=len(report.errors),
+        summary=full_summary,
         finished_at=clock.now(),
         file="",
         **counts,

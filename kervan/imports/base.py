@@ -10,8 +10,9 @@ from kervan.core.errors import KervanError
 from kervan.imports.models import ImportJob
 from kervan.imports.reading import Table
 
-# A file where every row is bad still gets a full count, but only this many detailed errors are kept.
-MAX_STORED_ERRORS = 100_000
+# A file where every row is bad still gets a full count, but only this many detailed errors are kept (the report and
+# the job's page then say how many are not listed).
+MAX_STORED_ERRORS = 1_000_000
 
 
 class Report:
@@ -20,6 +21,7 @@ class Report:
     def __init__(self) -> None:
         self.errors: list[tuple[int, str, str, str, str]] = []  # (row, column, value, reason, code)
         self.error_count = 0
+        self.by_code: dict[str, int] = {}  # error count per code, for the job's summary
         self.imported = 0
         self.updated = 0
         self.unchanged = 0
@@ -27,6 +29,7 @@ class Report:
 
     def error(self, row: int, column: str, value: str, reason: str, code: str = "") -> None:
         self.error_count += 1
+        self.by_code[code] = self.by_code.get(code, 0) + 1
         if len(self.errors) < MAX_STORED_ERRORS:
             self.errors.append((row, column, value[:1000], reason, code))
 
@@ -34,16 +37,19 @@ class Report:
 class Progress:
     """Writes processed_rows to the job at most every `interval` seconds, so a poller sees it move."""
 
-    def __init__(self, job: ImportJob, interval: float = 0.5) -> None:
+    def __init__(self, job: ImportJob, interval: float = 0.5, on_update: Callable[[int], None] | None = None) -> None:
         self.job_id = job.pk
         self.interval = interval
         self.last = time.monotonic()
+        self.on_update = on_update  # a terminal's progress bar (manage.py import_file)
 
     def update(self, processed: int, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.last >= self.interval:
             ImportJob.objects.filter(pk=self.job_id).update(processed_rows=processed)
             self.last = now
+            if self.on_update is not None:
+                self.on_update(processed)
 
 
 Parser = Callable[[str], object]

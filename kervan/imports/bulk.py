@@ -181,7 +181,8 @@ def insert_rows(table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> 
     if is_postgresql():
         return copy_lines(table, columns, (pg_line(row) for row in rows))
     quoted = connection.ops.quote_name(table)
-    sql = f"INSERT INTO {quoted} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    sql = f"INSERT INTO {quoted} ({names}) VALUES ({', '.join('?' * len(columns))})"
     count = 0
     raw = connection.connection  # the sqlite3 connection: executemany without Django's per-row wrapping
     batch = []
@@ -211,8 +212,9 @@ def pg_line(row: tuple) -> str:
 def copy_lines(table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
     """COPY text-format lines (tab-separated, escaped, newline-terminated) into `table`."""
     quoted = connection.ops.quote_name(table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
     count = 0
-    with connection.cursor() as cursor, cursor.copy(f"COPY {quoted} ({', '.join(columns)}) FROM STDIN") as copy:
+    with connection.cursor() as cursor, cursor.copy(f"COPY {quoted} ({names}) FROM STDIN") as copy:
         batch = []
         for line in lines:
             batch.append(line)

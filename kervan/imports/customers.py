@@ -49,8 +49,11 @@ class CustomerImport(CustomerWriter, Importer):
         # identities to create → owner (≥ 0: existing id, < 0: -1 - new index); emails by their mailbox key
         self.new_email: dict[str, int] = {}
         self.new_phone: dict[str, int] = {}
+        self.new_store_id: dict[str, int] = {}  # the shop's own customer ids (Identity "store customer id")
         self.db_email: dict[str, int] = {}  # identities already stored → customer id
         self.db_phone: dict[str, int] = {}
+        self.db_store_id: dict[str, int] = {}
+        self.source_id = self.job.source_id
         self.known: dict[int, dict] = {}  # existing customers met in the file, as they will be
         self.dirty: set[int] = set()
         self.keys = search_keys()
@@ -84,6 +87,10 @@ class CustomerImport(CustomerWriter, Importer):
             return memoized(parse_consent)
         if field.startswith(CUSTOM_PREFIX):
             return str.strip
+        if field == "customer_id":
+            from kervan.imports.orders import store_customer_id
+
+            return store_customer_id
         raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
 
     def check_row(self, number: int, cells: list[str]) -> None:
@@ -93,12 +100,15 @@ class CustomerImport(CustomerWriter, Importer):
             return
         if "full_name" in values:
             values["first_name"], values["last_name"] = values.pop("full_name")
-        if not values.get("email") and not values.get("phone"):
+        if not values.get("email") and not values.get("phone") and not values.get("customer_id"):
+            field = next(f for f in ("email", "phone", "customer_id") if f in self.column_of)
             self.row_error(
                 number,
                 cells,
-                "email" if "email" in self.column_of else "phone",
-                _("A customer needs an email or a phone number."),
+                field,
+                _("A customer needs an email, a phone number or a customer id.")
+                if "customer_id" in self.column_of
+                else _("A customer needs an email or a phone number."),
                 "missing_identity",
             )
             self.report.skipped += 1
@@ -131,10 +141,19 @@ class CustomerImport(CustomerWriter, Importer):
         if self.lookups:
             self._lookup("email", {key for key in email_keys if key}, self.db_email)
             self._lookup("phone", {v["phone"] for _, _, v in batch if v.get("phone")}, self.db_phone)
-        if self.db_email or self.db_phone:
+        store_ids = {v["customer_id"] for _, _, v in batch if v.get("customer_id")}
+        if store_ids and self.source_id is not None:
+            wanted_ids = [i for i in store_ids if i not in self.db_store_id]
+            sql = f"SELECT value, customer_id FROM {Identity._meta.db_table} WHERE kind = %s AND source_id = %s"
+            self.db_store_id.update(bulk.select_where_in(sql, "value", wanted_ids, ("source_id", self.source_id)))
+        if self.db_email or self.db_phone or self.db_store_id:
             wanted = set()
             for (_, _, v), email_key in zip(batch, email_keys, strict=True):
-                for db, value in ((self.db_email, email_key), (self.db_phone, v.get("phone", ""))):
+                for db, value in (
+                    (self.db_store_id, v.get("customer_id", "")),
+                    (self.db_email, email_key),
+                    (self.db_phone, v.get("phone", "")),
+                ):
                     owner = db.get(value)
                     if owner is not None and owner not in self.known:
                         wanted.add(owner)
@@ -177,10 +196,10 @@ class CustomerImport(CustomerWriter, Importer):
     def _owner(self, kind: str, value: str) -> int | None:
         if not value:
             return None
-        new = self.new_email if kind == "email" else self.new_phone
+        new = {"email": self.new_email, "phone": self.new_phone, "source_id": self.new_store_id}[kind]
         owner = new.get(value)
         if owner is None:
-            owner = (self.db_email if kind == "email" else self.db_phone).get(value)
+            owner = {"email": self.db_email, "phone": self.db_phone, "source_id": self.db_store_id}[kind].get(value)
             if owner is not None and "_id" in self.known.get(owner, {}):
                 owner = self.known[owner]["_id"]
         return owner
@@ -188,6 +207,8 @@ class CustomerImport(CustomerWriter, Importer):
     def _apply(self, number: int, cells: list[str], values: dict, email: str) -> None:
         """`email` is the row's email as its mailbox key ("" without one)."""
         phone = values.get("phone", "")
+        store_id = values.pop("customer_id", "")
+        by_store_id = self._owner("source_id", store_id)
         by_email, by_phone = self._owner("email", email), self._owner("phone", phone)
         if by_email is not None and by_phone is not None and by_email != by_phone:
             self.row_error(
@@ -199,7 +220,18 @@ class CustomerImport(CustomerWriter, Importer):
             )
             self.report.skipped += 1
             return
-        owner = by_email if by_email is not None else by_phone
+        other = by_email if by_email is not None else by_phone
+        if by_store_id is not None and other is not None and other != by_store_id:
+            self.row_error(
+                number,
+                cells,
+                "customer_id",
+                _("This customer id belongs to a different customer than the email or phone number."),
+                "identity_conflict",
+            )
+            self.report.skipped += 1
+            return
+        owner = by_store_id if by_store_id is not None else other
         target = None if owner is None else (self.new[-1 - owner] if owner < 0 else self.known[owner])
         custom = {}
         if self.custom_mapped:
@@ -232,6 +264,8 @@ class CustomerImport(CustomerWriter, Importer):
             self.new_email[email] = owner
         if phone and by_phone is None:
             self.new_phone[phone] = owner
+        if store_id and by_store_id is None:
+            self.new_store_id[store_id] = owner
 
 
 def _merge(pending: dict, values: dict) -> None:

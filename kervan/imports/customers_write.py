@@ -57,7 +57,7 @@ class CustomerWriter:
         first = first_ids.get(Customer._meta.db_table, 0)
         now = clock.now()
         self.now_db = bulk.db_datetime(now)
-        self.source_id = import_source().pk
+        self.source_id = self.job.source_id or import_source().pk
         with self.timed("tags_seconds"):
             tag_ids = self._tag_ids()
         with bulk.indexes_built_after(BULK_TABLES, rows=len(self.new)) as rebuilt:
@@ -116,7 +116,7 @@ class CustomerWriter:
         for position, i in enumerate(order):
             rank[i] = position
         self.new = [self.new[i] for i in order]
-        for owners in (self.new_email, self.new_phone):
+        for owners in (self.new_email, self.new_phone, getattr(self, "new_store_id", {})):
             for value, owner in owners.items():
                 if owner < 0:
                     owners[value] = -1 - rank[-1 - owner]
@@ -200,6 +200,17 @@ class CustomerWriter:
             bulk.copy_lines(table, IDENTITY_COLUMNS, lines())
         else:
             bulk.insert_rows(table, IDENTITY_COLUMNS, rows())
+        store_ids = getattr(self, "new_store_id", None)
+        if store_ids:  # the shop's own customer ids, scoped to the import's source
+            source_id = self.source_id
+            bulk.insert_rows(
+                table,
+                (*IDENTITY_COLUMNS, "source_id"),
+                (
+                    ("source_id", value, (first - 1 - owner) if owner < 0 else owner, now, source_id)
+                    for value, owner in store_ids.items()
+                ),
+            )
 
     def _update_customers(self) -> None:
         rows = []

@@ -79,8 +79,26 @@ _PERSON = (
     _f("city", _("City"), "sehir", "il", "city", "town"),
 )
 
+# The shop's own number for the customer: matched within the import's source (Identity "store customer id").
+STORE_CUSTOMER_ID = _f(
+    "customer_id",
+    _("Customer id (in the store)"),
+    "customer id",
+    "customerid",
+    "customer no",
+    "customer number",
+    "musteri no",
+    "musteri id",
+    "musteri numarasi",
+    "musteri kodu",
+    "uye no",
+    "uye id",
+    "cari kod",
+)
+
 CUSTOMER_FIELDS = (
     *_PERSON,
+    STORE_CUSTOMER_ID,
     _f(
         "birth_date",
         _("Birth date"),
@@ -198,6 +216,9 @@ ORDER_FIELDS = (
         "order",
         "order name",
         "siparis kodu",
+        "invoice no",
+        "invoice",
+        "fatura no",
     ),
     _f(
         "placed_at",
@@ -209,14 +230,31 @@ ORDER_FIELDS = (
         "created at",
         "placed at",
         "olusturma tarihi",
+        "invoice date",
+        "purchase date",
+        "order purchase timestamp",
     ),
-    _f("status", _("Status (placed/paid/delivered)"), "durum", "siparis durumu", "status", "order status"),
-    _f("currency", _("Currency"), "para birimi", "doviz", "currency", "kur"),
+    _f("status", _("Status"), "durum", "siparis durumu", "status", "order status", "siparis statusu"),
+    _f("currency", _("Currency"), "para birimi", "doviz", "currency", "kur", "order currency"),
+    STORE_CUSTOMER_ID,
     *_PERSON,
-    _f("sku", _("SKU"), "sku", "stok kodu", "urun kodu", "lineitem sku", "variant sku"),
-    _f("title", _("Product title"), "urun adi", "urun", "product", "product name", "lineitem name", "item", "title"),
+    _f("country", _("Country"), "ulke", "country", "shipping country", "teslimat ulkesi", "ulke kodu", "country code"),
+    _f("sku", _("SKU"), "sku", "stok kodu", "urun kodu", "lineitem sku", "variant sku", "stock code", "product id"),
+    _f(
+        "title",
+        _("Product title"),
+        "urun adi",
+        "urun",
+        "product",
+        "product name",
+        "lineitem name",
+        "item",
+        "title",
+        "description",
+    ),
     _f("quantity", _("Quantity"), "adet", "miktar", "quantity", "qty", "lineitem quantity"),
-    _f("unit_price", _("Unit price"), "birim fiyat", "fiyat", "unit price", "price", "lineitem price"),
+    _f("unit_price", _("Unit price"), "birim fiyat", "fiyat", "unit price", "price", "lineitem price", "birim fiyati"),
+    _f("line_total", _("Line total"), "line total", "satir toplami", "satis tutari", "line amount", "item total"),
     _f(
         "line_discount",
         _("Line discount"),
@@ -228,11 +266,42 @@ ORDER_FIELDS = (
         "indirim tutari",
     ),
     _f("line_tax", _("Line tax"), "kdv", "vergi", "tax", "line tax", "kdv tutari"),
+    _f("line_shipping", _("Shipping per line (added up)"), "freight", "freight value", "satir kargo"),
     _f("shipping_total", _("Shipping"), "kargo", "kargo ucreti", "kargo tutari", "shipping", "shipping total"),
     _f("total", _("Order total"), "toplam", "siparis toplami", "genel toplam", "total", "order total"),
+    _f(
+        "refunded_amount",
+        _("Refunded amount"),
+        "refunded amount",
+        "iade tutari",
+        "total refunded",
+        "refunded",
+        "iade edilen tutar",
+    ),
+    _f(
+        "original_order",
+        _("Original order (of a cancellation or return)"),
+        "original order",
+        "original order number",
+        "parent order",
+        "parent id",
+        "refund for",
+        "iade edilen siparis",
+        "asil siparis",
+    ),
+    _f("paid_at", _("Paid at"), "paid at", "paid date", "odeme tarihi"),
+    _f("cancelled_at", _("Cancelled at"), "cancelled at", "canceled at", "iptal tarihi"),
+    _f("fulfillment_status", _("Fulfillment status"), "fulfillment status", "gonderim durumu"),
     _f("sales_channel", _("Sales channel"), "satis kanali", "kanal", "channel", "sales channel"),
     _f("marketplace", _("Marketplace"), "pazaryeri", "pazar yeri", "marketplace"),
-    _f("carrier", _("Carrier (for shipped orders)"), "kargo firmasi", "kargo sirketi", "carrier", "shipping company"),
+    _f(
+        "carrier",
+        _("Carrier"),
+        "kargo firmasi",
+        "kargo sirketi",
+        "carrier",
+        "shipping company",
+    ),
     _f(
         "tracking_number",
         _("Tracking number"),
@@ -241,6 +310,7 @@ ORDER_FIELDS = (
         "takip numarasi",
         "tracking number",
         "tracking",
+        "kargo takip numarasi",
     ),
     _f(
         "discount_codes",
@@ -255,23 +325,35 @@ ORDER_FIELDS = (
     _f("utm_source", _("UTM source"), "utm source", "utm_source"),
     _f("utm_medium", _("UTM medium"), "utm medium", "utm_medium"),
     _f("utm_campaign", _("UTM campaign"), "utm campaign", "utm_campaign"),
+    _f("line_item", _("Line item (name:…|sku:…|quantity:…|total:…)"), "line item"),
+    _f("refund_items", _("Refunds (amount:…|reason:…|date:…)"), "refund items"),
 )
+
+# Fields several columns may be mapped to (WooCommerce's line_item_1, line_item_2 …).
+MULTI = {"line_item"}
 
 FIELDS = {ImportKind.CUSTOMERS: CUSTOMER_FIELDS, ImportKind.PRODUCTS: PRODUCT_FIELDS, ImportKind.ORDERS: ORDER_FIELDS}
 
-# Each group must have at least one of its fields mapped.
+# Each group must have at least one of its fields mapped (orders: see missing_groups).
 REQUIRED = {
-    ImportKind.CUSTOMERS: [("email", "phone")],
+    ImportKind.CUSTOMERS: [("email", "phone", "customer_id")],
     ImportKind.PRODUCTS: [("sku",)],
-    ImportKind.ORDERS: [
-        ("order_number",),
-        ("placed_at",),
-        ("quantity",),
-        ("unit_price",),
-        ("sku", "title"),
-        ("email", "phone"),
-    ],
+    ImportKind.ORDERS: [("order_number",), ("placed_at",)],
 }
+# An order file has a line per row (a price and a product), WooCommerce's encoded line items, or one row per order
+# without lines (Magento's order grid): then it needs the order's total.
+LINE_FIELDS = {"sku", "title", "quantity", "unit_price", "line_total", "line_discount", "line_tax", "line_shipping"}
+
+
+def missing_groups(kind: str, mapped: set[str]) -> list[tuple[str, ...]]:
+    """The groups of fields of which none is mapped, each group one thing the import cannot do without."""
+    missing = [group for group in REQUIRED[kind] if not mapped & set(group)]
+    if kind == ImportKind.ORDERS and "line_item" not in mapped:
+        if mapped & LINE_FIELDS:
+            missing += [g for g in (("unit_price", "line_total"), ("sku", "title")) if not mapped & set(g)]
+        elif "total" not in mapped:
+            missing.append(("unit_price", "line_total", "total"))
+    return missing
 
 
 def kind_fields(kind: str) -> list[Field]:
@@ -296,9 +378,12 @@ def _header_key(text: str) -> str:
     return _SEPARATORS.sub(" ", search_fold(text)).strip()
 
 
-def guess_mapping(kind: str, columns: list[str]) -> dict[str, str]:
-    """{column: field} for the columns whose header is a known spelling of a field; each field at most once."""
+def guess_mapping(kind: str, columns: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """{column: field} for the columns whose header is a known spelling of a field (`known`: {header: field} of a
+    preset, looked at first); each field at most once, but every "line item N" column of a WooCommerce export."""
     lookup: dict[str, str] = {}
+    for header, name in (known or {}).items():
+        lookup.setdefault(_header_key(header), name)
     for field in kind_fields(kind):
         for spelling in (field.name, *field.headers):
             lookup.setdefault(_header_key(spelling), field.name)
@@ -308,23 +393,33 @@ def guess_mapping(kind: str, columns: list[str]) -> dict[str, str]:
     for column in columns:
         key = _header_key(column)
         name = lookup.get(key) or lookup.get(key.replace(" ", ""))
-        if name and name not in used:
+        if name is None and kind == ImportKind.ORDERS and _NUMBERED_LINE_ITEM.fullmatch(key):
+            name = "line_item"
+        if name and (name not in used or name in MULTI):
             mapping[column] = name
             used.add(name)
     return mapping
 
 
+_NUMBERED_LINE_ITEM = re.compile(r"line ?item ?\d+")
+
+
+def field_labels(kind: str) -> dict[str, str]:
+    return {f.name: str(f.label) for f in kind_fields(kind)}
+
+
 def check_mapping(kind: str, columns: list[str], mapping) -> dict[str, str]:
     """Refuse a mapping that names a column the file lacks, a field `kind` lacks, a field twice, or misses a
-    required field. Returns the mapping without the columns that are not imported."""
+    required field (all of them named at once, as the mapping page labels them). Returns the mapping without the
+    columns that are not imported."""
     if not isinstance(mapping, dict):
         raise KervanError(gettext("mapping must be an object {column: field}."), "invalid_mapping", field="mapping")
-    known = {f.name for f in kind_fields(kind)}
+    labels = field_labels(kind)
     cleaned: dict[str, str] = {}
     for column, field in mapping.items():
         if field in ("", None):
             continue
-        if not isinstance(field, str) or field not in known:
+        if not isinstance(field, str) or field not in labels:
             raise KervanError(
                 gettext("'%(field)s' is not a field of a %(kind)s import.") % {"field": field, "kind": kind},
                 "unknown_field",
@@ -334,9 +429,11 @@ def check_mapping(kind: str, columns: list[str], mapping) -> dict[str, str]:
             raise KervanError(
                 gettext("The file has no column '%(column)s'.") % {"column": column}, "unknown_column", field="mapping"
             )
-        if field in cleaned.values():
+        if field in cleaned.values() and field not in MULTI:
             raise KervanError(
-                gettext("Two columns are mapped to '%(field)s'.") % {"field": field}, "duplicate_field", field="mapping"
+                gettext("Two columns are mapped to '%(field)s'.") % {"field": labels[field]},
+                "duplicate_field",
+                field="mapping",
             )
         cleaned[column] = field
     mapped = set(cleaned.values())
@@ -344,10 +441,13 @@ def check_mapping(kind: str, columns: list[str], mapping) -> dict[str, str]:
         raise KervanError(
             gettext("Map either the full name or first/last name, not both."), "duplicate_field", field="mapping"
         )
-    for group in REQUIRED[kind]:
-        if not mapped & set(group):
-            names = get_text_list(list(group))  # "email or phone", "email ya da phone"
-            raise KervanError(
-                gettext("Map a column to %(names)s.") % {"names": names}, "missing_required_field", field="mapping"
-            )
+    missing = missing_groups(kind, mapped)
+    if missing:
+        # "Order date; Unit price or Line total": every field still needed, named as the page names them.
+        names = "; ".join(str(get_text_list([labels[name] for name in group])) for group in missing)
+        raise KervanError(
+            gettext("Map a column to each of these fields: %(names)s.") % {"names": names},
+            "missing_required_field",
+            field="mapping",
+        )
     return cleaned

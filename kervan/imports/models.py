@@ -41,6 +41,18 @@ class ImportJob(models.Model):
     file = models.FileField(upload_to=_upload_to, max_length=255, blank=True)
     file_name = models.CharField(max_length=255)  # as the user named it
     file_format = models.CharField(max_length=4)  # csv | xlsx
+    # The store the file comes from: its customer ids (Identity "store customer id") and order numbers are scoped to
+    # it, and its saved mapping (ImportProfile) is offered for its next file. Null: the generic file-import source.
+    source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    preset = models.CharField(max_length=40, blank=True)  # kervan/imports/presets/<preset>.json, if one recognised it
+    # Per-file settings (kervan.imports.file_settings.FileSettings): currency, time zone, date order, decimal
+    # separator, status mapping …
+    options = models.JSONField(default=dict, blank=True)
+    # What the upload learnt from the whole file: {"values": {column: [distinct values]}} for the columns with few
+    # different values (the status mapping lists them), the date order and decimal separator its cells show.
+    facts = models.JSONField(default=dict, blank=True)
+    # Counts by kind for a finished job (customers created/matched, orders, lines, returns …, errors by code).
+    summary = models.JSONField(default=dict, blank=True)
     encoding = models.CharField(max_length=20, blank=True)
     delimiter = models.CharField(max_length=1, blank=True)
     columns = models.JSONField(default=list)  # the file's header, made unique
@@ -52,6 +64,7 @@ class ImportJob(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
+    errors_stored = models.PositiveIntegerField(default=0)  # ≤ error_count: the report keeps at most this many
     failure = models.TextField(blank=True)  # why a job failed as a whole
     worker = models.CharField(max_length=300, blank=True)  # "host:pid" of the process running it (imports.liveness)
     created_by = models.ForeignKey(
@@ -84,6 +97,11 @@ class ImportJob(models.Model):
             return 0
         return min(100, int(self.processed_rows * 100 / self.total_rows))
 
+    @property
+    def errors_omitted(self) -> int:
+        """Problems counted but not kept in the report (it keeps at most base.MAX_STORED_ERRORS)."""
+        return max(self.error_count - self.errors_stored, 0)
+
     def counts(self) -> dict:
         return {
             "imported": self.imported,
@@ -92,6 +110,22 @@ class ImportJob(models.Model):
             "skipped": self.skipped,
             "errors": self.error_count,
         }
+
+
+class ImportProfile(models.Model):
+    """A source's column mapping and file settings as last used for a kind of import, offered for its next file."""
+
+    source = models.ForeignKey("core.Source", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ImportKind.choices)
+    columns = models.JSONField(default=list)  # the header the mapping was made for
+    mapping = models.JSONField(default=dict)
+    options = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "kind"], name="import_profile_unique")]
+        verbose_name = _("saved import settings")
+        verbose_name_plural = _("saved import settings")
 
 
 class ImportRowError(models.Model):

@@ -1,44 +1,69 @@
-"""Order import: one row per order line, grouped by the order number column.
+"""Order import: checking a file of orders, as shops export them.
 
-The customer is found (or created) by email, then phone, through customers.identity.customer_identify, and the
-order is recorded through orders.actions.order_create, so CustomerStats, the order timeline and the events stay
-right. An order is all or nothing: one bad line skips (and reports) all of its rows. Orders are keyed by
-(import source, order number): importing the same file again leaves them as they are.
+A file has one row per order line grouped into orders by the order-number column (the UCI invoice layout, Shopify),
+one row per order with its lines encoded in cells (WooCommerce's line_item_N), or one row per order without lines
+(Magento's order grid: then the order keeps its totals). The order-level values (date, customer, status, shipping …)
+come from the order's rows; two rows that say different things are one error for the order.
+
+What a row may hold beyond a sale, and what it becomes (kervan.imports.orders_plan):
+- a negative quantity: goods coming back. In an order that also sells the product, a return (and its refund) of it;
+- a cancellation document (its number starts with the file's cancellation prefix, or every line is negative): a
+  return and refund on the order it cancels (named by the "original order" column, else the customer's latest
+  earlier order holding the product), or that order's cancellation when it takes all of it back before delivery;
+- a refunded amount, WooCommerce refund items, a "refunded"/"returned" status: refunds (and returns) of the order.
+None of these is refused as a bad quantity.
+
+Customers are matched by the shop's own customer id (an Identity "store customer id" of the import's source), then
+email, then phone; a row with none of them is a guest order (see orders_plan). Contact details that cannot be read
+(a malformed email or phone, an unknown country) are reported and left out; the order is still imported.
+
+Checking reads the file once, keeping per order only its parsed values and lines; nothing is written until every
+row is checked (kervan.imports.orders_write writes the plan in bulk).
 """
 
-from django.db import transaction
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
 from django.utils.translation import gettext as _
 
-from kervan.catalog.models import Variant
 from kervan.core.emails import normalize_email
 from kervan.core.errors import KervanError, check_choice
-from kervan.core.models import Source
-from kervan.core.phones import normalize_phone
 from kervan.imports.base import Importer, memoized, text
-from kervan.imports.sources import IMPORT_SOURCE_KEY, import_source
+from kervan.imports.codes import country_code
+from kervan.imports.fields import field_labels
+from kervan.imports.file_settings import FileSettings, clean_settings
 from kervan.imports.values import (
+    amount_parser,
+    datetime_parser,
     fold_choice,
-    parse_currency,
-    parse_datetime,
-    parse_non_negative_amount,
-    parse_quantity,
+    parse_currency_code,
+    parse_signed_quantity,
     parse_tags,
     split_full_name,
 )
-from kervan.orders.models import Marketplace, Order, OrderStatus, SalesChannel
+from kervan.orders.models import Marketplace, SalesChannel
 
-LOOKUP_CHUNK = 900
+# Values of the order, read from any of its rows.
 ORDER_LEVEL = (
     "placed_at",
     "status",
     "currency",
+    "customer_id",
     "email",
     "phone",
     "first_name",
     "last_name",
+    "full_name",
     "city",
+    "country",
     "shipping_total",
     "total",
+    "refunded_amount",
+    "original_order",
+    "paid_at",
+    "cancelled_at",
+    "fulfillment_status",
     "sales_channel",
     "marketplace",
     "discount_codes",
@@ -47,28 +72,13 @@ ORDER_LEVEL = (
     "utm_campaign",
     "carrier",
     "tracking_number",
+    "refund_items",
 )
+# Order-level cells that are contact or address details: one that cannot be read is reported and left out.
+SOFT = {"email", "country"}
+# Two rows of an invoice printed across a minute boundary: dates this close are the same order's (the earliest kept).
+SAME_TIME = 3600
 
-_STATUS = {
-    OrderStatus.PLACED: (
-        "placed",
-        "new",
-        "yeni",
-        "beklemede",
-        "alindi",
-        "siparis alindi",
-        "pending",
-        "open",
-        "on-hold",
-        "acik",
-    ),
-    OrderStatus.PAID: ("paid", "odendi", "onaylandi", "odeme alindi", "processing", "hazirlaniyor"),
-    OrderStatus.FULFILLED: ("fulfilled", "hazirlandi", "paketlendi"),
-    OrderStatus.SHIPPED: ("shipped", "kargoda", "kargolandi", "kargoya verildi"),
-    OrderStatus.DELIVERED: ("delivered", "teslim edildi", "completed", "tamamlandi"),
-    OrderStatus.CANCELLED: ("cancelled", "canceled", "iptal", "iptal edildi"),
-}
-_STATUS_LOOKUP = {spelling: status for status, spellings in _STATUS.items() for spelling in spellings}
 _CHANNEL = {
     "web": SalesChannel.WEB,
     "web sitesi": SalesChannel.WEB,
@@ -87,26 +97,7 @@ _CHANNEL = {
     "phone": SalesChannel.PHONE,
     "telefon": SalesChannel.PHONE,
 }
-# How each imported status is reached: the status the order is created with, then the steps after it.
-_PATH = {
-    OrderStatus.PLACED: (OrderStatus.PLACED, ()),
-    OrderStatus.PAID: (OrderStatus.PAID, ()),
-    OrderStatus.DELIVERED: (OrderStatus.DELIVERED, ()),
-    OrderStatus.FULFILLED: (OrderStatus.PAID, (OrderStatus.FULFILLED,)),
-    OrderStatus.SHIPPED: (OrderStatus.PAID, (OrderStatus.SHIPPED,)),
-    OrderStatus.CANCELLED: (OrderStatus.PLACED, (OrderStatus.CANCELLED,)),
-}
-
-
-def _status(raw: str) -> str:
-    status = _STATUS_LOOKUP.get(fold_choice(raw))
-    if status is None:
-        raise KervanError(
-            _("'%(value)s' is not an order status (placed, paid, fulfilled, shipped, delivered, cancelled).")
-            % {"value": raw},
-            "invalid_status",
-        )
-    return status
+_STORE_ID_FLOAT = re.compile(r"(\d+)\.0+")  # 17850.0: a number column round-tripped through a spreadsheet
 
 
 def _channel(raw: str) -> str:
@@ -118,218 +109,289 @@ def _marketplace(raw: str) -> str:
     return check_choice(fold_choice(raw).replace(" ", ""), Marketplace, field="marketplace")
 
 
+def store_customer_id(raw: str) -> str:
+    value = raw.strip()[:254]
+    match = _STORE_ID_FLOAT.fullmatch(value)
+    return match[1] if match else value
+
+
+def _country(raw: str) -> str:
+    code = country_code(raw)
+    if code is None:
+        raise KervanError(
+            _("'%(value)s' is not a country name or two-letter code; the order is imported without it.")
+            % {"value": raw},
+            "invalid_country",
+        )
+    return code
+
+
+@dataclass(slots=True)
+class Line:
+    row: int
+    sku: str
+    title: str
+    quantity: int  # negative: goods coming back
+    unit_price: Decimal
+    discount: Decimal
+    tax: Decimal
+    shipping: Decimal  # line_shipping, added up into the order's shipping
+
+
+@dataclass(slots=True, eq=False)
+class Draft:
+    """One order number's rows as checked: its order-level values, its lines, what was wrong."""
+
+    number: str
+    first_row: int
+    rows: int = 0
+    lines: list[Line] = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)  # field → the first cell text seen (a repeat is not parsed again)
+    where: dict = field(default_factory=dict)  # field → the row it was first seen in
+    bad: bool = False  # a cell of one of its rows was reported
+    failed: set = field(default_factory=set)  # order-level fields whose cell could not be read
+    conflict: tuple | None = None  # (field, row, first value, other value)
+
+
 class OrderImport(Importer):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.orders: dict[str, list[tuple[int, list[str], dict | None]]] = {}
+        self.settings: FileSettings = clean_settings(self.job.options)
+        self.labels = field_labels(self.job.kind)
+        self.drafts: dict[str, Draft] = {}
+        self.number_index = next(i for field_name, i, _p in self.plan if field_name == "order_number")
+        self.order_plan = [(f, i, p) for f, i, p in self.plan if f in ORDER_LEVEL]
+        self.line_plan = [(f, i, p) for f, i, p in self.plan if f not in ORDER_LEVEL and f != "order_number"]
+        self.has_lines = bool(self.line_plan)
+        self.summary: dict = {}
+        self.planned = None  # kervan.imports.orders_plan.Plan, made once every row is checked
 
-    def parser(self, field: str):
+    def parser(self, field_name: str):
+        amount = memoized(amount_parser(self.job.options.get("decimal", "auto")))
+        when = memoized(datetime_parser(self.job.options.get("date_order", "dmy"), self._zone()))
         parsers = {
             "order_number": text(64),
-            "placed_at": memoized(parse_datetime),
-            "status": memoized(_status),
-            "currency": memoized(parse_currency),
+            "placed_at": when,
+            "paid_at": when,
+            "cancelled_at": when,
+            "status": memoized(text(100)),
+            "fulfillment_status": memoized(text(100)),
+            "currency": memoized(parse_currency_code),
+            "customer_id": memoized(store_customer_id),
             "email": normalize_email,
-            "phone": normalize_phone,
-            "first_name": text(100),
-            "last_name": text(100),
-            "full_name": split_full_name,
+            "phone": text(40),  # read with the order's country (orders_plan)
+            "first_name": memoized(text(100)),
+            "last_name": memoized(text(100)),
+            "full_name": memoized(split_full_name),
             "city": memoized(text(100)),
-            "sku": text(64),
-            "title": text(255),
-            "quantity": parse_quantity,
-            "unit_price": parse_non_negative_amount,
-            "line_discount": parse_non_negative_amount,
-            "line_tax": parse_non_negative_amount,
-            "shipping_total": parse_non_negative_amount,
-            "total": parse_non_negative_amount,
+            "country": memoized(_country),
+            "sku": memoized(text(64)),
+            "title": memoized(text(255)),
+            "quantity": memoized(parse_signed_quantity),
+            "unit_price": amount,
+            "line_total": amount,
+            "line_discount": amount,
+            "line_tax": amount,
+            "line_shipping": amount,
+            "shipping_total": amount,
+            "total": amount,
+            "refunded_amount": amount,
+            "original_order": text(64),
             "sales_channel": memoized(_channel),
             "marketplace": memoized(_marketplace),
-            "discount_codes": parse_tags,
-            "utm_source": text(100),
-            "utm_medium": text(100),
-            "utm_campaign": text(100),
-            "carrier": text(60),
+            "discount_codes": memoized(parse_tags),
+            "utm_source": memoized(text(100)),
+            "utm_medium": memoized(text(100)),
+            "utm_campaign": memoized(text(100)),
+            "carrier": memoized(text(60)),
             "tracking_number": text(100),
+            "line_item": str.strip,
+            "refund_items": str.strip,
         }
-        if field not in parsers:
-            raise KervanError(_("Unknown field %(field)s.") % {"field": field}, "unknown_field")
-        return parsers[field]
+        if field_name not in parsers:
+            raise KervanError(_("Unknown field %(field)s.") % {"field": field_name}, "unknown_field")
+        return parsers[field_name]
+
+    def _zone(self) -> str:
+        zone = self.job.options.get("time_zone") or ""
+        if not zone and self.job.source_id:
+            zone = self.job.source.time_zone
+        return zone or ""
+
+    # -- checking, row by row ---------------------------------------------------------------------------------------
 
     def check_row(self, number: int, cells: list[str]) -> None:
-        values = self.parse(number, cells)
-        order_number = (values or {}).get("order_number") or cells[self._index("order_number")].strip()
+        order_number = cells[self.number_index].strip()
         if not order_number:
             self.row_error(number, cells, "order_number", _("Every row needs an order number."), "missing_order_number")
             self.report.skipped += 1
             return
-        if values is not None and "full_name" in values:
-            values["first_name"], values["last_name"] = values.pop("full_name")
-        self.orders.setdefault(order_number, []).append((number, cells, values))
+        if len(order_number) > 64:
+            self.row_error(
+                number, cells, "order_number", _("At most %(limit)s characters.") % {"limit": 64}, "too_long"
+            )
+            self.report.skipped += 1
+            return
+        draft = self.drafts.get(order_number)
+        if draft is None:
+            draft = self.drafts[order_number] = Draft(order_number, number)
+        draft.rows += 1
+        bad = False
+        raw_seen, values = draft.raw, draft.values
+        for name, i, parse in self.order_plan:
+            raw = cells[i]
+            if not raw:
+                continue
+            if raw[0].isspace() or raw[-1].isspace():
+                raw = raw.strip()
+                if not raw:
+                    continue
+            first = raw_seen.get(name)
+            if first == raw:
+                continue
+            try:
+                value = parse(raw)
+            except KervanError as exc:
+                self.report.error(number, self.column_of[name], raw, exc.detail, exc.code)
+                if name in SOFT:
+                    raw_seen.setdefault(name, raw)  # reported once for the order, not on each of its rows
+                else:
+                    draft.failed.add(name)
+                    bad = True
+                continue
+            if name not in values:
+                raw_seen[name] = raw
+                values[name] = value
+                draft.where[name] = number
+            elif value != values[name] and draft.conflict is None:
+                if name == "placed_at" and abs((value - values[name]).total_seconds()) <= SAME_TIME:
+                    values[name] = min(value, values[name])
+                else:
+                    draft.conflict = (name, number, raw_seen[name], raw)
+        if self.has_lines:
+            bad = self._line(draft, number, cells) or bad
+        if bad:
+            draft.bad = True
 
-    def _index(self, field: str) -> int:
-        return self.table.columns.index(self.column_of[field])
+    def _line(self, draft: Draft, number: int, cells: list[str]) -> bool:
+        """Add the row's line (or WooCommerce's encoded lines) to the draft; True if a cell was bad."""
+        values = {}
+        bad = False
+        for name, i, parse in self.line_plan:
+            raw = cells[i]
+            if not raw or not (raw := raw.strip()):
+                continue
+            try:
+                value = parse(raw)
+            except KervanError as exc:
+                self.report.error(number, self.column_of[name], raw, exc.detail, exc.code)
+                bad = True
+                continue
+            if name == "line_item":
+                try:
+                    draft.lines.append(self._encoded_line(number, value))
+                except KervanError as exc:
+                    self.report.error(number, self._column_of_cell(cells, i), raw, exc.detail, exc.code)
+                    bad = True
+                continue
+            values[name] = value
+        if bad or not values:
+            return bad
+        quantity = values.get("quantity", 1)
+        price = values.get("unit_price")
+        if price is None and "line_total" in values:
+            price = (values["line_total"] / abs(quantity)).quantize(Decimal("0.01"))
+        problem = None
+        if price is None:
+            problem = ("unit_price", _("A line needs a price."), "missing_unit_price")
+        elif price < 0:
+            problem = ("unit_price", _("'%(value)s' cannot be negative.") % {"value": price}, "invalid_amount")
+        elif not values.get("sku") and not values.get("title"):
+            problem = ("title", _("A line needs a SKU or a product title."), "missing_product")
+        if problem is not None:
+            name, reason, code = problem
+            if name not in self.column_of and name == "unit_price" and "line_total" in self.column_of:
+                name = "line_total"
+            self.row_error(number, cells, name, reason, code)
+            return True
+        draft.lines.append(
+            Line(
+                number,
+                values.get("sku", ""),
+                values.get("title", ""),
+                quantity,
+                price,
+                values.get("line_discount", Decimal(0)),
+                values.get("line_tax", Decimal(0)),
+                values.get("line_shipping", Decimal(0)),
+            )
+        )
+        return False
+
+    def _column_of_cell(self, cells: list[str], index: int) -> str:
+        return self.table.columns[index]
+
+    def _encoded_line(self, number: int, cell: str) -> Line:
+        """WooCommerce's "name:Formal shoe|product_id:13|sku:A12|quantity:1|total:8.00|tax:1.44"."""
+        parts = dict(part.split(":", 1) for part in cell.split("|") if ":" in part)
+        try:
+            quantity = parse_signed_quantity(parts.get("quantity", "1"))
+            total = amount_parser(".")(parts.get("total", "") or "0")
+            tax = amount_parser(".")(parts.get("tax", "") or "0")
+        except KervanError as exc:
+            raise KervanError(
+                _("The line item '%(value)s' cannot be read: %(detail)s") % {"value": cell[:200], "detail": exc.detail},
+                exc.code,
+            )
+        title = (parts.get("name") or "").strip()[:255]
+        sku = (parts.get("sku") or "").strip()[:64]
+        if not title and not sku:
+            raise KervanError(
+                _("The line item '%(value)s' names no product.") % {"value": cell[:200]}, "missing_product"
+            )
+        price = (total / abs(quantity)).quantize(Decimal("0.01"))
+        return Line(number, sku, title, quantity, price, Decimal(0), tax, Decimal(0))
+
+    # -- once every row is read --------------------------------------------------------------------------------------
 
     def finish_check(self) -> None:
-        skus = {v["sku"] for rows in self.orders.values() for _, _, v in rows if v and v.get("sku")}
-        known_skus = set()
-        sku_list = sorted(skus)
-        for start in range(0, len(sku_list), LOOKUP_CHUNK):
-            known_skus.update(
-                Variant.objects.filter(sku__in=sku_list[start : start + LOOKUP_CHUNK]).values_list("sku", flat=True)
-            )
-        source = Source.objects.filter(key=IMPORT_SOURCE_KEY).first()
-        numbers = sorted(self.orders)
-        self.existing: set[str] = set()
-        if source is not None:
-            for start in range(0, len(numbers), LOOKUP_CHUNK):
-                self.existing.update(
-                    Order.objects.filter(
-                        source=source, external_id__in=numbers[start : start + LOOKUP_CHUNK]
-                    ).values_list("external_id", flat=True)
-                )
-        self.good: list[tuple[str, list[tuple[int, list[str], dict]], dict]] = []
-        for order_number, rows in self.orders.items():
-            reported = len(self.report.errors)
-            header = self._check_order(order_number, rows, known_skus)
-            if header is None:
-                bad_rows = {e[0] for e in self.report.errors[reported:]}
-                bad_rows.update(number for number, _, values in rows if values is None)
-                for number, cells, _values in rows:
-                    if number not in bad_rows:
-                        self.row_error(
-                            number,
-                            cells,
-                            "order_number",
-                            _("Another row of order %(number)s has a problem.") % {"number": order_number},
-                            "order_has_errors",
-                        )
-                self.report.skipped += len(rows)
-            else:
-                self.good.append((order_number, rows, header))
-        self.orders = {}
+        from kervan.imports.orders_plan import Plan
 
-    def _check_order(self, order_number: str, rows, known_skus: set[str]) -> dict | None:
-        """The order-level values (first non-empty cell of each), or None if any row of the order is bad."""
-        bad = any(values is None for _, _, values in rows)
-        header: dict = {}
-        for _number, _cells, values in rows:
-            for name in ORDER_LEVEL:
-                if values and name not in header and values.get(name) not in (None, ""):
-                    header[name] = values[name]
-        first_number, first_cells, _values = rows[0]
-        if order_number in self.existing:
-            return None if bad else header
-        if "placed_at" not in header:
-            self.row_error(first_number, first_cells, "placed_at", _("An order needs a date."), "missing_date")
-            bad = True
-        if "email" not in header and "phone" not in header:
-            self.row_error(
-                first_number,
-                first_cells,
-                "email" if "email" in self.column_of else "phone",
-                _("An order needs the customer's email or phone number."),
-                "missing_identity",
-            )
-            bad = True
-        if header.get("status") == OrderStatus.SHIPPED and not header.get("carrier"):
-            self.row_error(
-                first_number, first_cells, "status", _("A shipped order needs a carrier column."), "missing_carrier"
-            )
-            bad = True
-        for number, cells, values in rows:
-            if values is None:
-                continue
-            for name, reason in (
-                ("quantity", _("A line needs a quantity.")),
-                ("unit_price", _("A line needs a price.")),
-            ):
-                if name not in values:
-                    self.row_error(number, cells, name, reason, f"missing_{name}")
-                    bad = True
-            if not values.get("title") and values.get("sku") not in known_skus:
-                reason = (
-                    _("SKU '%(sku)s' is not in the catalogue and the row has no product title.")
-                    % {"sku": values["sku"]}
-                    if values.get("sku")
-                    else _("A line needs a SKU or a product title.")
-                )
-                self.row_error(number, cells, "sku" if values.get("sku") else "title", reason, "unknown_sku")
-                bad = True
-        return None if bad else header
+        with self.timed("plan_seconds"):
+            self.planned = Plan(self)
+            self.planned.make(self.drafts)
+        self.drafts = {}
+
+    def reserve(self) -> dict[str, int]:
+        return self.planned.reserve()
 
     def write(self, first_ids: dict[str, int]) -> None:
-        from kervan.customers.identity import customer_identify
-        from kervan.orders.actions import NewOrder, order_create, order_set_status
+        from kervan.imports.orders_write import OrderWriter
 
-        source = import_source()
-        for order_number, rows, header in self.good:
-            if order_number in self.existing:
-                self.report.unchanged += len(rows)
-                continue
-            lines = [
-                {
-                    "sku": v.get("sku", ""),
-                    "title": v.get("title", ""),
-                    "quantity": v["quantity"],
-                    "unit_price": v["unit_price"],
-                    "discount": v.get("line_discount", 0),
-                    "tax": v.get("line_tax", 0),
-                }
-                for _, _, v in rows
-            ]
-            create_as, then = _PATH[header.get("status", OrderStatus.PLACED)]
-            try:
-                with transaction.atomic():
-                    customer, _created = customer_identify(
-                        actor=self.actor,
-                        email=header.get("email", ""),
-                        phone=header.get("phone", ""),
-                        traits={k: header[k] for k in ("first_name", "last_name", "city") if k in header},
-                    )
-                    new_order = NewOrder(
-                        customer=customer,
-                        lines=lines,
-                        placed_at=header["placed_at"],
-                        currency=header.get("currency"),
-                        shipping_total=header.get("shipping_total", 0),
-                        total=header.get("total"),
-                        source=source,
-                        external_id=order_number,
-                        number=order_number,
-                        status=create_as,
-                        sales_channel=header.get("sales_channel", SalesChannel.WEB),
-                        marketplace=header.get("marketplace", ""),
-                        utm_source=header.get("utm_source", ""),
-                        utm_medium=header.get("utm_medium", ""),
-                        utm_campaign=header.get("utm_campaign", ""),
-                        discount_codes=header.get("discount_codes", ()),
-                    )
-                    # Imported orders are history: today's stock already reflects them.
-                    order, created = order_create(actor=self.actor, new_order=new_order, adjust_stock=False)
-                    if created:
-                        for status in then:
-                            order_set_status(
-                                actor=self.actor,
-                                order=order,
-                                status=status,
-                                occurred_at=header["placed_at"],
-                                carrier=header.get("carrier", ""),
-                                tracking_number=header.get("tracking_number", ""),
-                            )
-            except KervanError as exc:
-                number, cells, _values = rows[0]
-                field = "order_number"
-                self.row_error(
-                    number,
-                    cells,
-                    field,
-                    _("Order %(number)s: %(detail)s") % {"number": order_number, "detail": exc.detail},
-                    exc.code,
-                )
-                self.report.skipped += len(rows)
-                continue
-            if created:
-                self.report.imported += len(rows)
-            else:
-                self.report.unchanged += len(rows)
+        OrderWriter(self, self.planned).write(first_ids)
+        self.report.imported += self.planned.imported_rows
+        self.summary = self.planned.summary()
+
+    # -- reporting helpers -------------------------------------------------------------------------------------------
+
+    def order_error(self, draft: Draft, field_name: str, reason: str, code: str, row: int | None = None) -> None:
+        """One problem of an order as a whole, on the row that shows it (the order's first row by default)."""
+        column = self.column_of.get(field_name, "") or self.column_of_field("order_number")
+        value = draft.raw.get(field_name, "") if field_name != "order_number" else draft.number
+        self.report.error(row or draft.where.get(field_name, draft.first_row), column, value, reason, code)
+
+    def column_of_field(self, field_name: str) -> str:
+        return self.column_of.get(field_name, "")
+
+
+def parse_refund_items(cell: str, when, amount) -> list[tuple[Decimal, str, object]]:
+    """WooCommerce's refund_items: "amount:46.00|reason:refund|date:2019-06-19 12:13:48", several separated by ";"
+    → [(amount, reason, date or None)]."""
+    found = []
+    for item in filter(None, (part.strip() for part in cell.split(";"))):
+        parts = dict(part.split(":", 1) for part in item.split("|") if ":" in part)
+        value = amount(parts.get("amount", "") or "")
+        date = when(parts["date"]) if parts.get("date") else None
+        found.append((value, (parts.get("reason") or "").strip()[:500], date))
+    return found

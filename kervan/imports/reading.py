@@ -255,3 +255,56 @@ def _cell_text(value) -> str:
     if isinstance(value, dt.timedelta):  # a duration cell
         return str(value)
     return str(value).strip()
+
+
+DISTINCT_LIMIT = 50  # a column with more different values than this is not a list of statuses
+SAMPLE_ROWS = 20_000  # rows read to tell a file's date order and decimal separator
+
+
+def column_facts(table: Table) -> dict:
+    """What the whole file says about its columns, read once at upload: {"values": {column: [its distinct values]}}
+    for the columns with at most DISTINCT_LIMIT of them (a status column's list for the status mapping), and
+    {"date_order": {column: "dmy"|"mdy"}, "decimal": {column: "."|","}} for the columns whose first rows show it."""
+    from kervan.imports.values import date_order_of, decimal_separator_of
+
+    width = len(table.columns)
+    distinct: list[dict[str, None] | None] = [{} for _ in range(width)]
+    samples: list[list[str]] = [[] for _ in range(width)]
+    tracked = set(range(width))
+    for count, (_number, cells) in enumerate(table.rows()):
+        if count < SAMPLE_ROWS:
+            for i, cell in enumerate(cells):
+                if cell and len(samples[i]) < 2000 and cell not in samples[i][-1:]:
+                    samples[i].append(cell)
+        if not tracked:
+            if count >= SAMPLE_ROWS:
+                break
+            continue
+        for i in list(tracked):
+            cell = cells[i].strip()
+            seen = distinct[i]
+            if cell and cell not in seen:
+                seen[cell] = None
+                if len(seen) > DISTINCT_LIMIT:
+                    distinct[i] = None
+                    tracked.discard(i)
+    facts: dict = {"values": {}, "date_order": {}, "decimal": {}}
+    for i, column in enumerate(table.columns):
+        if distinct[i] is not None:
+            facts["values"][column] = sorted(distinct[i])
+        order = date_order_of(samples[i])
+        if order:
+            facts["date_order"][column] = order
+        separator = decimal_separator_of(samples[i])
+        if separator and _looks_numeric(samples[i]):
+            facts["decimal"][column] = separator
+    return facts
+
+
+def _looks_numeric(samples: list[str]) -> bool:
+    digits = sum(
+        1
+        for s in samples[:200]
+        if s.strip() and s.strip().lstrip("-+₺$€£").replace(",", "").replace(".", "").replace(" ", "").isdigit()
+    )
+    return digits * 2 > min(len(samples), 200)

@@ -107,6 +107,10 @@ def _report_csv(job: ImportJob) -> Iterator[str]:
         writer.writerow([_spreadsheet_safe(v) for v in (number, column, value, report_text.localized(reason), code)])
         if i % 1000 == 0:
             yield flush()
+    if job.errors_omitted:  # the run kept the first base.MAX_STORED_ERRORS: say how many more there were
+        writer.writerow(
+            ["", "", "", _("%(count)s more problems are not listed here.") % {"count": job.errors_omitted}, ""]
+        )
     yield flush()
 
 
@@ -118,3 +122,39 @@ def _spreadsheet_safe(value):
             return value
         return "'" + value
     return value
+
+
+def import_settings_context(job: ImportJob, mapping: dict, options: dict) -> dict:
+    """What the mapping page shows of an order file's settings: their values and choices, the preset that recognised
+    the file, and the status column's distinct values with the Kervan status chosen (or suggested) for each."""
+    from kervan.imports.actions import status_values
+    from kervan.imports.file_settings import STATUS_CHOICES, status_key, suggest_status
+    from kervan.imports.presets import preset_get
+    from kervan.orders.models import OrderStatus
+
+    preset = preset_get(job.preset) if job.preset else None
+    column = next((c for c, f in mapping.items() if f == "status"), None)
+    values = status_values(job, column)
+    chosen = {status_key(k): v for k, v in (options.get("statuses") or {}).items()}
+    extra = preset.statuses if preset else {}
+    statuses = [
+        {"index": i, "value": value, "status": chosen.get(status_key(value)) or suggest_status(value, extra)}
+        for i, value in enumerate(values or [])
+    ]
+    source = job.source
+    return {
+        "preset": preset,
+        "settings": options,
+        "source_currency": getattr(source, "currency", "") or "",
+        "source_time_zone": getattr(source, "time_zone", "") or "",
+        "status_column": column,
+        "status_rows": statuses,
+        "too_many_statuses": column is not None and values is None,
+        "status_choices": STATUS_CHOICES,
+        "default_status_choices": [c for c in STATUS_CHOICES if c[0] != "skip"],
+        "delivered": OrderStatus.DELIVERED,
+        "date_orders": (("dmy", _("Day first (31.12.2024, 31/12/2024)")), ("mdy", _("Month first (12/31/2024)"))),
+        "decimals": (("auto", _("Read each cell")), (".", _("Point (1,234.50)")), (",", _("Comma (1.234,50)"))),
+        "time_zones": ("Europe/Istanbul", "Europe/London", "Europe/Berlin", "Europe/Paris", "UTC", "America/New_York",
+                       "America/Sao_Paulo", "Asia/Dubai"),
+    }  # fmt: skip

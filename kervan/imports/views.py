@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError, NotFound
-from kervan.imports import actions, report_text, selectors
+from kervan.imports import actions, report_text, selectors, sources
 from kervan.imports.models import ImportKind, ImportMode, ImportStatus
 
 ERRORS_SHOWN = 200
@@ -20,8 +20,11 @@ def import_list(request):
     status = 200
     if request.method == "POST":
         try:
+            source = sources.source_for_upload(
+                source_id=request.POST.get("source", ""), new_name=request.POST.get("new_source", "")
+            )
             job = actions.import_job_upload(
-                actor=request.actor, kind=request.POST.get("kind", ""), upload=request.FILES.get("file")
+                actor=request.actor, kind=request.POST.get("kind", ""), upload=request.FILES.get("file"), source=source
             )
             return redirect("imports:mapping", job_id=job.pk)
         except KervanError as exc:
@@ -44,6 +47,8 @@ def import_list(request):
             "kinds": ImportKind.choices,
             "error": error,
             "selected_kind": request.POST.get("kind", ""),
+            "sources": sources.import_sources(),
+            "selected_source": request.POST.get("source", ""),
             "filtered": any(shown.values()),
             "filter_error": filter_error,
         },
@@ -61,11 +66,20 @@ def import_mapping(request, job_id: int):
     status = 200
     mapping = job.mapping
     mode = ImportMode.SKIP
+    options = dict(job.options)
     if request.method == "POST":
         mapping = {column: request.POST.get(f"map_{i}", "") for i, column in enumerate(job.columns)}
         mode = request.POST.get("mode", ImportMode.SKIP)
+        if job.kind == ImportKind.ORDERS:
+            options = _posted_settings(request.POST, options)
         try:
-            actions.import_job_start(actor=request.actor, job=job, mapping=mapping, mode=mode)
+            actions.import_job_start(
+                actor=request.actor,
+                job=job,
+                mapping=mapping,
+                mode=mode,
+                options=options if job.kind == ImportKind.ORDERS else None,
+            )
             return redirect("imports:detail", job_id=job.pk)
         except KervanError as exc:
             error, status = exc.detail, exc.status
@@ -89,9 +103,31 @@ def import_mapping(request, job_id: int):
             "modes": ImportMode.choices,
             "mode": mode,
             "error": error,
+            **(selectors.import_settings_context(job, mapping, options) if job.kind == ImportKind.ORDERS else {}),
         },
         status=status,
     )
+
+
+SETTING_FIELDS = ("currency", "time_zone", "date_order", "decimal", "default_status", "cancel_prefix", "phone_region")
+
+
+def _posted_settings(post, options: dict) -> dict:
+    """The file settings and the status mapping as the mapping page posts them."""
+    options = {**options, **{name: post.get(name, "").strip() for name in SETTING_FIELDS if name in post}}
+    if "guest_ids" in post:
+        options["guest_ids"] = [v.strip() for v in post.get("guest_ids", "").split(",") if v.strip()]
+    statuses = dict(options.get("statuses") or {})
+    for key in post:
+        if key.startswith("status_value_"):
+            value = post[key]
+            chosen = post.get("status_" + key[len("status_value_") :], "")
+            if chosen:
+                statuses[value] = chosen
+            else:
+                statuses.pop(value, None)
+    options["statuses"] = statuses
+    return options
 
 
 def _job(request, job_id: int):

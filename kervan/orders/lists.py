@@ -36,10 +36,15 @@ def order_filters(values: dict, sort: str) -> selectors.OrderFilters:
     """The list's raw values (page query string or API parameters) as the selector's filters."""
     status = values.get("status") or []
     return selectors.OrderFilters(
-        **{k: str(values.get(k) or "").strip() for k in TEXT_FILTERS},
-        status=[status] if isinstance(status, str) else list(status),
-        sort=sort or "newest",
+        **{k: _clean(values.get(k)) for k in TEXT_FILTERS},
+        status=[_clean(s) for s in ([status] if isinstance(status, str) else status)],
+        sort=_clean(sort) or "newest",
     )
+
+
+def _clean(value) -> str:
+    """A raw value as text, without the NUL characters no database filter can take (PostgreSQL refuses them)."""
+    return str(value or "").replace("\x00", "").strip()
 
 
 def with_rows(qs):
@@ -63,7 +68,7 @@ def source_choices() -> list[tuple[str, str]]:
 
 RETURN_CHOICES = (
     ("yes", gettext_lazy("Has a return")),
-    ("unrefunded", gettext_lazy("Returned, not fully refunded")),
+    ("waiting", gettext_lazy("Return waiting for a refund")),
     ("no", gettext_lazy("No return")),
 )
 REFUND_CHOICES = (("yes", gettext_lazy("Refunded (in part or in full)")), ("no", gettext_lazy("Not refunded")))
@@ -169,7 +174,7 @@ def order_search(actor, words: str, limit: int) -> list[SearchHit]:
                 if v
             ),
         )
-        for o in selectors.order_search(actor=actor, words=words, limit=limit)
+        for o in selectors.order_search(actor=actor, words=_clean(words), limit=limit)
     ]
 
 

@@ -75,6 +75,9 @@ class Order(TimeStampedModel):
     utm_campaign = models.CharField(max_length=100, blank=True)
     discount_codes = models.JSONField(default=list, blank=True)
     placed_at = models.DateTimeField()
+    # Where the order went (its shipping address), as far as the source says: a two-letter ISO country and a city.
+    shipping_country = models.CharField(max_length=2, blank=True, default="")
+    shipping_city = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -190,9 +193,16 @@ class Return(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Waiting for its money: no refund names this return and the order is not fully refunded. Kept by
+    # kervan.orders.actions.returns_settle (after every refund, and after bulk writes), so "returns waiting" (the Today
+    # card, the orders list's has_return=waiting) reads a small partial index instead of matching refunds to returns.
+    waiting = models.BooleanField(default=True, db_default=True)  # (bulk writers may leave it out)
 
     class Meta:
-        indexes = [models.Index(fields=["customer_id", "-created_at"], name="return_customer_time_idx")]
+        indexes = [
+            models.Index(fields=["customer_id", "-created_at"], name="return_customer_time_idx"),
+            models.Index(fields=["order"], condition=Q(waiting=True), name="return_waiting_idx"),
+        ]
 
 
 class ReturnLine(models.Model):

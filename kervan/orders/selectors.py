@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError, NotFound, check_choice
-from kervan.core.filters import date_range, day_start, parse_amount, parse_count, parse_yes_no
+from kervan.core.filters import date_range, day_start, parse_amount, parse_count, parse_date, parse_yes_no
 from kervan.core.models import Source
 from kervan.core.text import search_fold
 from kervan.customers.models import Customer
@@ -31,7 +31,7 @@ SORTS = {
     "total": "-total",
     "number": "number",
 }
-HAS_RETURN = ("yes", "no", "unrefunded")
+HAS_RETURN = ("yes", "no", "waiting")
 # A search word matching at most this many customers is sent to the database as a list of ids, which PostgreSQL
 # combines with the number and tracking matches in one bitmap of index scans; more (a common first name) go as a
 # subquery, and the newest-first walk of the orders finds their orders quickly because they are many.
@@ -54,7 +54,7 @@ class OrderFilters:
     placed_to: str = ""
     min_total: str = ""
     max_total: str = ""
-    has_return: str = ""  # yes / no / unrefunded (a return, and the order is not fully refunded)
+    has_return: str = ""  # yes / no / waiting (a return still waiting for its money: Return.waiting)
     has_refund: str = ""  # yes / no
     customer: str = ""  # a customer id
     since: dt.datetime | None = None  # exact instants (the API's older since/until parameters)
@@ -77,8 +77,6 @@ def order_list(*, actor: Actor, filters: OrderFilters) -> tuple[QuerySet, str]:
             _("sort must be one of %(choices)s.") % {"choices": ", ".join(SORTS)}, "invalid_sort", field="sort"
         )
     qs = actor.scope("orders", Order.objects.all())
-    if filters.q.strip():
-        qs = qs.filter(_search(filters.q))
     statuses = [s for raw in filters.status for s in str(raw).split(",") if s.strip()]
     if statuses:
         qs = qs.filter(status__in=[check_choice(s.strip(), OrderStatus, field="status") for s in statuses])
@@ -92,6 +90,8 @@ def order_list(*, actor: Actor, filters: OrderFilters) -> tuple[QuerySet, str]:
             )
         qs = qs.filter(source_id=source_id)
     if filters.placed_from or filters.placed_to:
+        check_day(filters.placed_from, "placed_from")
+        check_day(filters.placed_to, "placed_to")
         low, high = date_range(filters.placed_from, filters.placed_to, start_field="placed_from", end_field="placed_to")
         if low:
             qs = qs.filter(placed_at__gte=low)
@@ -118,10 +118,10 @@ def order_list(*, actor: Actor, filters: OrderFilters) -> tuple[QuerySet, str]:
         returned = Exists(Return.objects.filter(order=OuterRef("pk")))
         if value == "no":
             qs = qs.filter(~returned)
+        elif value == "waiting":
+            qs = qs.filter(Exists(Return.objects.filter(order=OuterRef("pk"), waiting=True)))
         else:
             qs = qs.filter(returned)
-            if value == "unrefunded":
-                qs = qs.filter(refunded_total__lt=F("total"))
     if filters.has_refund:
         if parse_yes_no(str(filters.has_refund), "has_refund"):
             qs = qs.filter(refunded_total__gt=0)
@@ -131,7 +131,19 @@ def order_list(*, actor: Actor, filters: OrderFilters) -> tuple[QuerySet, str]:
         qs = qs.filter(customer_id=parse_count(str(filters.customer), "customer", low=1, high=MAX_ID))
     if filters.ids:
         qs = qs.filter(pk__in=filters.ids)
+    if filters.q.strip():  # last: its look-ups run only once every other value has been accepted
+        qs = qs.filter(_search(filters.q))
     return qs, SORTS[filters.sort]
+
+
+def check_day(value: str, field: str) -> None:
+    """Refuse a date no order can have (year 1 or 9999 would overflow the time-zone arithmetic) naming its field."""
+    if value and not 1900 <= parse_date(value, field).year <= 2999:
+        raise KervanError(
+            _("%(field)s must be a date between the years 1900 and 2999.") % {"field": field},
+            "invalid_date",
+            field=field,
+        )
 
 
 def number_forms(words: str) -> list[str]:

@@ -4,7 +4,8 @@ their refund, and sales today against the same weekday last week with the last 3
 Each count is the orders list's own filter, so the number on the card is the number of rows its link shows:
 - paid, not shipped: `/orders/?status=paid&placed_to=<the day N days ago>` (N: settings.KERVAN_TODAY_UNSHIPPED_DAYS);
   an index range scan on the partial index of paid orders by placed_at (order_paid_time_idx);
-- returns waiting: `/orders/?has_return=unrefunded`: orders with a return that are not fully refunded; counted live
+- returns waiting: `/orders/?has_return=waiting`: orders with a return no refund has settled yet (Return.waiting);
+  counted live
   when that is quick, else shown as the background count made it (register_today_count);
 - sales: the last 30 days from the daily rollup (kervan.orders.daily_sales), today summed live.
 """
@@ -15,7 +16,6 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
@@ -50,17 +50,10 @@ def paid_not_shipped(actor: Actor, days: int):
 
 
 def returns_waiting(actor: Actor):
-    """The orders with a return whose money is not all refunded — the orders list's has_return=unrefunded — as
-    their ids, found from the returns: the returns' order index is walked and each order read by its key, so a
-    bounded count stops after that many orders (from the orders' side PostgreSQL walked the whole table in id order,
-    returns being a few percent of the orders)."""
+    """The orders with a return still waiting for its money — the orders list's has_return=waiting — as their ids,
+    read from the small partial index of waiting returns (kervan.orders.actions.returns_settle keeps it)."""
     actor.require("orders", "read")
-    return (
-        Return.objects.filter(order__refunded_total__lt=F("order__total"))
-        .order_by("order_id")
-        .values_list("order_id", flat=True)
-        .distinct()
-    )
+    return Return.objects.filter(waiting=True).order_by("order_id").values_list("order_id", flat=True).distinct()
 
 
 def to_ship_context(actor: Actor) -> dict:
@@ -75,7 +68,7 @@ def to_ship_context(actor: Actor) -> dict:
 
 def returns_context(actor: Actor) -> dict:
     shown = count_now_or_stored("returns_waiting", actor)
-    return {"count": shown.count, "as_of": shown.as_of, "url": list_url("orders:list", has_return="unrefunded")}
+    return {"count": shown.count, "as_of": shown.as_of, "url": list_url("orders:list", has_return="waiting")}
 
 
 def _change(now: Decimal | int, before: Decimal | int) -> int | None:

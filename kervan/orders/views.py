@@ -41,6 +41,7 @@ def order_detail(request, order_id: int):
             "payments": order.payments.all(),
             "shipments": order.shipments.all(),
             "returns": order.returns.prefetch_related("lines__order_line"),
+            "waiting_returns": order.returns.filter(waiting=True).order_by("-created_at"),
             "refunds": order.refunds.all(),
             "next_statuses": [
                 (s, OrderStatus(s).label) for s in OrderStatus.values if s in NEXT_STATUSES[order.status]
@@ -94,6 +95,7 @@ def order_return(request, order_id: int):
 @require_access("orders", "write")
 def order_refund(request, order_id: int):
     order = selectors.order_get(actor=request.actor, order_id=order_id)
+    return_id = request.POST.get("return_id", "").strip()
     form_action(
         request,
         actions.refund_create,
@@ -102,5 +104,7 @@ def order_refund(request, order_id: int):
         amount=request.POST.get("amount", ""),
         reason=request.POST.get("reason", "other"),
         note=request.POST.get("note", ""),
+        # the return this refund settles (one of the order's own, or none)
+        return_request=order.returns.filter(pk=int(return_id)).first() if return_id.isdigit() else None,
     )
     return redirect("orders:detail", order_id=order.pk)

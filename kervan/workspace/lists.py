@@ -134,7 +134,10 @@ def count_rows(qs: QuerySet[Any], *, exact: bool = False) -> Count:
     """How many rows `qs` holds: exact up to EXACT_COUNT_UP_TO (a COUNT over at most that many rows), beyond it the
     planner's estimate on PostgreSQL (labelled, `exact=False`) unless `exact` is asked for; an estimate above twice
     that is not checked by counting. SQLite has no estimate; its lists are small enough to count (100k customers
-    count in milliseconds)."""
+    count in milliseconds). A selector that has already counted its rows (it read their ids) sets `qs.known_count`,
+    which is the answer."""
+    if getattr(qs, "known_count", None) is not None:
+        return Count(qs.known_count, True)
     qs = qs.order_by()
     if exact or connection.vendor != "postgresql":
         return Count(qs.count(), True)
@@ -196,13 +199,19 @@ def default_columns(spec: ListSpec) -> list[str]:
     return [c.key for c in spec.columns if c.default]
 
 
+def clean_value(raw: str) -> str:
+    """A filter value as typed, without surrounding spaces or NUL characters (which no database column holds and
+    PostgreSQL refuses outright)."""
+    return raw.replace("\x00", "").strip()[:200]
+
+
 def read_state(spec: ListSpec, query: QueryDict) -> ListState:
     values: dict[str, Any] = {}
     for key in spec.filter_keys():
         if key in spec.multi:
-            values[key] = [v.strip() for v in query.getlist(key) if v.strip()]
+            values[key] = [clean_value(v) for v in query.getlist(key) if clean_value(v)]
         else:
-            values[key] = query.get(key, "").strip()
+            values[key] = clean_value(query.get(key, ""))
     sort = query.get("sort", "").strip() or spec.default_sort
     known = {c.key for c in spec.columns}
     cols = [c for c in query.getlist("cols") if c in known] or default_columns(spec)
@@ -238,7 +247,11 @@ def render_list(request: Any, spec: ListSpec, *, context: dict[str, Any] | None 
     qs, order = run_query(request.actor, state)
     if request.GET.get("count") == "exact":
         return HttpResponse(_count_text(count_rows(qs, exact=True)))
-    page = paginate(qs, order=order, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+    try:
+        page = paginate(qs, order=order, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+    except KervanError as exc:  # a stale or altered "Show more" link: say so and start from the first page
+        state.errors["cursor"] = exc.detail
+        page = paginate(qs, order=order, limit=PAGE_SIZE)
     bulk = [a for a in spec.bulk if request.actor.can(a.area, a.access)]
     base = {
         "spec": spec,

@@ -102,7 +102,7 @@ _slow_counts: dict[str, Callable[[Actor], QuerySet[Any]]] = {}
 
 def register_today_count(key: str, rows: Callable[[Actor], QuerySet[Any]]) -> None:
     """A card's figure that a large shop's data can make slow to count (a condition across two tables that no index
-    answers: returns whose order is not fully refunded, checkouts no order followed): `rows(actor)` are the rows
+    answers: returns no refund has settled, checkouts no order followed): `rows(actor)` are the rows
     it counts. `count_now_or_stored(key, actor)` counts them live when that is quick; the scheduler recounts every
     registered figure every REFRESH_EVERY (today_counts_refresh), for the views where it is not."""
     from kervan.core.schedule import register_schedule

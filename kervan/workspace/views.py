@@ -14,7 +14,7 @@ from kervan.accounts.actors import Actor
 from kervan.accounts.api_auth import client_ip
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError
-from kervan.workspace.lists import list_spec
+from kervan.workspace.lists import clean_value, list_spec
 from kervan.workspace.models import SavedView
 from kervan.workspace.search import search_sources
 
@@ -41,7 +41,7 @@ def _back(request, fallback: str):
 @login_required
 def global_search(request):
     """One box for customers, orders (by number) and products: each registered source the role may read answers."""
-    words = request.GET.get("q", "").strip()[:100]
+    words = clean_value(request.GET.get("q", ""))[:100]
     actor = _actor(request)
     groups = []
     if words:

@@ -134,11 +134,19 @@ def test_compiled_catalogue_matches_po(entries):
         compiled = gettext.GNUTranslations(mo)
     stale = []
     for entry in _messages(entries):
+        context = entry.get("msgctxt")
         if "msgid_plural" in entry:
-            got = [compiled.ngettext(entry["msgid"], entry["msgid_plural"], n) for n in (1, 2)]
+            ids = (entry["msgid"], entry["msgid_plural"])
+            got = [
+                compiled.npgettext(context, *ids, n) if context is not None else compiled.ngettext(*ids, n)
+                for n in (1, 2)
+            ]
             want = [entry["msgstr[0]"], entry["msgstr[1]"]]
         else:
-            got, want = compiled.gettext(entry["msgid"]), entry["msgstr"]
+            got = (
+                compiled.pgettext(context, entry["msgid"]) if context is not None else compiled.gettext(entry["msgid"])
+            )
+            want = entry["msgstr"]
         if got != want:
             stale.append(entry["msgid"])
     assert not stale, f"django.mo is out of date, compile again: {stale[:5]}"

@@ -11,6 +11,7 @@ from kervan.customers import stats
 from kervan.events.actions import event_record
 from kervan.events.models import CanonicalEvent
 from kervan.orders.actions._checks import aware_or_now
+from kervan.orders.actions.returns import returns_settle
 from kervan.orders.models import Order, OrderStatus, Refund, Return, ReturnReason
 from kervan.orders.rates import refund_converted
 
@@ -71,6 +72,7 @@ def refund_create(
         )
     else:
         order.save(update_fields=["refunded_total", "updated_at"])
+    returns_settle([order.pk])  # the return it names, or all of them once the order is refunded in full
     event_record(
         name=CanonicalEvent.REFUNDED_ORDER,
         occurred_at=occurred_at,

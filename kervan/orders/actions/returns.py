@@ -1,6 +1,9 @@
 """Returns: goods coming back on an order, line by line, with a reason; the stock goes back on the shelf."""
 
+from collections.abc import Iterable
+
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
@@ -12,7 +15,7 @@ from kervan.customers import stats
 from kervan.events.actions import event_record
 from kervan.events.models import CanonicalEvent
 from kervan.orders.actions._checks import aware_or_now, check_line_quantity
-from kervan.orders.models import Order, OrderStatus, Return, ReturnLine, ReturnReason
+from kervan.orders.models import Order, OrderStatus, Refund, Return, ReturnLine, ReturnReason
 
 
 @transaction.atomic
@@ -68,6 +71,7 @@ def return_create(
         external_id=external_id,
         created_at=occurred_at,
         actor=actor.user,
+        waiting=order.refunded_total < order.total,  # nothing to wait for on an order already refunded in full
     )
     for line_id, quantity in wanted.items():
         line = order_lines[line_id]
@@ -105,3 +109,16 @@ def return_create(
         changes={"return": [None, {str(k): v for k, v in wanted.items()}], "reason": [None, reason]},
     )
     return ret, True
+
+
+def returns_settle(order_ids: Iterable[int] | None = None) -> int:
+    """Mark the returns of these orders (all orders: None) that are no longer waiting for money: a refund names the
+    return, or the whole order is refunded. Idempotent; for refunds recorded one by one and for bulk writes (the file
+    import, the demo shop) that write returns and refunds without the actions. Returns how many it settled."""
+    rows = Return.objects.filter(waiting=True).filter(
+        Q(Exists(Refund.objects.filter(return_request=OuterRef("pk"))))
+        | Q(order__refunded_total__gte=F("order__total"))
+    )
+    if order_ids is not None:
+        rows = rows.filter(order_id__in=list(order_ids))
+    return Return.objects.filter(pk__in=rows.values("pk")).update(waiting=False)

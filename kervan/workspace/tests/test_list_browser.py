@@ -1,6 +1,8 @@
 """A real browser on the customer list: filter, save the view, reopen it from the views bar, tick rows and tag them,
 export the ticked rows; the header's search box finds a customer."""
 
+from pathlib import Path
+
 import pytest
 
 from kervan.accounts.models import User
@@ -58,7 +60,7 @@ def test_filter_save_a_view_reopen_it_and_tag_ticked_rows(page):
     page.select_option("select[name=action]", "export")
     with page.expect_download() as download:
         page.click(".bulk-bar button[type=submit]")
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert all(c.email in text for c in izmir) and "Karadeniz" not in text
 
 

@@ -169,3 +169,25 @@ def test_an_empty_list_says_what_to_do_next(admin_client):
     make_customer(city="Rize")
     body = admin_client.get("/customers/", {"city": "Rize", "q": "nobody-like-this"}).content.decode()
     assert "Nothing matches these filters." in body
+
+
+def test_odd_input_never_breaks_a_list(admin_client):
+    make_customer(city="Van")
+    # a cursor made under another sort, a damaged cursor, far-off years, NUL characters
+    first = admin_client.get("/customers/", {"sort": "total_spent", "cols": ["customer"]})
+    assert first.status_code == 200
+    from kervan.core.pagination import encode_cursor
+
+    foreign = encode_cursor(["-stats__total_spent", "12.50", 1])
+    for params in (
+        {"cursor": foreign},
+        {"cursor": "garbage"},
+        {"created_from": "0001-01-01", "created_to": "9999-12-31"},
+        {"q": "a\x00b", "city": "V\x00an"},
+    ):
+        response = admin_client.get("/customers/", params)
+        assert response.status_code == 200, params
+    state = admin_client.get("/customers/", {"created_to": "9999-12-31"}).context["state"]
+    assert "created_to" in state.errors
+    assert "cursor" in admin_client.get("/customers/", {"cursor": foreign}).context["state"].errors
+    assert admin_client.get("/search/", {"q": "V\x00an"}).status_code in (200, 302)

@@ -167,21 +167,24 @@ def test_paid_not_shipped_follows_the_setting(at_now, settings):
     assert "placed 5 days ago or earlier" in page
 
 
-def test_returns_waiting_are_orders_with_a_return_not_fully_refunded(at_now):
+def test_returns_waiting_are_those_no_refund_has_settled(at_now):
     c = make_customer()
 
-    def returned(refund: str | None):
+    def returned(refund: str | None, *, names_the_return: bool = True):
         order = make_order(c, status="delivered", placed_at=NOW - dt.timedelta(days=10), total_lines=((2, "50.00"),))
         line = order.lines.get()
         ret, _ = return_create(
             actor=SYSTEM, order=order, lines=[{"order_line_id": line.pk, "quantity": 1}], reason="size"
         )
         if refund:
-            refund_create(actor=SYSTEM, order=order, amount=refund, return_request=ret)
+            settles = ret if names_the_return else None
+            refund_create(actor=SYSTEM, order=order, amount=refund, return_request=settles)
         return order
 
-    waiting, partly = returned(None), returned("50.00")
-    done = returned("100.00")
+    waiting = returned(None)
+    partly_elsewhere = returned("20.00", names_the_return=False)  # a refund for something else: still waiting
+    settled = returned("50.00")  # the return's own refund (the order is not refunded in full)
+    done = returned("100.00", names_the_return=False)  # the whole order refunded
     make_order(c, status="delivered", placed_at=NOW - dt.timedelta(days=10))  # no return
     refunded_only = make_order(c, status="delivered", placed_at=NOW - dt.timedelta(days=10))
     refund_create(actor=SYSTEM, order=refunded_only, amount="10.00")  # a refund without a return
@@ -190,10 +193,11 @@ def test_returns_waiting_are_orders_with_a_return_not_fully_refunded(at_now):
     page = client.get("/").content.decode()
     assert _figure(page, "today-returns-link") == "2"
     url = _link(page, "today-returns-link")
-    assert url == "/orders/?has_return=unrefunded"
+    assert url == "/orders/?has_return=waiting"
     listed = client.get(url).content.decode()
     assert _list_count(client, url) == "2 results"
-    assert waiting.number in listed and partly.number in listed and done.number not in listed
+    assert waiting.number in listed and partly_elsewhere.number in listed
+    assert settled.number not in listed and done.number not in listed
 
 
 def test_abandoned_checkouts_are_those_of_the_last_24_hours_no_order_followed(at_now):
