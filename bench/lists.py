@@ -380,18 +380,19 @@ def event_cases(vendor: str, probe) -> list[Case]:
     )
     keys = ("e.occurred_at", "e.id")
     customer = probe("SELECT customer_id FROM events_event WHERE customer_id IS NOT NULL ORDER BY id DESC LIMIT 1")
-    common = probe("SELECT name FROM events_event ORDER BY id DESC LIMIT 1")
-    rare = probe(
-        "SELECT name FROM (SELECT name FROM events_event ORDER BY id DESC LIMIT 100000) x GROUP BY name "
-        "ORDER BY count(*) LIMIT 1"
+    # the most and the least frequent names among the latest 100,000 events (the least seen at least 50 times)
+    names = (
+        "SELECT name, count(*) AS n FROM (SELECT name FROM events_event ORDER BY id DESC LIMIT 100000) x GROUP BY name"
     )
+    common = probe(f"SELECT name FROM ({names}) y ORDER BY n DESC LIMIT 1")
+    rare = probe(f"SELECT name FROM ({names}) y WHERE n >= 50 ORDER BY n LIMIT 1", default=common)
     product = probe(
         "SELECT properties FROM events_event WHERE name = 'Viewed Product' ORDER BY id DESC LIMIT 1", default=None
     )
     if isinstance(product, str):
         product = json.loads(product)
     product_id = (product or {}).get("product_id")
-    last = probe("SELECT max(occurred_at) FROM events_event")
+    last = probe("SELECT max(placed_at) FROM orders_order")  # the generated data's last day
     last = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last)).replace(tzinfo=dt.UTC)
     week_ago = (last - dt.timedelta(days=7)).date()
     prop_sql = (

@@ -27,6 +27,8 @@ from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
 from kervan.imports.api import router as imports_router
 from kervan.orders.api import router as orders_router
+from kervan.predictions.api import router as predictions_router
+from kervan.segments.api import router as segments_router
 
 logger = logging.getLogger("kervan.api")
 
@@ -133,5 +135,7 @@ api.add_router("/customers", customers_router)
 api.add_router("/events", events_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
+api.add_router("/segments", segments_router)
 api.add_router("/imports", imports_router)
 api.add_router("/exchange-rates", currency_router)
+api.add_router("/predictions", predictions_router)

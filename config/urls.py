@@ -22,6 +22,8 @@ urlpatterns = [
     path("orders/", include("kervan.orders.urls")),
     path("settings/exchange-rates/", include("kervan.currency.urls")),
     path("imports/", include("kervan.imports.urls")),
+    path("segments/", include("kervan.segments.urls")),
+    path("analytics/", include("kervan.predictions.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "kervan.catalog",
     "kervan.orders",
     "kervan.imports",
+    "kervan.segments",
+    "kervan.predictions",
     "kervan.workspace",
     "kervan.customer360",
 ]  # kervan.demo (the demo-shop generator, `manage.py demo_load`) is added by local.py and test.py only

@@ -37,6 +37,10 @@ def category_choices() -> list[tuple[str, str]]:
 LOW_STOCK_CHOICES = (("yes", gettext_lazy("Low stock")), ("no", gettext_lazy("Stock above the threshold")))
 
 
+def product_export(actor, values: dict, sort: str):
+    return products_export_response(actor=actor, filters=product_filters(values, sort))
+
+
 def _export(request, actor, ids: list[int]):
     # The ticked products with their sales of the last 30 days (the list's default period).
     return products_export_response(actor=actor, filters=selectors.ProductFilters(ids=ids))
@@ -64,6 +68,7 @@ PRODUCT_LIST = ListSpec(
     area="catalog",
     url_name="catalog:products",
     query=product_query,
+    export=product_export,
     row_template="catalog/_rows.html",
     template="catalog/products.html",
     columns=(

@@ -6,11 +6,10 @@ from django.shortcuts import render
 
 from kervan.accounts.decorators import require_access
 from kervan.catalog import selectors
-from kervan.catalog.export import products_export_response
-from kervan.catalog.lists import PRODUCT_LIST, product_filters
+from kervan.catalog.lists import PRODUCT_LIST
 from kervan.catalog.registry import product_panels
 from kervan.core.errors import KervanError
-from kervan.workspace.lists import read_state, render_list, run_query
+from kervan.workspace.lists import export_list, read_state, render_list
 
 
 def _period(values: dict) -> selectors.Period:
@@ -36,10 +35,7 @@ def product_list(request):
 
 @require_access("exports", "read")
 def product_export(request):
-    """The list as filtered on the page (its query string), streamed as CSV; a refused filter is left out."""
-    state = read_state(PRODUCT_LIST, request.GET)
-    run_query(request.actor, state)
-    return products_export_response(actor=request.actor, filters=product_filters(state.applied, state.sort))
+    return export_list(request, PRODUCT_LIST)
 
 
 @require_access("catalog", "read")

@@ -26,6 +26,15 @@ def city_choices() -> list[tuple[str, str]]:
     return [(c, c) for c in cities]
 
 
+def segment_choices() -> list[tuple[str, str]]:
+    """The segments, for the "Segment" filter: kept in the cache by the segments app (which sits above customers and
+    refreshes it whenever a segment changes, and every few minutes), so the list page runs no query for them."""
+    return cache.get(SEGMENT_CHOICES_KEY) or []
+
+
+SEGMENT_CHOICES_KEY = "segments.filter_choices"
+
+
 def tag_choices() -> list[tuple[str, str]]:
     return [(t, t) for t in Tag.objects.order_by("name").values_list("name", flat=True)[:300]]
 
@@ -47,7 +56,17 @@ def customer_filters(values: dict, sort: str) -> selectors.CustomerFilters:
     )
 
 
-LIST_TEXT_FILTERS = ("q", "tag", "city", "consent_email", "consent_sms", "min_spent", "created_from", "created_to")
+LIST_TEXT_FILTERS = (
+    "q",
+    "tag",
+    "city",
+    "consent_email",
+    "consent_sms",
+    "min_spent",
+    "created_from",
+    "created_to",
+    "segment",
+)
 
 
 def customer_query(actor, values: dict, sort: str):
@@ -72,6 +91,10 @@ def _tag(request, actor, ids: list[int]) -> str:
     return ngettext("Tag added to %(count)s customer.", "Tag added to %(count)s customers.", count) % {"count": count}
 
 
+def customer_export(actor, values: dict, sort: str):
+    return customers_export_response(actor=actor, filters=customer_filters(values, sort))
+
+
 def _export(request, actor, ids: list[int]):
     return customers_export_response(actor=actor, filters=selectors.CustomerFilters(ids=ids))
 
@@ -82,6 +105,7 @@ CUSTOMER_LIST = ListSpec(
     area="customers",
     url_name="customers:list",
     query=customer_query,
+    export=customer_export,
     row_template="customers/_rows.html",
     template="customers/list.html",
     columns=(
@@ -104,6 +128,7 @@ CUSTOMER_LIST = ListSpec(
         ),
         Filter("city", gettext_lazy("City"), kind="choice", choices=city_choices),
         Filter("tag", gettext_lazy("Tag"), kind="choice", choices=tag_choices),
+        Filter("segment", gettext_lazy("Segment"), kind="choice", choices=segment_choices),
         Filter("consent_email", gettext_lazy("Email consent"), kind="choice", choices=lambda: CONSENT_CHOICES),
         Filter("consent_sms", gettext_lazy("SMS consent"), kind="choice", choices=lambda: CONSENT_CHOICES),
         Filter(

@@ -53,8 +53,8 @@ class Customer(TimeStampedModel):
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
     source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
-    )
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from", db_index=False
+    )  # indexed for the few merged profiles only (customer_merged_into_idx)
     # Marketing consent per channel for the address messages go to now (email, phone; push per customer), cached
     # from the ledger by customers.consent_state so lists and segments can filter without reading it.
     consent_email = models.CharField(max_length=8, choices=ConsentStatus.choices, blank=True, default="")
@@ -80,6 +80,13 @@ class Customer(TimeStampedModel):
             # The city filter: a small city (0.4% of customers) is read through it instead of a scan of every
             # customer, and the city drop-down's distinct cities come from it (customers.lists.city_choices).
             models.Index(fields=["city"], name="customer_city_idx"),
+            # Only the merged-away profiles (a merge finds the profiles merged into one through it). A full index
+            # would hold a NULL for every active customer, written by every import, and lead SQLite (no statistics
+            # unless ANALYZE ran) to read "merged_into_id IS NULL" through it — every customer, then a sort — instead
+            # of walking the list's order: 70 ms for a page of the newest at 100k customers.
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="customer_merged_into_idx"
+            ),
         ]
 
     def __str__(self) -> str:

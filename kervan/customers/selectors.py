@@ -3,14 +3,16 @@
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.errors import NotFound, check_choice, check_sort
-from kervan.core.filters import date_range, parse_amount
+from kervan.core.filters import date_range, parse_amount, parse_count
 from kervan.core.text import search_fold
 from kervan.customers.consent_state import consent_latest
 from kervan.customers.models import Customer, CustomerStats, CustomFieldDefinition, Identity, Tag, last_order_sort
@@ -39,6 +41,7 @@ STATS_SORTS = ("total_spent", "orders", "last_order")
 # Filters that match at most this many customers are served from those customers (read through the filters' own
 # indexes, then sorted); more, and the list walks the index of its sort key until it has a page (customer_list).
 SELECTIVE = 5000
+IDS_INLINE = 500
 
 
 @dataclass
@@ -54,6 +57,7 @@ class CustomerFilters:
     created_from: str = ""  # YYYY-MM-DD, the shop's days (both ends included)
     created_to: str = ""
     ids: list[int] = field(default_factory=list)  # just these customers (a bulk selection)
+    segment: str = ""  # a segment's id: its members only (kervan.segments keeps them in segment_memberships)
     sort: str = "newest"
     extra: dict = field(default_factory=dict)
 
@@ -80,13 +84,21 @@ def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, 
         ids = list(qs.order_by().values_list("pk", flat=True)[: SELECTIVE + 1])
         if len(ids) <= SELECTIVE:
             key = SORT_KEYS[filters.sort]()
-            # COALESCE(key, key) is the key, in a form no index serves: the database reads the few rows by id and
-            # sorts them, instead of walking the key's index past every customer who is not among them.
-            qs = (qs.filter(pk__in=ids) if ids else qs.none()).annotate(**{by: Coalesce(key, key)})
+            # COALESCE(key, key) is the key, in a form no index serves: the database reads the few matching rows
+            # and sorts them, instead of walking the key's index past every customer who does not match. It reads
+            # them by id (SQLite, or a few hundred on PostgreSQL) or again through the filters' indexes, as for the
+            # ids: PostgreSQL plans an IN list of thousands slower than it reads the rows.
+            if not ids:
+                qs = qs.none()
+            elif connection.vendor == "sqlite" or len(ids) <= IDS_INLINE:
+                qs = qs.filter(pk__in=ids)
+            qs = qs.annotate(**{by: Coalesce(key, key)})
             if filters.sort not in STATS_SORTS:  # the page's stats are read for its rows only, not for every match
                 qs = qs.select_related(None).prefetch_related("stats")
             qs.known_count = len(ids)  # exact: the list's count needs no query (kervan.workspace.lists.count_rows)
             return qs, SORTS[filters.sort]
+    if connection.vendor == "sqlite" and qs is not everyone:
+        qs = _filtered(everyone, filters, many=True)
     if filters.sort in STATS_SORTS:
         # Every customer has a stats row (stats_create_empty), so the join can be an inner one: that lets the
         # database walk the stats index of the sort key and stop after a page, joining each row back to its customer
@@ -97,8 +109,27 @@ def customer_list(*, actor: Actor, filters: CustomerFilters) -> tuple[QuerySet, 
     return qs.annotate(**{by: SORT_KEYS[filters.sort]()}), SORTS[filters.sort]
 
 
-def _filtered(qs: QuerySet, filters: CustomerFilters) -> QuerySet:
-    """`qs` narrowed by `filters` (`qs` itself when none is set); a bad value raises naming its field."""
+class _Likely(Func):
+    """SQLite's planner hint that a condition holds for most rows: without statistics (ANALYZE) it takes any indexed
+    condition for a selective one, and would read a quarter of the customers through the city or stats index and
+    sort them rather than walk the list's order. Only for filters known to match many (customer_list)."""
+
+    template = "likelihood(%(expressions)s, 0.9)"
+    output_field = BooleanField()
+
+
+_LOOKUPS = {"exact": Exact, "gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan}
+
+
+def _filtered(qs: QuerySet, filters: CustomerFilters, *, many: bool = False) -> QuerySet:
+    """`qs` narrowed by `filters` (`qs` itself when none is set); a bad value raises naming its field. `many`: the
+    filters are known to match many customers (SQLite is told so)."""
+
+    def where(qs: QuerySet, field: str, lookup: str, value) -> QuerySet:
+        if many and connection.vendor == "sqlite":
+            return qs.filter(_Likely(_LOOKUPS[lookup](F(field), value)))
+        return qs.filter(**{f"{field}__{lookup}": value})
+
     for word in search_fold(filters.q).split():
         qs = qs.filter(search_key__contains=word)
     if filters.tag:
@@ -111,7 +142,7 @@ def _filtered(qs: QuerySet, filters: CustomerFilters) -> QuerySet:
         else:
             qs = qs.filter(Exists(Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id=tag_id)))
     if filters.city:
-        qs = qs.filter(city=filters.city)
+        qs = where(qs, "city", "exact", filters.city)
     if filters.country:
         qs = qs.filter(country=filters.country.upper())
     for channel in ("email", "sms"):
@@ -120,21 +151,24 @@ def _filtered(qs: QuerySet, filters: CustomerFilters) -> QuerySet:
             check_choice(value, ("granted", "refused", "unknown"), field=f"consent_{channel}")
             qs = qs.filter(**{f"consent_{channel}": "" if value == "unknown" else value})
     if filters.has_orders is True:
-        qs = qs.filter(stats__order_count__gt=0)
+        qs = where(qs, "stats__order_count", "gt", 0)
     elif filters.has_orders is False:
-        qs = qs.filter(stats__order_count=0)
+        qs = where(qs, "stats__order_count", "exact", 0)
     if filters.min_spent:
-        qs = qs.filter(stats__total_spent__gte=parse_amount(filters.min_spent, "min_spent"))
+        qs = where(qs, "stats__total_spent", "gte", parse_amount(filters.min_spent, "min_spent"))
     if filters.created_from or filters.created_to:
         low, high = date_range(
             filters.created_from, filters.created_to, start_field="created_from", end_field="created_to"
         )
         if low:
-            qs = qs.filter(created_at__gte=low)
+            qs = where(qs, "created_at", "gte", low)
         if high:
-            qs = qs.filter(created_at__lt=high)
+            qs = where(qs, "created_at", "lt", high)
     if filters.ids:
         qs = qs.filter(pk__in=filters.ids)
+    if filters.segment:
+        segment_id = parse_count(filters.segment, "segment", low=1, high=2**62)
+        qs = qs.filter(segment_memberships__segment_id=segment_id)  # unique per (segment, customer): no duplicates
     return qs
 
 

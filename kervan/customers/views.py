@@ -11,11 +11,10 @@ from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError
 from kervan.core.web import form_action
 from kervan.customers import actions, consent, custom_fields, selectors
-from kervan.customers.export import customers_export_response
-from kervan.customers.lists import CUSTOMER_LIST, customer_filters
+from kervan.customers.lists import CUSTOMER_LIST
 from kervan.customers.models import CustomFieldDefinition, Gender
 from kervan.customers.profile import PROFILE_FIELDS
-from kervan.workspace.lists import read_state, render_list
+from kervan.workspace.lists import export_list, render_list
 
 
 @require_access("customers", "read")
@@ -25,9 +24,7 @@ def customer_list(request):
 
 @require_access("exports", "read")
 def customer_export(request):
-    """The list as filtered on the page (its query string), streamed as CSV."""
-    state = read_state(CUSTOMER_LIST, request.GET)
-    return customers_export_response(actor=request.actor, filters=customer_filters(state.applied, state.sort))
+    return export_list(request, CUSTOMER_LIST)
 
 
 def _form_profile(request) -> dict:

@@ -90,8 +90,7 @@ def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: s
         job.delimiter = table.delimiter
         job.columns = table.columns
         job.total_rows = table.estimated_rows
-        job.facts = column_facts(table) if kind == ImportKind.ORDERS else {}
-        _first_mapping(job, chosen)
+        _first_mapping(job, chosen, table)
         job.save()
     except BaseException:
         job.file.delete(save=False)
@@ -99,16 +98,18 @@ def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: s
     return job
 
 
-def _first_mapping(job: ImportJob, chosen) -> None:
+def _first_mapping(job: ImportJob, chosen, table) -> None:
     """The mapping and settings a new draft starts with (see import_job_upload)."""
     saved = ImportProfile.objects.filter(source=job.source, kind=job.kind).first()
     if chosen is None and saved is not None and saved.columns == job.columns:
         job.mapping = {c: f for c, f in saved.mapping.items() if c in job.columns}
         job.options = dict(saved.options)
+        _learn(job, table)
         return
     chosen = chosen or preset_for(job.kind, job.columns)
     job.preset = chosen.key if chosen else ""
     job.mapping = guess_mapping(job.kind, job.columns, known=chosen.columns if chosen else None)
+    _learn(job, table)
     options = dict(chosen.settings) if chosen else {}
     if saved is not None:  # the source's habits (currency, time zone …) carry over to a file of another layout
         for name in ("currency", "time_zone", "phone_region", "guest_ids"):
@@ -134,11 +135,31 @@ def _first_mapping(job: ImportJob, chosen) -> None:
     job.options = options
 
 
-def status_values(job: ImportJob, column: str | None) -> list[str]:
-    """The distinct values of the file's status column (None when it has too many to be statuses)."""
+def _learn(job: ImportJob, table) -> None:
+    """Look at an order file once: its columns' values (the status column's to the end), dates and amounts."""
+    if job.kind == ImportKind.ORDERS:
+        status = tuple(c for c, f in job.mapping.items() if f == "status")
+        job.facts = column_facts(table, full=status)
+
+
+def status_values(job: ImportJob, column: str | None) -> list[str] | None:
+    """The distinct values of the file's status column (None when it has too many to be statuses). A column the
+    upload did not read to the end (mapped to status since) is read now, while the draft still has its file."""
     if not column:
         return []
-    return (job.facts or {}).get("values", {}).get(column)
+    facts = job.facts or {}
+    if column not in facts.get("complete", ()) and column in job.columns and job.file:
+        scanned = column_facts(open_table(job.file.path, preview_rows=0), full=(column,))
+        facts.setdefault("values", {})
+        if column in scanned["values"]:
+            facts["values"][column] = scanned["values"][column]
+        else:
+            facts["values"].pop(column, None)
+        facts.setdefault("complete", []).append(column)
+        job.facts = facts
+        if job.pk:
+            ImportJob.objects.filter(pk=job.pk).update(facts=facts)
+    return facts.get("values", {}).get(column)
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from ninja.files import UploadedFile
 
 from kervan.core.api import ERRORS, page_out
 from kervan.core.errors import KervanError
-from kervan.imports import actions, report_text, selectors
+from kervan.imports import actions, report_text, selectors, sources
 from kervan.imports.models import ImportJob, ImportMode
 
 router = Router(tags=["imports"])
@@ -40,8 +40,13 @@ class JobOut(Schema):
     delimiter: str
     columns: list[str]
     mapping: dict[str, str]
+    source: str | None
+    preset: str
+    settings: dict
+    status_values: list[str] | None
     progress: ProgressOut
     counts: CountsOut
+    summary: dict
     failure: str
     created_at: datetime
     started_at: datetime | None
@@ -83,8 +88,13 @@ def job_out(job: ImportJob) -> dict:
         "delimiter": job.delimiter,
         "columns": job.columns,
         "mapping": job.mapping,
+        "source": job.source.key if job.source_id else None,
+        "preset": job.preset,
+        "settings": job.options,
+        "status_values": actions.status_values(job, next((c for c, f in job.mapping.items() if f == "status"), None)),
         "progress": {"processed": job.processed_rows, "total": job.total_rows, "percent": job.progress_percent},
         "counts": job.counts(),
+        "summary": job.summary,
         "failure": report_text.localized(job.failure),
         "created_at": job.created_at,
         "started_at": job.started_at,
@@ -104,19 +114,42 @@ def import_create(
     kind: Form[str],
     mapping: Form[str] = "",
     mode: Form[str] = ImportMode.SKIP,
+    source: Form[str] = "",
+    preset: Form[str] = "",
+    settings: Form[str] = "",
 ):
     """Upload a file and start importing it. `kind`: customers, products or orders. `mapping` (optional) is a JSON
-    object {"column header": "field"}; without it the mapping is guessed from the headers (Turkish or English).
-    `mode`: "skip" (import the good rows, report the bad ones) or "refuse" (import nothing if any row is bad).
-    Answers 202 at once; follow the job at /imports/{id}."""
-    parsed = None
-    if mapping.strip():
+    object {"column header": "field"}; without it the mapping is the source's saved one for the same columns, a
+    preset's (Shopify, WooCommerce, Magento 2, Trendyol, Hepsiburada, UCI invoice lines … recognised from the header,
+    or named in `preset`), or guessed from the headers (Turkish or English). `mode`: "skip" (import the good rows,
+    report the bad ones) or "refuse" (import nothing if any row is bad). `source`: the key (or id) of the store the
+    file comes from — its customer ids and order numbers are scoped to it; a name not known yet creates it.
+    `settings` (orders, optional) is a JSON object: currency, time_zone, date_order (dmy|mdy), decimal (auto|.|,),
+    statuses {status in the file: placed|paid|fulfilled|shipped|delivered|cancelled|returned|refunded|skip},
+    default_status, cancel_prefix, guest_ids, phone_region, sales_channel, marketplace. Every status in the file
+    must be mapped (suggestions fill in the common ones). Answers 202 at once; follow the job at /imports/{id}."""
+    parsed = _json_form(mapping, "mapping")
+    options = _json_form(settings, "settings")
+    store = None
+    if source.strip():
         try:
-            parsed = json.loads(mapping)
-        except ValueError:
-            raise KervanError(_("mapping is not valid JSON."), "invalid_mapping", field="mapping")
-    job = actions.import_job_create(actor=request.auth, kind=kind, upload=file, mapping=parsed, mode=mode)
+            store = sources.source_for_upload(source_id=source.strip())
+        except KervanError:
+            store = sources.source_for_upload(new_name=source.strip())
+    job = actions.import_job_create(
+        actor=request.auth, kind=kind, upload=file, mapping=parsed, mode=mode, source=store, preset=preset,
+        options=options,
+    )  # fmt: skip
     return Status(202, job_out(job))
+
+
+def _json_form(text: str, field: str):
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise KervanError(_("%(field)s is not valid JSON.") % {"field": field}, f"invalid_{field}", field=field)
 
 
 @router.get("/", response={200: JobPageOut, **ERRORS})
@@ -129,6 +162,28 @@ def import_fields(request, kind: str):
     """The fields a mapping may name for `kind` (customer custom fields appear as "custom.<key>")."""
     request.auth.require("imports", "read")
     return [{"name": name, "label": label} for name, label in selectors.import_field_choices(kind)]
+
+
+class PresetOut(Schema):
+    key: str
+    label: str
+    kind: str
+    columns: dict[str, str]
+    settings: dict
+    statuses: dict[str, str]
+
+
+@router.get("/presets", response={200: list[PresetOut], **ERRORS})
+def import_presets(request):
+    """The export layouts recognised without manual mapping (kervan/imports/presets/*.json)."""
+    request.auth.require("imports", "read")
+    from kervan.imports.presets import presets
+
+    return [
+        {"key": p.key, "label": p.label, "kind": p.kind, "columns": p.columns, "settings": p.settings,
+         "statuses": p.statuses}
+        for p in presets().values()
+    ]  # fmt: skip
 
 
 @router.get("/{job_id}", response={200: JobOut, **ERRORS})

@@ -34,7 +34,7 @@ SKIP = "skip"  # not an order to keep (a draft, an abandoned checkout): its rows
 STATUS_CHOICES = (
     *OrderStatus.choices,
     (RETURNED, gettext_lazy("Returned and refunded")),
-    (REFUNDED, gettext_lazy("Refunded")),
+    (REFUNDED, gettext_lazy("Refunded in full")),
     (SKIP, gettext_lazy("Do not import these orders")),
 )
 STATUS_VALUES = tuple(value for value, _label in STATUS_CHOICES)

@@ -74,6 +74,12 @@ ORDER_LEVEL = (
     "tracking_number",
     "refund_items",
 )
+# The line's values, in the order _line reads them; line_item is WooCommerce's encoded lines.
+LINE_SLOTS = ("sku", "title", "quantity", "unit_price", "line_total", "line_discount", "line_tax", "line_shipping",
+              "line_item")  # fmt: skip
+ENCODED = LINE_SLOTS.index("line_item")
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
 # Order-level cells that are contact or address details: one that cannot be read is reported and left out.
 SOFT = {"email", "country"}
 # Two rows of an invoice printed across a minute boundary: dates this close are the same order's (the earliest kept).
@@ -162,8 +168,10 @@ class OrderImport(Importer):
         self.drafts: dict[str, Draft] = {}
         self.number_index = next(i for field_name, i, _p in self.plan if field_name == "order_number")
         self.order_plan = [(f, i, p) for f, i, p in self.plan if f in ORDER_LEVEL]
-        self.line_plan = [(f, i, p) for f, i, p in self.plan if f not in ORDER_LEVEL and f != "order_number"]
-        self.has_lines = bool(self.line_plan)
+        self.line_slots = [
+            (LINE_SLOTS.index(f), i, p, {}) for f, i, p in self.plan if f not in ORDER_LEVEL and f != "order_number"
+        ]
+        self.has_lines = bool(self.line_slots)
         self.summary: dict = {}
         self.planned = None  # kervan.imports.orders_plan.Plan, made once every row is checked
 
@@ -253,7 +261,10 @@ class OrderImport(Importer):
             try:
                 value = parse(raw)
             except KervanError as exc:
-                self.report.error(number, self.column_of[name], raw, exc.detail, exc.code)
+                reason = exc.detail
+                if name == "email":  # a contact detail: the order goes in without it
+                    reason = _("%(detail)s The order is imported without it.") % {"detail": exc.detail}
+                self.report.error(number, self.column_of[name], raw, reason, exc.code)
                 if name in SOFT:
                     raw_seen.setdefault(name, raw)  # reported once for the order, not on each of its rows
                 else:
@@ -275,39 +286,52 @@ class OrderImport(Importer):
             draft.bad = True
 
     def _line(self, draft: Draft, number: int, cells: list[str]) -> bool:
-        """Add the row's line (or WooCommerce's encoded lines) to the draft; True if a cell was bad."""
-        values = {}
+        """Add the row's line (or WooCommerce's encoded lines) to the draft; True if a cell was bad.
+
+        The hot loop of a big file: each line field's parsed values are cached by cell text here (a file has a few
+        thousand products and prices over hundreds of thousands of lines)."""
+        values = [None] * len(LINE_SLOTS)
         bad = False
-        for name, i, parse in self.line_plan:
+        found = False
+        for slot, i, parse, cache in self.line_slots:
             raw = cells[i]
-            if not raw or not (raw := raw.strip()):
+            if not raw:
                 continue
-            try:
-                value = parse(raw)
-            except KervanError as exc:
-                self.report.error(number, self.column_of[name], raw, exc.detail, exc.code)
-                bad = True
-                continue
-            if name == "line_item":
+            value = cache.get(raw)
+            if value is None:
+                text_value = raw.strip()
+                if not text_value:
+                    continue
                 try:
-                    draft.lines.append(self._encoded_line(number, value))
+                    value = parse(text_value)
                 except KervanError as exc:
-                    self.report.error(number, self._column_of_cell(cells, i), raw, exc.detail, exc.code)
+                    self.report.error(number, self.table.columns[i], text_value, exc.detail, exc.code)
                     bad = True
-                continue
-            values[name] = value
-        if bad or not values:
+                    continue
+                if slot == ENCODED:
+                    try:
+                        draft.lines.append(self._encoded_line(number, value))
+                    except KervanError as exc:
+                        self.report.error(number, self.table.columns[i], text_value, exc.detail, exc.code)
+                        bad = True
+                    continue
+                if len(cache) < 200_000:
+                    cache[raw] = value
+            values[slot] = value
+            found = True
+        if bad or not found:
             return bad
-        quantity = values.get("quantity", 1)
-        price = values.get("unit_price")
-        if price is None and "line_total" in values:
-            price = (values["line_total"] / abs(quantity)).quantize(Decimal("0.01"))
+        sku, title, quantity, price, line_total, discount, tax, shipping, _encoded = values
+        if quantity is None:
+            quantity = 1
+        if price is None and line_total is not None:
+            price = (line_total / abs(quantity)).quantize(CENT)
         problem = None
         if price is None:
             problem = ("unit_price", _("A line needs a price."), "missing_unit_price")
         elif price < 0:
             problem = ("unit_price", _("'%(value)s' cannot be negative.") % {"value": price}, "invalid_amount")
-        elif not values.get("sku") and not values.get("title"):
+        elif not sku and not title:
             problem = ("title", _("A line needs a SKU or a product title."), "missing_product")
         if problem is not None:
             name, reason, code = problem
@@ -316,21 +340,9 @@ class OrderImport(Importer):
             self.row_error(number, cells, name, reason, code)
             return True
         draft.lines.append(
-            Line(
-                number,
-                values.get("sku", ""),
-                values.get("title", ""),
-                quantity,
-                price,
-                values.get("line_discount", Decimal(0)),
-                values.get("line_tax", Decimal(0)),
-                values.get("line_shipping", Decimal(0)),
-            )
+            Line(number, sku or "", title or "", quantity, price, discount or ZERO, tax or ZERO, shipping or ZERO)
         )
         return False
-
-    def _column_of_cell(self, cells: list[str], index: int) -> str:
-        return self.table.columns[index]
 
     def _encoded_line(self, number: int, cell: str) -> Line:
         """WooCommerce's "name:Formal shoe|product_id:13|sku:A12|quantity:1|total:8.00|tax:1.44"."""

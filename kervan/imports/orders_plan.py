@@ -78,6 +78,18 @@ class RefundPlan:
     return_index: int | None = None
 
 
+@dataclass(slots=True)
+class PaymentPlan:
+    """A payment of the order (related payment files fill these: method, installments, amount, date)."""
+
+    amount: Decimal
+    at: dt.datetime
+    method: str = "card"
+    installments: int = 1
+    provider: str = ""
+    reference: str = ""
+
+
 @dataclass(slots=True, eq=False)
 class PlannedOrder:
     number: str
@@ -97,6 +109,7 @@ class PlannedOrder:
     refunded: Decimal = ZERO
     returns: list[ReturnPlan] = field(default_factory=list)
     refunds: list[RefundPlan] = field(default_factory=list)
+    payments: list[PaymentPlan] = field(default_factory=list)
     left: list[int] = field(default_factory=list)  # units of each line not yet taken back
     document: bool = False  # a cancellation document kept as a cancelled order of its own
     rate: Decimal | None = None
@@ -147,6 +160,7 @@ class Plan:
             "lines": 0,
             "returns": 0,
             "refunds": 0,
+            "payments": 0,
             "cancellations": 0,
             "guest_orders": 0,
             "orders_unchanged": 0,
@@ -201,6 +215,7 @@ class Plan:
             self.counts["lines"] += len(order.lines)
             self.counts["returns"] += len(order.returns)
             self.counts["refunds"] += len(order.refunds)
+            self.counts["payments"] += len(order.payments)
             if order.status == OrderStatus.CANCELLED:
                 self.counts["cancellations"] += 1
             if order.owner < 0 and self.new_customers[-1 - order.owner].guest:
@@ -302,29 +317,21 @@ class Plan:
         return self.phones[key]
 
     def _known_products(self, good):
-        """Drop the orders with a line that has neither a product title nor a SKU of the catalogue (reported)."""
+        """The catalogue's variants of the file's SKUs: a line of a known SKU is linked to it (and takes its title
+        when the row has none); an unknown SKU without a title is its own title (Olist's items name a product id
+        only)."""
         self.variants: dict[str, tuple[int, str]] = {}  # sku → (variant id, its title)
         skus = sorted({line.sku for draft, _s, _k in good for line in draft.lines if line.sku})
         for start in range(0, len(skus), 900):
             chunk = skus[start : start + 900]
             for variant in Variant.objects.filter(sku__in=chunk).select_related("product"):
                 self.variants[variant.sku] = (variant.pk, str(variant)[:255])
-        kept = []
-        for draft, status, keys in good:
-            missing = [line for line in draft.lines if not line.title and line.sku not in self.variants]
-            if missing:
-                line = missing[0]
-                self.report.error(
-                    line.row,
-                    self.importer.column_of_field("sku") or self.importer.column_of_field("title"),
-                    line.sku,
-                    _("SKU '%(sku)s' is not in the catalogue and the row has no product title.") % {"sku": line.sku},
-                    "unknown_sku",
-                )
-                self._skip(draft)
-                continue
-            kept.append((draft, status, keys))
-        return kept
+        for draft, _status, _keys in good:
+            for line in draft.lines:
+                if not line.title:
+                    known = self.variants.get(line.sku)
+                    line.title = known[1] if known else line.sku
+        return good
 
     def _not_imported_before(self, good):
         """Orders of this source imported before are left as they are (unchanged), or reported if the file now says

@@ -261,37 +261,44 @@ DISTINCT_LIMIT = 50  # a column with more different values than this is not a li
 SAMPLE_ROWS = 20_000  # rows read to tell a file's date order and decimal separator
 
 
-def column_facts(table: Table) -> dict:
-    """What the whole file says about its columns, read once at upload: {"values": {column: [its distinct values]}}
-    for the columns with at most DISTINCT_LIMIT of them (a status column's list for the status mapping), and
-    {"date_order": {column: "dmy"|"mdy"}, "decimal": {column: "."|","}} for the columns whose first rows show it."""
+def column_facts(table: Table, full: tuple[str, ...] = ()) -> dict:
+    """What the file says about its columns, read at upload: {"values": {column: [its distinct values]}} for the
+    columns with at most DISTINCT_LIMIT of them in the first SAMPLE_ROWS rows — in every row for the `full` columns
+    (the status column: the status mapping must list every value) — and {"date_order": {column: "dmy"|"mdy"},
+    "decimal": {column: "."|","}} for the columns whose first rows show it. "complete" lists the columns whose
+    values were read to the end of the file."""
     from kervan.imports.values import date_order_of, decimal_separator_of
 
     width = len(table.columns)
     distinct: list[dict[str, None] | None] = [{} for _ in range(width)]
     samples: list[list[str]] = [[] for _ in range(width)]
     tracked = set(range(width))
+    to_end = {table.columns.index(c) for c in full if c in table.columns}
     for count, (_number, cells) in enumerate(table.rows()):
+        if count == SAMPLE_ROWS:
+            tracked &= to_end
+            if not tracked:
+                break
         if count < SAMPLE_ROWS:
             for i, cell in enumerate(cells):
                 if cell and len(samples[i]) < 2000 and cell not in samples[i][-1:]:
                     samples[i].append(cell)
-        if not tracked:
-            if count >= SAMPLE_ROWS:
-                break
-            continue
-        for i in list(tracked):
+        for i in tracked:
             cell = cells[i].strip()
             seen = distinct[i]
             if cell and cell not in seen:
                 seen[cell] = None
                 if len(seen) > DISTINCT_LIMIT:
                     distinct[i] = None
-                    tracked.discard(i)
-    facts: dict = {"values": {}, "date_order": {}, "decimal": {}}
+        tracked = {i for i in tracked if distinct[i] is not None}
+    else:
+        count = -1  # the file ended: every tracked column was read to its end
+    facts: dict = {"values": {}, "date_order": {}, "decimal": {}, "complete": []}
     for i, column in enumerate(table.columns):
         if distinct[i] is not None:
             facts["values"][column] = sorted(distinct[i])
+            if count == -1 or i in to_end:
+                facts["complete"].append(column)
         order = date_order_of(samples[i])
         if order:
             facts["date_order"][column] = order

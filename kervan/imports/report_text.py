@@ -20,6 +20,7 @@ from django.utils.translation.trans_real import translation as catalogue_for
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 # Values the user wrote (a cell, a SKU, an order number, a file name): never translated.
 VERBATIM = {"value", "sku", "number", "name", "error", "limit", "low", "high", "max", "choices", "count", "n"}
+VERBATIM |= {"first", "other"}  # two cells of an order's rows that disagree (kervan.imports.orders_plan)
 # A message id must have at least this much fixed text to be matched: "%(field)s: %(message)s" alone is too loose.
 MIN_FIXED = 6
 DEPTH = 3

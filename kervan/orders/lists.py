@@ -151,6 +151,10 @@ def orders_export_response(*, actor, filters: selectors.OrderFilters) -> Streami
     return response
 
 
+def order_export(actor, values: dict, sort: str):
+    return orders_export_response(actor=actor, filters=order_filters(values, sort))
+
+
 def _export(request, actor, ids: list[int]):
     return orders_export_response(actor=actor, filters=selectors.OrderFilters(ids=ids))
 
@@ -188,6 +192,7 @@ ORDER_LIST = ListSpec(
     area="orders",
     url_name="orders:list",
     query=order_query,
+    export=order_export,
     row_template="orders/_rows.html",
     template="orders/list.html",
     columns=(

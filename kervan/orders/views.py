@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST
 from kervan.accounts.decorators import require_access
 from kervan.core.web import form_action
 from kervan.orders import actions, selectors
-from kervan.orders.lists import ORDER_LIST, order_filters, orders_export_response
+from kervan.orders.lists import ORDER_LIST
 from kervan.orders.models import NEXT_STATUSES, OrderStatus, ReturnReason
-from kervan.workspace.lists import read_state, render_list, run_query
+from kervan.workspace.lists import export_list, render_list
 
 
 @require_access("orders", "read")
@@ -21,11 +21,7 @@ def order_list(request):
 
 @require_access("exports", "read")
 def order_export(request):
-    """The list as filtered on the page (its query string), streamed as CSV; a refused filter is left out, as the
-    page leaves it out."""
-    state = read_state(ORDER_LIST, request.GET)
-    run_query(request.actor, state)
-    return orders_export_response(actor=request.actor, filters=order_filters(state.applied, state.sort))
+    return export_list(request, ORDER_LIST)
 
 
 @require_access("orders", "read")

@@ -95,6 +95,8 @@ class ListSpec:
     empty_action: tuple[Any, str] | None = None  # (label, url name) of the button the empty state offers
     multi: tuple[str, ...] = ()  # filters that take several values (?status=paid&status=placed)
     template: str = "workspace/list.html"  # a list's own page may extend it (its buttons in block list_actions)
+    # (actor, {filter key: raw value}, sort) → the whole filtered list as a streamed CSV download (None: no export)
+    export: Callable[[Any, dict[str, Any], str], HttpResponseBase] | None = None
 
     @property
     def default_sort(self) -> str:
@@ -111,6 +113,18 @@ def register_list(spec: ListSpec) -> None:
     if _lists.get(spec.key, spec) != spec:
         raise ValueError(f"list '{spec.key}' is already registered")
     _lists[spec.key] = spec
+
+
+def register_bulk_action(list_key: str, action: BulkAction) -> None:
+    """Add a bulk action to a list another app registered ("Add to a list" on the customers, from the segments app),
+    from the adding app's AppConfig.ready(). The registered spec's tuple is extended in place (the same object the
+    owning app renders), once per action key."""
+    spec = _lists.get(list_key)
+    if spec is None:
+        raise ValueError(f"list '{list_key}' is not registered")
+    if any(a.key == action.key for a in spec.bulk):
+        return
+    object.__setattr__(spec, "bulk", (*spec.bulk, action))
 
 
 def list_spec(key: str) -> ListSpec | None:
@@ -283,6 +297,15 @@ def render_list(request: Any, spec: ListSpec, *, context: dict[str, Any] | None 
             ],
         },
     )
+
+
+def export_list(request: Any, spec: ListSpec) -> HttpResponseBase:
+    """The list as filtered on its page (the same query string), streamed by the spec's export: a filter the page
+    refused is left out here too, so the file holds what the page showed."""
+    assert spec.export is not None, f"list '{spec.key}' has no export"
+    state = read_state(spec, request.GET)
+    run_query(request.actor, state)
+    return spec.export(request.actor, state.applied, state.sort)
 
 
 def _count_text(count: Count) -> str:

@@ -233,3 +233,17 @@ def test_sqlite_walks_the_stats_index_for_the_stats_sorts(shop, sort):
     plan = explain(CustomerFilters(sort=sort))
     assert f"SCAN customers_customerstats USING INDEX {INDEX_OF[sort]}" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")
+def test_sqlite_walks_the_list_order_when_indexed_filters_match_many(shop, monkeypatch):
+    """Without statistics SQLite takes any indexed condition for a selective one (it would read every matching
+    customer through the city or stats index and sort them); told that they match many, it walks the list's order.
+    The few matches of a selective filter it reads by id."""
+    monkeypatch.setattr(selectors, "SELECTIVE", 0)
+    filters = CustomerFilters(city="Kars", has_orders=True, min_spent="10", created_from="2020-01-01")
+    plan = explain(filters)
+    assert "customers_customer USING INDEX customer_created_idx" in plan and "TEMP B-TREE" not in plan, plan
+    monkeypatch.setattr(selectors, "SELECTIVE", 5000)
+    plan = explain(CustomerFilters(city="Kars", sort="total_spent"))  # few: read by id and sorted
+    assert "INTEGER PRIMARY KEY" in plan and "stats_spent_idx" not in plan, plan

@@ -138,11 +138,12 @@ def test_a_bad_value_is_flagged_beside_its_filter_and_the_others_stay_applied(ad
         ({"until": "2026-13-01"}, "until"),
         ({"since": "2026-03-05", "until": "2026-03-01"}, "until"),
         ({"name": "x" * 101}, "name"),
-        ({"prop": "product_id=1\x00"}, "prop"),
-        ({"name": "Viewed\x00Page"}, "name"),
     ):
         refused = admin_client.get("/events/", query)
         assert refused.status_code == 200 and set(refused.context["state"].errors) == {field}, query
+    # NUL characters (which no column holds) are dropped from what was typed, as on every list
+    cleaned = admin_client.get("/events/", {"prop": "product_id=1\x00", "name": "Viewed\x00 Page"})
+    assert cleaned.status_code == 200 and cleaned.context["state"].applied["prop"] == "product_id=1"
 
 
 def _poll_after(body: str) -> str:

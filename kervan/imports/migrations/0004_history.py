@@ -5,58 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0002_scheduled_job'),
-        ('imports', '0003_verbose_names'),
+        ("core", "0002_scheduled_job"),
+        ("imports", "0003_verbose_names"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='errors_stored',
+            model_name="importjob",
+            name="errors_stored",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='facts',
+            model_name="importjob",
+            name="facts",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='options',
+            model_name="importjob",
+            name="options",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='preset',
+            model_name="importjob",
+            name="preset",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='source',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.source'),
+            model_name="importjob",
+            name="source",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="core.source"
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='summary',
+            model_name="importjob",
+            name="summary",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name='ImportProfile',
+            name="ImportProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('customers', 'Customers'), ('products', 'Products'), ('orders', 'Orders')], max_length=10)),
-                ('columns', models.JSONField(default=list)),
-                ('mapping', models.JSONField(default=dict)),
-                ('options', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("customers", "Customers"), ("products", "Products"), ("orders", "Orders")],
+                        max_length=10,
+                    ),
+                ),
+                ("columns", models.JSONField(default=list)),
+                ("mapping", models.JSONField(default=dict)),
+                ("options", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "source",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="core.source"),
+                ),
             ],
             options={
-                'verbose_name': 'saved import settings',
-                'verbose_name_plural': 'saved import settings',
-                'constraints': [models.UniqueConstraint(fields=('source', 'kind'), name='import_profile_unique')],
+                "verbose_name": "saved import settings",
+                "verbose_name_plural": "saved import settings",
+                "constraints": [models.UniqueConstraint(fields=("source", "kind"), name="import_profile_unique")],
             },
         ),
     ]

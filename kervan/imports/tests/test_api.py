@@ -144,3 +144,35 @@ def test_fields_endpoint(client_for):
     names = [f["name"] for f in client_for().get("/api/v1/imports/fields", {"kind": "products"}).json()]
     assert names[:3] == ["sku", "title", "variant_title"]
     assert client_for().get("/api/v1/imports/fields", {"kind": "x"}).json()["code"] == "invalid_kind"
+
+
+def test_an_order_history_with_its_store_settings_and_statuses(client_for, django_capture_on_commit_callbacks):
+    client = client_for()
+    rows = [
+        ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+        ["536365", "85123A", "HEART", "6", "12/1/2010 8:26", "2.55", "17850", "United Kingdom"],
+        ["C536379", "85123A", "HEART", "-1", "12/2/2010 9:00", "2.55", "17850", "United Kingdom"],
+    ]
+    settings = json.dumps({"currency": "GBP", "time_zone": "Europe/London"})
+    refused = post(
+        client, csv_file(rows), django_capture_on_commit_callbacks, kind="orders", settings='{"currency": "ZZZ"}'
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_currency"
+    assert ImportJob.objects.count() == 0
+    response = post(
+        client, csv_file(rows), django_capture_on_commit_callbacks, kind="orders", settings=settings, source="UK shop"
+    )
+    assert response.status_code == 202, response.content
+    body = client.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert (body["source"], body["preset"], body["status"]) == ("uk-shop", "uci_online_retail", "done")
+    assert body["settings"]["currency"] == "GBP" and body["settings"]["cancel_prefix"] == "C"
+    assert {k: body["summary"][k] for k in ("orders", "returns", "refunds", "customers_created")} == {
+        "orders": 1,
+        "returns": 1,
+        "refunds": 1,
+        "customers_created": 1,
+    }
+    presets = client.get("/api/v1/imports/presets").json()
+    assert {"shopify_orders", "woocommerce_orders", "uci_online_retail", "trendyol_orders"} <= {
+        p["key"] for p in presets
+    }

@@ -76,26 +76,25 @@ def test_reimport_does_not_duplicate_orders(run_import, mug):
     assert CustomerStats.objects.get().order_count == 2
 
 
-def test_a_bad_line_skips_its_whole_order_and_reports_every_row(run_import, mug):
+def test_a_bad_line_skips_its_whole_order_and_each_failure_is_reported_once_for_its_real_reason(run_import, mug):
     rows = [
         *ROWS,
         ["1003", "2024-04-02", "mehmet@example.com", "", "Mehmet Kaya", "", "Kalem", "1", "5", "", ""],
         ["1003", "", "", "", "", "", "Silgi", "0", "2", "", ""],  # quantity 0
         ["1004", "", "zeynep@example.com", "", "", "", "Kalem", "1", "5", "", ""],  # no date
-        ["1005", "2024-04-02", "", "", "", "YOK-1", "", "1", "5", "", ""],  # no customer, unknown SKU
+        ["1005", "2024-04-02", "", "", "", "YOK-1", "", "1", "5", "", ""],  # a guest, a SKU the catalogue lacks
     ]
     job = run_import("orders", csv_file([HEADER, *rows]))
-    report = list(job.row_errors.order_by("row", "id").values_list("row", "column", "code"))
+    report = list(job.row_errors.order_by("row", "id").values_list("row", "column", "code", "reason"))
     assert report == [
-        (5, "Sipariş No", "order_has_errors"),
-        (6, "Adet", "invalid_quantity"),
-        (7, "Sipariş Tarihi", "missing_date"),
-        (8, "E-posta", "missing_identity"),
-        (8, "SKU", "unknown_sku"),
+        (6, "Adet", "invalid_quantity", "'0': a quantity cannot be 0."),
+        (7, "Sipariş Tarihi", "missing_date", "An order needs a date."),
     ]
-    assert (job.imported, job.skipped) == (3, 4)
-    assert set(Order.objects.values_list("external_id", flat=True)) == {"1001", "1002"}
+    assert (job.imported, job.skipped) == (4, 3)
+    assert set(Order.objects.values_list("external_id", flat=True)) == {"1001", "1002", "1005"}
     assert not Customer.objects.filter(email="mehmet@example.com").exists()
+    guest_line = OrderLine.objects.get(order__external_id="1005")
+    assert (guest_line.sku, guest_line.title, guest_line.variant_id) == ("YOK-1", "YOK-1", None)
 
 
 def test_refuse_mode_writes_no_order_and_no_customer(run_import, mug):
@@ -119,20 +118,13 @@ def test_xlsx_orders(run_import):
 
 
 @pytest.mark.parametrize("mode", ["skip", "refuse"])
-def test_an_order_refused_by_the_orders_app_is_reported_and_refuse_mode_rolls_back(run_import, mug, monkeypatch, mode):
-    from kervan.core.errors import KervanError
-    from kervan.orders import actions
-
-    real = actions.order_create
-
-    def picky(**kwargs):
-        if kwargs["new_order"].external_id == "1002":
-            raise KervanError("This order cannot be recorded.", "refused_by_orders")
-        return real(**kwargs)
-
-    monkeypatch.setattr(actions, "order_create", picky)
-    job = run_import("orders", csv_file([HEADER, *ROWS]), mode=mode)
-    assert list(job.row_errors.values_list("row", "code")) == [(4, "refused_by_orders")]
+def test_an_order_that_cannot_be_recorded_is_reported_and_refuse_mode_rolls_back(run_import, mug, mode):
+    header = [*HEADER, "İade Tutarı"]
+    rows = [[*row, ""] for row in ROWS]
+    rows[2][-1] = "99"  # refunds more than the order's total
+    job = run_import("orders", csv_file([header, *rows]), mode=mode)
+    assert list(job.row_errors.values_list("row", "code")) == [(4, "invalid_refund")]
+    assert job.row_errors.get().reason == "Order 1002: the refunds come to more than its total."
     if mode == "skip":
         assert job.status == ImportStatus.DONE and (job.imported, job.skipped) == (2, 1)
         assert list(Order.objects.values_list("external_id", flat=True)) == ["1001"]

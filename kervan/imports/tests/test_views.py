@@ -49,7 +49,10 @@ def test_mapping_page_refuses_a_mapping_without_email_or_phone(admin_client):
     admin_client.post(reverse("imports:list"), {"kind": "customers", "file": csv_file(ROWS)})
     job = ImportJob.objects.get()
     response = admin_client.post(reverse("imports:mapping", args=[job.pk]), {"map_0": "first_name", "mode": "skip"})
-    assert response.status_code == 400 and "Map a column to email or phone" in response.content.decode()
+    assert response.status_code == 400
+    assert "Map a column to each of these fields: Email, Phone or Customer id (in the store)." in (
+        response.content.decode()
+    )
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
 
@@ -111,3 +114,44 @@ def test_marketing_may_import_customers_but_not_orders(django_capture_on_commit_
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
     response = client.post(reverse("imports:list"), {"kind": "orders", "file": csv_file(order_rows)})
     assert response.status_code == 403 and ImportJob.objects.count() == 0
+
+
+def test_order_file_settings_and_status_mapping_on_the_mapping_page(admin_client, django_capture_on_commit_callbacks):
+    """The statuses the file writes are listed with suggestions, a choice replaces one, the file's currency and time
+    zone are set beside the columns; an unmapped status is refused on the page, nothing written."""
+    from kervan.core.models import Source
+    from kervan.imports.models import ImportProfile
+    from kervan.orders.models import Order
+
+    rows = [
+        ["order_id", "customer_id", "order_date", "status", "product_name", "price"],
+        ["o1", "c1", "2011-01-05 08:26", "approved", "Lamba", "10.00"],
+        ["o2", "c2", "2011-01-06 09:00", "by pigeon", "Vazo", "20.00"],
+    ]
+    response = admin_client.post(
+        reverse("imports:list"), {"kind": "orders", "file": csv_file(rows), "new_source": "UK shop"}
+    )
+    job = ImportJob.objects.get()
+    assert job.source.name == "UK shop"
+    html = admin_client.get(response.url).content.decode()
+    assert 'name="status_value_0" value="approved"' in html and 'name="status_value_1" value="by pigeon"' in html
+    assert '<option value="paid" selected>' in html  # approved → paid, suggested
+    form = {"map_0": "order_number", "map_1": "customer_id", "map_2": "placed_at", "map_3": "status",
+            "map_4": "title", "map_5": "unit_price", "mode": "skip", "currency": "GBP", "time_zone": "Europe/London",
+            "date_order": "dmy", "decimal": "auto", "default_status": "delivered", "cancel_prefix": "",
+            "guest_ids": "", "phone_region": "", "status_value_0": "approved", "status_0": "paid",
+            "status_value_1": "by pigeon", "status_1": ""}  # fmt: skip
+    refused = admin_client.post(response.url, form)
+    assert refused.status_code == 400 and "&#x27;by pigeon&#x27;" in refused.content.decode()
+    assert Order.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin_client.post(response.url, {**form, "status_1": "shipped"})
+    assert done.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE, job.failure
+    assert dict(Order.objects.values_list("number", "status")) == {"o1": "paid", "o2": "shipped"}
+    assert set(Order.objects.values_list("currency", flat=True)) == {"GBP"}
+    saved = ImportProfile.objects.get(source=Source.objects.get(name="UK shop"))
+    assert saved.options["statuses"]["by pigeon"] == "shipped" and saved.options["currency"] == "GBP"
+    detail = admin_client.get(response.url.replace("mapping/", "")).content.decode()
+    assert 'id="import-summary"' in detail

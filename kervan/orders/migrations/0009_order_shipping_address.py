@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0008_today_indexes'),
+        ("orders", "0008_today_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='shipping_city',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="order",
+            name="shipping_city",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_country',
-            field=models.CharField(blank=True, default='', max_length=2),
+            model_name="order",
+            name="shipping_country",
+            field=models.CharField(blank=True, default="", max_length=2),
         ),
     ]

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from kervan.predictions import views
+
+app_name = "predictions"
+urlpatterns = [path("rfm/", views.rfm_page, name="rfm")]
