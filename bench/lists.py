@@ -259,9 +259,9 @@ def order_cases(vendor: str, probe) -> list[Case]:
             [f"%{w}%" for w in name_words],
         ),
         "filter status shipped": ({"status": "shipped"}, ["o.status = 'shipped'"], []),
-        "filter status cancelled or refunded": (
-            {"status": ["cancelled", "refunded"]},
-            ["o.status IN ('cancelled', 'refunded')"],
+        "filter status placed or paid": (
+            {"status": ["placed", "paid"]},
+            ["o.status IN ('placed', 'paid')"],
             [],
         ),
         f"filter sales channel {channel}": ({"sales_channel": channel}, ["o.sales_channel = %s"], [channel]),

@@ -32,6 +32,7 @@ from kervan.imports import bulk
 from kervan.imports.customers_write import CUSTOMER_COLUMNS
 from kervan.imports.orders_plan import GUEST_TAG, Plan, PlannedOrder
 from kervan.imports.sources import import_source
+from kervan.orders.actions.returns import returns_settle
 from kervan.orders.models import (
     Order,
     OrderLine,
@@ -404,8 +405,6 @@ class OrderWriter:
         if rebuilt:
             self.importer.timings["indexes_seconds"] = round(time.perf_counter() - written, 3)
         if returns:  # returns refunded in the same file stop waiting for their money
-            from kervan.orders.actions.returns import returns_settle
-
             with_returns = sorted({row[1] for row in returns})
             for start in range(0, len(with_returns), 5000):
                 returns_settle(with_returns[start : start + 5000])

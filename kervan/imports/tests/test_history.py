@@ -564,3 +564,29 @@ def test_an_unreadable_email_is_reported_and_the_order_kept(run):
     order = Order.objects.get()
     assert (order.total, order.shipping_country, order.lines.count()) == (Decimal("7.00"), "", 2)
     assert list(order.customer.tags.values_list("name", flat=True)) == ["guest"]
+
+
+@needs_data
+def test_the_real_magento_customer_samples(admin_actor, django_capture_on_commit_callbacks):
+    """Magento 2's own import samples, read where they are. The composite one (a street with a line break) has the
+    placeholder phone 123456789: its row is reported for it, with that reason."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    jobs = []
+    for name in ("customer_composite.csv", "customer.csv"):
+        path = DATA / "magento2" / name
+        with django_capture_on_commit_callbacks(execute=True):
+            job = actions.import_job_upload(
+                actor=admin_actor, kind="customers", upload=SimpleUploadedFile(name, path.read_bytes())
+            )
+            assert job.preset == "magento2_customers"
+            actions.import_job_start(actor=admin_actor, job=job)
+        job.refresh_from_db()
+        jobs.append(job)
+    composite, main = jobs
+    assert list(composite.row_errors.values_list("row", "column", "reason")) == [
+        (2, "_address_telephone", "'123456789' is not a valid phone number.")
+    ]
+    assert main.status == ImportStatus.DONE and (main.imported, main.skipped) == (1, 0)
+    jon = Customer.objects.get()
+    assert (jon.email, jon.first_name, jon.last_name) == ("jondoe@example.com", "Jon", "Doe")
