@@ -41,7 +41,7 @@ def product_export(actor, values: dict, sort: str):
     return products_export_response(actor=actor, filters=product_filters(values, sort))
 
 
-def _export(request, actor, ids: list[int]):
+def _export(request, actor, ids: list[int], value: str):
     # The ticked products with their sales of the last 30 days (the list's default period).
     return products_export_response(actor=actor, filters=selectors.ProductFilters(ids=ids))
 

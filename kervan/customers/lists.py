@@ -86,8 +86,8 @@ def customer_search(actor, words: str, limit: int) -> list[SearchHit]:
     ]
 
 
-def _tag(request, actor, ids: list[int]) -> str:
-    count = actions.customers_tag(actor=actor, customer_ids=ids, tag=request.POST.get("value", ""))
+def _tag(request, actor, ids: list[int], value: str) -> str:
+    count = actions.customers_tag(actor=actor, customer_ids=ids, tag=value)
     return ngettext("Tag added to %(count)s customer.", "Tag added to %(count)s customers.", count) % {"count": count}
 
 
@@ -95,7 +95,7 @@ def customer_export(actor, values: dict, sort: str):
     return customers_export_response(actor=actor, filters=customer_filters(values, sort))
 
 
-def _export(request, actor, ids: list[int]):
+def _export(request, actor, ids: list[int], value: str):
     return customers_export_response(actor=actor, filters=selectors.CustomerFilters(ids=ids))
 
 

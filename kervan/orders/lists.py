@@ -155,14 +155,14 @@ def order_export(actor, values: dict, sort: str):
     return orders_export_response(actor=actor, filters=order_filters(values, sort))
 
 
-def _export(request, actor, ids: list[int]):
+def _export(request, actor, ids: list[int], value: str):
     return orders_export_response(actor=actor, filters=selectors.OrderFilters(ids=ids))
 
 
-def _tag_customers(request, actor, ids: list[int]) -> str:
+def _tag_customers(request, actor, ids: list[int], value: str) -> str:
     qs, _order = selectors.order_list(actor=actor, filters=selectors.OrderFilters(ids=ids))
     customer_ids = sorted(set(qs.values_list("customer_id", flat=True)))
-    count = customers_tag(actor=actor, customer_ids=customer_ids, tag=request.POST.get("value", ""))
+    count = customers_tag(actor=actor, customer_ids=customer_ids, tag=value)
     return ngettext("Tag added to %(count)s customer.", "Tag added to %(count)s customers.", count) % {"count": count}
 
 

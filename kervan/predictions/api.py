@@ -52,7 +52,7 @@ class FitOut(Schema):
     days_needed: int
 
 
-class SegmentOut(Schema):
+class RfmSegmentOut(Schema):
     code: str
     label: str
     count: int
@@ -64,7 +64,7 @@ class SegmentOut(Schema):
 class RfmOut(Schema):
     fit: FitOut | None
     grid: list[list[int]]  # rows R 5..1, columns F 1..5
-    segments: list[SegmentOut]
+    segments: list[RfmSegmentOut]
 
 
 @router.get("/customers/{customer_id}", response={200: PredictionOut, **ERRORS})

@@ -12,11 +12,11 @@ def _chips(customer):
     return {"customer_segments": customer_segments(customer_id=customer.pk)}
 
 
-def _add_to_list(request, actor, ids: list[int]) -> str:
+def _add_to_list(request, actor, ids: list[int], value: str) -> str:
     from kervan.segments.actions import segment_create, static_list_add
     from kervan.segments.models import Segment
 
-    name = request.POST.get("value", "").strip()
+    name = value.strip()
     if not name:
         raise KervanError(_("Name the list to add the customers to."), "invalid_name", field="value")
     segment = Segment.objects.filter(kind=Segment.Kind.STATIC, name=name).first()

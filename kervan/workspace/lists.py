@@ -66,14 +66,15 @@ class Filter:
 
 @dataclass(frozen=True)
 class BulkAction:
-    """Something to do with the ticked rows. `run(request, actor, ids)` returns a message for the next page, or a
-    response (a CSV download)."""
+    """Something to do with the ticked rows. `run(request, actor, ids, value)` returns a message for the next page,
+    or a response (a CSV download); `value` is what was typed in the action's own box (the tag to add), if it has
+    one (`needs_value`)."""
 
     key: str
     label: Any
     area: str
     access: str
-    run: Callable[[HttpRequest, Any, list[int]], str | HttpResponseBase]
+    run: Callable[[HttpRequest, Any, list[int], str], str | HttpResponseBase]
     needs_value: Any = None  # a label when the action takes a value (the tag to add)
     confirm: Any = None  # a question asked before it runs
 
@@ -150,8 +151,9 @@ def count_rows(qs: QuerySet[Any], *, exact: bool = False) -> Count:
     that is not checked by counting. SQLite has no estimate; its lists are small enough to count (100k customers
     count in milliseconds). A selector that has already counted its rows (it read their ids) sets `qs.known_count`,
     which is the answer."""
-    if getattr(qs, "known_count", None) is not None:
-        return Count(qs.known_count, True)
+    known = getattr(qs, "known_count", None)
+    if known is not None:
+        return Count(int(known), True)
     qs = qs.order_by()
     if exact or connection.vendor != "postgresql":
         return Count(qs.count(), True)

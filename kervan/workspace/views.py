@@ -122,7 +122,7 @@ def bulk_action(request, list_key: str):
         messages.error(request, _("Choose at most %(max)s rows at once.") % {"max": MAX_BULK_IDS})
         return _back(request, spec.url_name)
     try:
-        outcome = action.run(request, actor, ids)
+        outcome = action.run(request, actor, ids, request.POST.get(f"value-{action.key}", ""))
     except KervanError as exc:
         messages.error(request, exc.detail)
         return _back(request, spec.url_name)

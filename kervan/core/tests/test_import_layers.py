@@ -76,3 +76,28 @@ def test_the_walk_sees_imports():
     graph = _app_imports()
     assert "customers" in graph["orders"] and "core" in graph["customers"]
     assert _cycle({"a": {"b": {"x"}}, "b": {"a": {"y"}}}) == ["a", "b", "a"]
+
+
+def test_api_schemas_have_distinct_names():
+    """django-ninja names an OpenAPI component after its class: two apps' `SegmentOut` would share one component,
+    and one of the two endpoints would be documented (and fuzzed) with the other's shape."""
+    import collections
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    owners = collections.defaultdict(set)
+    for info in pkgutil.walk_packages(kervan.__path__, "kervan."):
+        if (
+            ".tests" in info.name
+            or ".migrations" in info.name
+            or info.name.rsplit(".", 1)[-1] not in ("api", "schemas")
+        ):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
+                owners[name].add(module.__name__)
+    assert {name: sorted(m) for name, m in owners.items() if len(m) > 1} == {}
+    assert owners, "the walk found no API schemas"

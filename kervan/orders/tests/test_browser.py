@@ -68,7 +68,7 @@ def test_filter_save_a_view_bulk_actions_and_the_global_search(page, live_server
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.select_option("select[name=action]", "tag_customers")
-    page.fill("#bulk-form input[name=value]", "Pazaryeri müşterisi")
+    page.fill("#bulk-form input[name=value-tag_customers]", "Pazaryeri müşterisi")
     page.click("#bulk-form .bulk-bar button[type=submit]")
     page.wait_for_selector("ul.messages")
     assert "Tag added to 2 customers." in page.locator("ul.messages").inner_text()

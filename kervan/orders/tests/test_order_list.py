@@ -254,7 +254,12 @@ def test_bulk_export_downloads_the_ticked_orders(shop, admin_client):
 def test_bulk_tag_tags_the_customers_of_the_ticked_orders(shop, admin_client):
     response = admin_client.post(
         "/lists/orders/bulk/",
-        {"action": "tag_customers", "value": "İade", "ids": [shop["a"].pk, shop["b"].pk], "next": "/orders/"},
+        {
+            "action": "tag_customers",
+            "value-tag_customers": "İade",
+            "ids": [shop["a"].pk, shop["b"].pk],
+            "next": "/orders/",
+        },
         follow=True,
     )
     assert "Tag added to 1 customer." in response.content.decode()
@@ -264,7 +269,9 @@ def test_bulk_tag_tags_the_customers_of_the_ticked_orders(shop, admin_client):
 def test_refused_bulk_actions_change_nothing(shop, make_user):
     analyst = Client()
     analyst.force_login(make_user(Role.ANALYST, "analist"))  # reads orders and customers, writes neither
-    response = analyst.post("/lists/orders/bulk/", {"action": "tag_customers", "value": "x", "ids": [shop["a"].pk]})
+    response = analyst.post(
+        "/lists/orders/bulk/", {"action": "tag_customers", "value-tag_customers": "x", "ids": [shop["a"].pk]}
+    )
     assert response.status_code == 403 and not Customer.objects.filter(tags__name="x").exists()
     support = Client()
     support.force_login(make_user(Role.SUPPORT, "destek"))  # no exports

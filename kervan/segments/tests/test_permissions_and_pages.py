@@ -83,7 +83,7 @@ def test_add_to_a_list_from_the_customer_list(admin_client):
     a = Customer.objects.create(first_name="Ali")
     CustomerStats.objects.create(customer=a)
     response = admin_client.post(
-        "/lists/customers/bulk/", {"action": "add_to_list", "ids": [a.pk], "value": "Fuar 2026"}
+        "/lists/customers/bulk/", {"action": "add_to_list", "ids": [a.pk], "value-add_to_list": "Fuar 2026"}
     )
     assert response.status_code in (200, 302)
     segment = Segment.objects.get(name="Fuar 2026", kind="static")

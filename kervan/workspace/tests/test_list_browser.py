@@ -48,7 +48,7 @@ def test_filter_save_a_view_reopen_it_and_tag_ticked_rows(page):
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.select_option("select[name=action]", "tag")
-    page.fill(".bulk-bar input[name=value]", "Ege kampanyası")
+    page.fill(".bulk-bar input[name=value-tag]", "Ege kampanyası")
     page.click(".bulk-bar button[type=submit]")
     page.wait_for_load_state()
     assert "Tag added to 2 customers." in page.locator(".messages").inner_text()

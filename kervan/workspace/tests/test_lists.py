@@ -110,7 +110,7 @@ def test_saving_a_view_again_under_its_name_updates_it(admin_client):
 def test_bulk_tag_tags_the_ticked_customers_and_audits_each(admin_client):
     a, b, c = make_customer(), make_customer(), make_customer()
     response = admin_client.post(
-        "/lists/customers/bulk/", {"action": "tag", "value": "VIP", "ids": [a.pk, b.pk], "next": "/customers/"}
+        "/lists/customers/bulk/", {"action": "tag", "value-tag": "VIP", "ids": [a.pk, b.pk], "next": "/customers/"}
     )
     assert response.status_code == 302 and response["Location"] == "/customers/"
     tagged = set(Customer.objects.filter(tags__name="VIP").values_list("pk", flat=True))
@@ -118,14 +118,14 @@ def test_bulk_tag_tags_the_ticked_customers_and_audits_each(admin_client):
     tag_audits = AuditLog.objects.filter(action="update", changes__tags__added="VIP")
     assert set(tag_audits.values_list("customer_id", flat=True)) == {a.pk, b.pk}
     # again: nobody gains it twice
-    admin_client.post("/lists/customers/bulk/", {"action": "tag", "value": "VIP", "ids": [a.pk]})
+    admin_client.post("/lists/customers/bulk/", {"action": "tag", "value-tag": "VIP", "ids": [a.pk]})
     assert tag_audits.count() == 2
 
 
 def test_bulk_actions_refused_to_a_role_without_the_right_change_nothing(make_user):
     customer = make_customer()
     analyst = _client(make_user(Role.ANALYST, "analist"))  # reads customers, may not write them
-    response = analyst.post("/lists/customers/bulk/", {"action": "tag", "value": "VIP", "ids": [customer.pk]})
+    response = analyst.post("/lists/customers/bulk/", {"action": "tag", "value-tag": "VIP", "ids": [customer.pk]})
     assert response.status_code == 403
     assert not Customer.objects.filter(tags__name="VIP").exists()
     # and the tag action is not offered to it at all
@@ -135,7 +135,7 @@ def test_bulk_actions_refused_to_a_role_without_the_right_change_nothing(make_us
 
 def test_bulk_without_rows_or_with_an_unknown_action_says_so(admin_client):
     customer = make_customer()
-    response = admin_client.post("/lists/customers/bulk/", {"action": "tag", "value": "x"}, follow=True)
+    response = admin_client.post("/lists/customers/bulk/", {"action": "tag", "value-tag": "x"}, follow=True)
     assert "Tick at least one row first." in response.content.decode()
     response = admin_client.post("/lists/customers/bulk/", {"action": "explode", "ids": [customer.pk]}, follow=True)
     assert "Choose an action." in response.content.decode()

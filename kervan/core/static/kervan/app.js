@@ -49,6 +49,18 @@
         });
       });
     });
+    // A list's bulk bar: show only the value box of the chosen action (the tag to add, the list to add to).
+    root.querySelectorAll(".bulk-bar select[name=action]").forEach(function (select) {
+      if (select.dataset.bound) return;
+      select.dataset.bound = "1";
+      var show = function () {
+        select.form.querySelectorAll("[data-bulk-value]").forEach(function (box) {
+          box.hidden = box.dataset.bulkValue !== select.value;
+        });
+      };
+      select.addEventListener("change", show);
+      show();
+    });
     // <form data-confirm="…">: ask before submitting (merges, bulk changes).
     root.querySelectorAll("form[data-confirm]").forEach(function (form) {
       if (form.dataset.bound) return;
