@@ -203,7 +203,7 @@ def adapt(vendor: str, value):
     if vendor == "sqlite" and isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
     if vendor == "sqlite" and isinstance(value, Decimal):
-        return str(value)
+        return float(value)  # compares with a stored amount and with a SUM (which has no column affinity) alike
     return value
 
 
