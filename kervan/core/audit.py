@@ -1,14 +1,14 @@
 """The one audit writer. Call it inside the same transaction as the change it records.
 
-Recording a change to a customer's data (customer_id given) also forgets that customer's cached 360, so no write
-site announces its changes by hand."""
+Recording a change to a customer's data (customer_id given) also announces it (kervan.core.changes: the cached 360
+is forgotten, segments re-evaluate the customer), so no write site announces its changes by hand."""
 
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model
 
-from kervan.core.cache import customer_360
+from kervan.core.changes import customers_changed
 from kervan.core.models import AuditLog
 
 
@@ -26,9 +26,9 @@ def audit(
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk
     if customer_id is not None and action != "view":
-        # Every change to a customer's data is audited here, in the writer's transaction: so this is where the
-        # customer's cached 360 is forgotten (again once the transaction commits; kervan.core.cache).
-        customer_360.changed([customer_id])
+        # Every change to a customer's data is audited here, in the writer's transaction: so this is where it is
+        # announced (the cached 360 forgotten, again once the transaction commits; segments' re-evaluation queued).
+        customers_changed([customer_id])
     return AuditLog.objects.create(
         actor_user_id=getattr(actor, "user_id", None),
         actor_api_key_id=getattr(actor, "api_key_id", None),

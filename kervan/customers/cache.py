@@ -11,6 +11,7 @@ calls `everything_changed()`. How the versioned entries stay correct under concu
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from kervan.core import changes
 from kervan.core.cache import customer_360 as _customer_360
 
 T = TypeVar("T")
@@ -23,11 +24,11 @@ def cached_360(customer_id: int, variant: str, build: Callable[[], T]) -> T:
 
 
 def customers_changed(customer_ids: Iterable[int | None]) -> None:
-    """Announce that what the 360 shows for these customers changed, for a write that is not audited (audit() does
-    it for every audited change)."""
-    _customer_360.changed(customer_ids)
+    """Announce that these customers' data changed, for a write that is not audited (audit() does it for every
+    audited change): their cached 360 is forgotten and the listeners hear it (kervan.core.changes)."""
+    changes.customers_changed(customer_ids)
 
 
 def everything_changed() -> None:
     """Announce a change every profile shows (custom field definitions, an import, a bulk load)."""
-    _customer_360.everything_changed()
+    changes.everything_changed()

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.audit import audit
+from kervan.core.cache import customer_360
 from kervan.core.errors import KervanError
-from kervan.customers.cache import customers_changed
 from kervan.customers.models import Customer
 from kervan.events.models import Event
 from kervan.segments.compiler import compile_tree
@@ -182,7 +182,10 @@ def segment_rebuild(*, segment: Segment, customer_ids: list[int] | None = None) 
         _record_changes(segment, entered, exited, now)
         segment.member_count = SegmentMembership.objects.filter(segment=segment).count()
         segment.rebuilt_at = now
-        Segment.objects.filter(pk=segment.pk).update(member_count=segment.member_count, rebuilt_at=now)
+        done = {"member_count": segment.member_count, "rebuilt_at": now}
+        if customer_ids is None:  # everyone is evaluated at `now`: time-relative moves are applied up to it
+            done["moved_until"] = now
+        Segment.objects.filter(pk=segment.pk).update(**done)
     return RebuildResult(entered=entered, exited=exited, members=segment.member_count)
 
 
@@ -208,7 +211,9 @@ def _record_changes(segment: Segment, entered: list[int], exited: list[int], now
         for c in ids
     ]
     Event.objects.bulk_create(events, batch_size=BATCH, ignore_conflicts=True)
-    customers_changed(entered + exited)  # their cached 360 (timeline, chips) is out of date
+    # Their cached 360 (timeline, chips) is out of date. Not announced as a change of their data: that would queue
+    # them for re-evaluation again; segments that refer to this one are rebuilt after it (rebuild_order).
+    customer_360.changed(entered + exited)
 
 
 def rebuild_order(segments: list[Segment]) -> list[Segment]:
@@ -231,20 +236,12 @@ def rebuild_order(segments: list[Segment]) -> list[Segment]:
     return done
 
 
-def segments_rebuild_many(*, relative_only: bool) -> int:
+def segments_rebuild_all() -> int:
+    """Rebuild every dynamic segment whole (referred-to ones first); returns how many memberships changed."""
     segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
-    wanted = {s.pk for s in segments if s.relative or not relative_only}
-    # A segment that refers to a rebuilt one is rebuilt too.
-    changed = True
-    while changed:
-        changed = False
-        for s in segments:
-            if s.pk not in wanted and wanted & set(_refs(s.definition)):
-                wanted.add(s.pk)
-                changed = True
     refresh_filter_choices()
     moved = 0
-    for s in rebuild_order([s for s in segments if s.pk in wanted]):
+    for s in rebuild_order(segments):
         result = segment_rebuild(segment=s)
         moved += len(result.entered) + len(result.exited)
     return moved

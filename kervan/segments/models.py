@@ -16,7 +16,7 @@ class Segment(models.Model):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DYNAMIC)
     definition = models.JSONField(default=dict, blank=True)
-    # Whether a condition is relative to now ("ordered in the last 30 days"): such segments are rebuilt often.
+    # Whether a condition is relative to now ("ordered in the last 30 days"): membership moves with the clock.
     relative = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -25,6 +25,8 @@ class Segment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     member_count = models.PositiveIntegerField(default=0)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
+    # For a segment relative to now: the time up to which the clock's moves are applied (kervan.segments.freshness).
+    moved_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

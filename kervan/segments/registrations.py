@@ -6,12 +6,21 @@ from django.utils.translation import gettext_lazy as _
 
 
 def register() -> None:
+    from django.db.models.signals import post_delete, post_save
+
     from kervan.accounts.permissions import READ, WRITE, register_area
+    from kervan.core.changes import ChangeListener, register_change_listener
     from kervan.core.schedule import register_schedule
-    from kervan.segments import tasks
+    from kervan.segments import freshness, tasks
+    from kervan.segments.models import Segment
 
     register_area("segments", _("Segments"), marketing=WRITE, analyst=READ, sales=READ)
-    register_schedule("segments_rebuild_relative", tasks.segments_rebuild_relative, every=dt.timedelta(minutes=5))
+    register_schedule("segments_move_with_time", tasks.segments_move_with_time, every=freshness.MOVE_EVERY)
+    register_change_listener(
+        ChangeListener("segments", freshness.segments_touch, freshness.segments_everything_changed)
+    )
+    post_save.connect(freshness.forget_any_segment, sender=Segment, dispatch_uid="segments-any")
+    post_delete.connect(freshness.forget_any_segment, sender=Segment, dispatch_uid="segments-any")
     register_schedule("segments_rebuild_all", tasks.segments_rebuild_all, every=dt.timedelta(hours=1))
     register_schedule("segments_refresh_touched", tasks.segments_refresh_touched_task, every=dt.timedelta(seconds=5))
     try:

@@ -16,29 +16,25 @@ def segment_rebuild_task(segment_id: int) -> int:
 
 
 @task()
-def segments_rebuild_relative() -> int:
-    """Every five minutes: the segments whose conditions move with time ("ordered in the last 30 days")."""
-    from kervan.segments.actions import segments_rebuild_many
+def segments_move_with_time() -> int:
+    """Every 20 seconds: the customers who crossed the edge of a time window ("ordered in the last 30 days")."""
+    from kervan.segments.freshness import segments_move_with_time
 
-    return segments_rebuild_many(relative_only=True)
+    return segments_move_with_time()
 
 
 @task()
 def segments_rebuild_all() -> int:
     """Every hour: every dynamic segment (a safety net behind the on-change rebuilds)."""
-    from kervan.segments.actions import segments_rebuild_many
+    from kervan.segments.actions import segments_rebuild_all
 
-    return segments_rebuild_many(relative_only=False)
+    return segments_rebuild_all()
 
 
 @task()
 def segments_refresh_touched_task() -> int:
-    """Every few seconds: re-evaluate the customers touched since the last pass (kervan.segments.freshness)."""
-    from kervan.segments.freshness import segments_refresh_touched
+    """Woken by a touch (and every few seconds as a safety net): re-evaluate the customers touched since the last
+    pass (kervan.segments.freshness)."""
+    from kervan.segments.freshness import segments_refresh_all_touched
 
-    total = 0
-    while True:
-        done = segments_refresh_touched()
-        total += done
-        if not done:
-            return total
+    return segments_refresh_all_touched()

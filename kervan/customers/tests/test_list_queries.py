@@ -162,3 +162,28 @@ def test_a_big_list_on_sqlite_is_estimated_from_a_sample_of_its_keys(sixty, monk
     count = lists.count_rows(half)
     assert count.exact is False and 20 <= count.value <= 40, count
     assert lists.count_rows(half, exact=True).value == 30
+
+
+def test_a_count_that_would_make_the_list_wait_gives_way_to_the_estimate(sixty, monkeypatch):
+    """PostgreSQL: a bounded count the planner prices above the limit is not run; SQLite: one that runs past its
+    budget is stopped. Either way the list shows the estimate, labelled, and counts exactly when asked."""
+    from kervan.customers.selectors import CustomerFilters, customer_list
+    from kervan.workspace import lists
+
+    monkeypatch.setattr(lists, "EXACT_COUNT_UP_TO", 12)
+    monkeypatch.setattr(lists, "SAMPLE_SLICES", 4)
+    monkeypatch.setattr("kervan.customers.selectors.SELECTIVE", 0)
+    if connection.vendor == "postgresql":
+        monkeypatch.setattr(lists, "COUNT_COST_LIMIT", 0.0)
+    else:
+        monkeypatch.setattr(lists, "COUNT_BUDGET_MS", 0)
+        # the sample says "a few": the bounded count would run, and is stopped at once
+        monkeypatch.setattr(lists, "_sampled_estimate", lambda qs: 20)
+    qs, _ = customer_list(actor=Actor.system(), filters=CustomerFilters(q="kars"))  # every other customer
+    count, sql = count_queries(qs)
+    assert count.exact is False
+    if connection.vendor == "postgresql":
+        assert not any("COUNT(" in s for s in sql)  # only planned
+    else:
+        assert count.value == 20  # the sample's answer: the count was stopped
+    assert lists.count_rows(qs, exact=True) == lists.Count(30, True)

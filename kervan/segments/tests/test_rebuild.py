@@ -78,10 +78,10 @@ def test_a_relative_time_condition_lets_people_out_when_time_passes():
         actions.segment_rebuild(segment=segment)
         assert members(segment) == {recent.pk}
         clock.advance(dt.timedelta(minutes=59))
-        tasks.segments_rebuild_relative.call()
+        tasks.segments_move_with_time.call()
         assert members(segment) == {recent.pk}
         clock.advance(dt.timedelta(minutes=2))  # 30 days and a minute since the order
-        tasks.segments_rebuild_relative.call()
+        tasks.segments_move_with_time.call()
         assert members(segment) == set()
         assert Event.objects.filter(name=EXITED_EVENT, customer_id=recent.pk, occurred_at=clock.now()).exists()
 
@@ -100,7 +100,7 @@ def test_segments_depending_on_others_are_rebuilt_after_them():
             name="Not spenders",
             definition={"match": "all", "conditions": [{"field": "segment", "op": "not_in", "value": spenders.pk}]},
         )
-        actions.segments_rebuild_many(relative_only=False)
+        actions.segments_rebuild_all()
         assert members(spenders) == {big.pk}
         assert members(others) == {small.pk}
 

@@ -12,9 +12,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
-        parser.add_argument("--interval", type=float, default=30.0, help="seconds between passes (default 30)")
+        # Every few seconds: a pass is one small query when nothing is due; segments' safety nets run every 5-20 s.
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between passes (default 5)")
 
-    def handle(self, *args, once=False, interval=30.0, **options):
+    def handle(self, *args, once=False, interval=5.0, **options):
         while True:
             for name in scheduler_tick():
                 self.stdout.write(f"enqueued {name}")
