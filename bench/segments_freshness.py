@@ -68,6 +68,24 @@ def probe_definition(category: str) -> dict:
     }
 
 
+# What a shop keeps besides the probes: profile, order and event segments (the event ones re-read every customer
+# who does something; the others only customers whose profile or orders change).
+TYPICAL = {
+    "İzmir": [{"field": "city", "op": "eq", "value": "İzmir"}],
+    "big spenders": [{"field": "total_spent", "op": "gt", "value": "2000"}],
+    "ordered in 30 days": [{"field": "last_order_at", "op": "within_last_days", "value": 30}],
+    "loyal": [{"field": "order_count", "op": "gte", "value": 5}],
+    "vip": [{"field": "tag", "op": "has", "value": "vip"}],
+    "new this week": [{"field": "created_at", "op": "within_last_days", "value": 7}],
+    "email consent": [{"field": "consent_email", "op": "eq", "value": "granted"}],
+    "viewed in 7 days": [{"field": "event", "name": "Viewed Product", "op": "at_least", "count": 3, "within_days": 7}],
+    "checkout, no order": [
+        {"field": "event", "name": "Started Checkout", "op": "at_least", "count": 1, "within_days": 1},
+        {"field": "last_order_at", "op": "more_than_days_ago", "value": 1},
+    ],
+}
+
+
 def segment(name: str, definition: dict):
     from kervan.accounts.actors import Actor
     from kervan.segments.actions import segment_create, segment_rebuild
@@ -115,6 +133,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="events per second")
     parser.add_argument("--duration", type=int, default=90, help="seconds of load")
     parser.add_argument("--edges", type=int, default=30, help="customers whose event leaves a window during the run")
+    parser.add_argument("--segments", type=int, default=len(TYPICAL), help="typical segments beside the probes")
     parser.add_argument("--port", type=int, default=8431)
     args = parser.parse_args()
     env = setup_django(args.database_url)
@@ -126,16 +145,21 @@ def main() -> None:
     from kervan.accounts.actors import Actor
     from kervan.core.models import ScheduledJob
     from kervan.customers.models import Customer
-    from kervan.segments.models import Segment, SegmentMembership
+    from kervan.segments.models import Segment, SegmentMembership, SegmentTouch
 
     cache.clear()
     run = uuid.uuid4().hex[:6]
     probe = segment(f"bench freshness probe {run}", probe_definition(f"freshness-probe-{run}"))
     edge = segment(f"bench freshness edge {run}", probe_definition(f"freshness-edge-{run}"))
+    typical = [
+        segment(f"bench freshness {name}", {"match": "all", "conditions": conditions})
+        for name, conditions in list(TYPICAL.items())[: args.segments]
+    ]
     dynamic = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).count()
     high = Customer.objects.order_by("-pk").values_list("pk", flat=True).first()
     _, key = api_key_create(actor=Actor.system(), name=f"bench freshness {run}", scopes={"events": "write"})
     ScheduledJob.objects.all().delete()  # the schedules start from now, not from a stale run long ago
+    SegmentTouch.objects.all().delete()  # nor from an earlier run's backlog
 
     log = open(ROOT / "var" / "bench_freshness.log", "w")  # noqa: SIM115 (kept open for the processes' lifetime)
     server, base = start_server(port=args.port, workers=1, env=env, ready_path="/accounts/login/", threads=4, log=log)
@@ -192,34 +216,47 @@ def main() -> None:
                     t_wall = time.monotonic() + wall_offset
                     for c in left:
                         if c not in still:
-                            exits[c] = t_wall - edge_at[c].timestamp()
+                            exits[c] = t_wall - (edge_at[c] + dt.timedelta(days=1)).timestamp()
                 time.sleep(0.05)
             conn.close()
 
         poller = threading.Thread(target=poll)
         poller.start()
         batch_size = 100
-        interval = batch_size / args.rate
+        senders = 2  # one HTTP client alone waits on each response: two keep the rate
+        interval = batch_size * senders / args.rate
         started = time.monotonic()
-        sent = probes = 0
-        next_probe = started
-        while time.monotonic() - started < args.duration:
-            tick = time.monotonic()
-            items = [view(random.randint(1, high), "bench-load", dt.datetime.now(dt.UTC)) for _ in range(batch_size)]
-            probe_customer = None
-            if tick >= next_probe:
-                probe_customer = random.randint(1, high)
-                items[0] = view(probe_customer, f"freshness-probe-{run}", dt.datetime.now(dt.UTC))
-                next_probe += 0.5
-            done = poster.post(items)
-            sent += len(items)
-            if probe_customer is not None:
-                probes += 1
-                with lock:
-                    pending[probe_customer] = done
-            pause = interval - (time.monotonic() - tick)
-            if pause > 0:
-                time.sleep(pause)
+        counts = [0] * senders
+        probes_sent = [0]
+
+        def send(k: int) -> None:
+            next_probe = started
+            while time.monotonic() - started < args.duration:
+                tick = time.monotonic()
+                items = [
+                    view(random.randint(1, high), "bench-load", dt.datetime.now(dt.UTC)) for _ in range(batch_size)
+                ]
+                probe_customer = None
+                if k == 0 and tick >= next_probe:
+                    probe_customer = random.randint(1, high)
+                    items[0] = view(probe_customer, f"freshness-probe-{run}", dt.datetime.now(dt.UTC))
+                    next_probe += 0.5
+                done = poster.post(items)
+                counts[k] += len(items)
+                if probe_customer is not None:
+                    probes_sent[0] += 1
+                    with lock:
+                        pending[probe_customer] = done
+                pause = interval - (time.monotonic() - tick)
+                if pause > 0:
+                    time.sleep(pause)
+
+        threads = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent, probes = sum(counts), probes_sent[0]
         elapsed = time.monotonic() - started
         # Let the last probes and the edges land (at most the targets).
         deadline = time.monotonic() + TARGET_EXIT_S + 30
@@ -231,18 +268,24 @@ def main() -> None:
         for p in helpers:
             p.terminate()
         for p in helpers:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a worker in the middle of a pass
+                p.kill()
         stop_server(server)
 
     def p95(values: list[float]) -> float:
         return round(statistics.quantiles(values, n=20)[18], 2) if len(values) >= 2 else round(max(values), 2)
 
     data = (
-        f"1M customers, 10M orders; {dynamic} dynamic segments; {sent:,} events in {elapsed:.0f} s "
+        f"1M customers, 10M orders; {dynamic} dynamic segments (the 2 probes, {len(typical)} typical: "
+        f"{', '.join(list(TYPICAL)[: args.segments])}); {sent:,} events in {elapsed:.0f} s "
         f"({sent / elapsed:,.0f}/s, 100-event batches, random customers by id) through granian (1 worker), "
         "db_worker and run_scheduler as `make run` starts them, Redis cache, production settings"
     )
-    command = f"python bench/segments_freshness.py --rate {args.rate} --duration {args.duration}"
+    command = (
+        f"python bench/segments_freshness.py --rate {args.rate} --duration {args.duration} --segments {args.segments}"
+    )
     results = {
         "segment freshness, qualifying event to membership p95, postgresql": {
             "value": p95(fresh) if fresh else None,
@@ -272,7 +315,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(results, indent=2, ensure_ascii=False))
-    for s in (probe, edge):  # the run's segments would be rebuilt by every later run: leave none behind
+    for s in (probe, edge, *typical):  # the run's segments would be rebuilt by every later run: leave none behind
         s.delete()
 
 

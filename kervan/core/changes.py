@@ -20,7 +20,7 @@ from kervan.core.cache import customer_360
 @dataclass(frozen=True)
 class ChangeListener:
     name: str
-    customers_changed: Callable[[list[int]], object]
+    customers_changed: Callable[[list[int], bool], object]  # (ids, events_only)
     everything_changed: Callable[[], object]
 
 
@@ -35,13 +35,15 @@ def change_listeners() -> list[ChangeListener]:
     return list(_listeners.values())
 
 
-def customers_changed(customer_ids: Iterable[int | None]) -> None:
+def customers_changed(customer_ids: Iterable[int | None], *, events_only: bool = False) -> None:
+    """`events_only`: all that changed is that the customers did something (new events, their "last seen"), the
+    firehose of changes; a listener may re-derive only what reads events."""
     ids = sorted({int(pk) for pk in customer_ids if pk is not None})
     if not ids:
         return
     customer_360.changed(ids)
     for listener in _listeners.values():
-        listener.customers_changed(ids)
+        listener.customers_changed(ids, events_only)
 
 
 def everything_changed() -> None:

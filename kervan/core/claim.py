@@ -33,7 +33,7 @@ from django.db.models import F, Q, QuerySet
 from kervan.core import clock
 from kervan.core.models import DueWork
 
-__all__ = ["DEFAULT_LEASE", "claim_due", "extend", "finish", "held", "release"]
+__all__ = ["DEFAULT_LEASE", "claim_due", "extend", "finish", "held", "held_all", "release", "release_all"]
 
 W = TypeVar("W", bound=DueWork)
 
@@ -79,6 +79,26 @@ def held(row: W) -> QuerySet[W]:
     if row.lease_token is None:
         raise ValueError("This row holds no lease: claim it with claim_due() first.")
     return type(row)._default_manager.using(row._state.db).filter(pk=row.pk, lease_token=row.lease_token)
+
+
+def held_all(rows: list[W]) -> QuerySet[W]:
+    """`held()` for a batch: those of `rows` whose claim still holds the lease, as one queryset (one statement to
+    delete or update them all)."""
+    if not rows:
+        raise ValueError("No rows: nothing was claimed.")
+    if any(row.lease_token is None for row in rows):
+        raise ValueError("A row holds no lease: claim it with claim_due() first.")
+    model = type(rows[0])
+    return model._default_manager.using(rows[0]._state.db).filter(
+        pk__in=[row.pk for row in rows], lease_token__in={row.lease_token for row in rows}
+    )
+
+
+def release_all(rows: list[W], *, due_at: dt.datetime) -> int:
+    """`release()` for a batch, in one UPDATE: those still held are due again at `due_at`; returns how many."""
+    if due_at.tzinfo is None:
+        raise ValueError("due_at needs a time zone.")
+    return held_all(rows).update(due_at=due_at, leased_by="", leased_until=None, lease_token=None)
 
 
 def finish(row: W, **changes: Any) -> bool:

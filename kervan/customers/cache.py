@@ -23,10 +23,11 @@ def cached_360(customer_id: int, variant: str, build: Callable[[], T]) -> T:
     return _customer_360.get(customer_id, variant, build)
 
 
-def customers_changed(customer_ids: Iterable[int | None]) -> None:
+def customers_changed(customer_ids: Iterable[int | None], *, events_only: bool = False) -> None:
     """Announce that these customers' data changed, for a write that is not audited (audit() does it for every
-    audited change): their cached 360 is forgotten and the listeners hear it (kervan.core.changes)."""
-    changes.customers_changed(customer_ids)
+    audited change): their cached 360 is forgotten and the listeners hear it (kervan.core.changes). `events_only`:
+    they only did something (new events)."""
+    changes.customers_changed(customer_ids, events_only=events_only)
 
 
 def everything_changed() -> None:

@@ -331,7 +331,7 @@ def last_event_bump(latest: dict[int, dt.datetime]) -> None:
     cached 360 is forgotten."""
     if not latest:
         return
-    customers_changed(latest)
+    customers_changed(latest, events_only=True)
     ids = sorted(latest)
     if connection.vendor == "postgresql":
         sql = last_event_bump_sql("json_to_recordset(%s::json) AS u(c bigint, t timestamptz)", "u.c", "u.t")

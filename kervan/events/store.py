@@ -53,7 +53,7 @@ def events_store(rows: list[EventRow], *, received_at: dt.datetime) -> set[str]:
     rows = sorted(rows, key=lambda r: r.dedupe_key)
     if connection.vendor == "postgresql":
         stored, customers = _store_postgres(rows, received_at)
-        customers_changed(customers)
+        customers_changed(customers, events_only=True)
         return stored
     stored = _insert_orm(rows, received_at)
     last_event_bump(_newest_by_customer(rows, stored))

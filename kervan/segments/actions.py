@@ -180,7 +180,10 @@ def segment_rebuild(*, segment: Segment, customer_ids: list[int] | None = None) 
             exited = [row[0] for row in cursor.fetchall()]
             cursor.execute(f"DROP TABLE {MATCHED}")
         _record_changes(segment, entered, exited, now)
-        segment.member_count = SegmentMembership.objects.filter(segment=segment).count()
+        if customer_ids is None:
+            segment.member_count = SegmentMembership.objects.filter(segment=segment).count()
+        else:  # the segment's row is locked: its count moves by the diff (counting a big segment costs ~50 ms)
+            segment.member_count += len(entered) - len(exited)
         segment.rebuilt_at = now
         done = {"member_count": segment.member_count, "rebuilt_at": now}
         if customer_ids is None:  # everyone is evaluated at `now`: time-relative moves are applied up to it

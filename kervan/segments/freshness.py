@@ -21,7 +21,7 @@ import socket
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from kervan.core import claim, clock
@@ -68,20 +68,24 @@ def forget_any_segment(**_signal) -> None:
     transaction.on_commit(lambda: cache.delete(ANY_SEGMENT_KEY))  # and once the segment's transaction has committed
 
 
-def segments_touch(customer_ids: list[int]) -> None:
+def segments_touch(customer_ids: list[int], events_only: bool = False) -> None:
     """Queue these customers for re-evaluation (a listener of kervan.core.changes: runs in the writer's transaction).
-    One statement: a customer already queued only moves `touched_at`, so a row being worked on is kept for another
-    pass (segments_refresh_touched)."""
+    One statement per thousand: a customer already queued only moves `touched_at` (so a row being worked on is kept
+    for another pass, see segments_refresh_touched) and stays events-only only if both touches were."""
     if not customer_ids or not _any_dynamic_segment():
         return
-    now = clock.now()
-    for i in range(0, len(customer_ids), BATCH):
-        SegmentTouch.objects.bulk_create(
-            [SegmentTouch(customer_id=c, touched_at=now, due_at=now) for c in customer_ids[i : i + BATCH]],
-            update_conflicts=True,
-            unique_fields=["customer_id"],
-            update_fields=["touched_at"],
-        )
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    table = SegmentTouch._meta.db_table
+    with connection.cursor() as cursor:
+        for i in range(0, len(customer_ids), BATCH):
+            chunk = customer_ids[i : i + BATCH]
+            rows = ", ".join(["(%s, %s, %s, %s, '', 0)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (customer_id, touched_at, due_at, events_only, leased_by, attempts) "
+                f"VALUES {rows} ON CONFLICT (customer_id) DO UPDATE SET touched_at = excluded.touched_at, "
+                f"events_only = ({table}.events_only AND excluded.events_only)",
+                [value for c in chunk for value in (c, now, now, events_only)],
+            )
     transaction.on_commit(_wake_worker)
 
 
@@ -108,15 +112,31 @@ def segments_refresh_touched(*, worker: str | None = None, limit: int = BATCH) -
     rows = claim.claim_due(SegmentTouch.objects.all(), worker=worker, limit=limit)
     if not rows:
         return 0
-    ids = [r.customer_id for r in rows]
-    for segment in rebuild_order(list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))):
-        segment_rebuild(segment=segment, customer_ids=ids)
-    for row in rows:
-        with transaction.atomic():
-            # Touched again while we worked: keep it for the next pass; otherwise done.
-            if not claim.held(row).filter(touched_at__lte=started).delete()[0]:
-                claim.release(row, due_at=clock.now())
+    everything = [r.customer_id for r in rows if not r.events_only]
+    did_something = [r.customer_id for r in rows if r.events_only]
+    segments = rebuild_order(list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC)))
+    reading_events = _reading_events(segments)
+    for segment in segments:
+        ids = sorted(everything + did_something) if segment.pk in reading_events else everything
+        if ids:
+            segment_rebuild(segment=segment, customer_ids=ids)
+    # Done, unless touched again while we worked: those are kept for the next pass. Two statements for the batch.
+    claim.held_all(rows).filter(touched_at__lte=started).delete()
+    claim.release_all(rows, due_at=clock.now())
     return len(rows)
+
+
+def _reading_events(segments: list[Segment]) -> set[int]:
+    """The segments whose members can change with a customer's events: an event condition, or one of a segment
+    that does (`segments` in rebuild order: referred-to segments come first)."""
+    reading: set[int] = set()
+    for segment in segments:
+        tree = check_definition(segment.definition, segment_id=segment.pk)
+        for leaf in leaves(tree):
+            if leaf.kind == "event" or (leaf.kind == "segment" and leaf.value in reading):
+                reading.add(segment.pk)
+                break
+    return reading
 
 
 def segments_refresh_all_touched() -> int:

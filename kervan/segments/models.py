@@ -71,3 +71,5 @@ class SegmentTouch(DueWork):
 
     customer_id = models.BigIntegerField(unique=True)
     touched_at = models.DateTimeField()
+    # All that changed is new events (the firehose): only segments that read events need to look again.
+    events_only = models.BooleanField(default=False)

@@ -22,7 +22,7 @@ from django.db.models import F
 from django.test.utils import isolate_apps
 
 from kervan.core import clock as core_clock
-from kervan.core.claim import DEFAULT_LEASE, claim_due, extend, finish, held, release
+from kervan.core.claim import DEFAULT_LEASE, claim_due, extend, finish, held, held_all, release, release_all
 from kervan.core.models import DueWork
 
 pytestmark = pytest.mark.django_db(transaction=True)  # other sessions must see the rows; no migration has them
@@ -245,6 +245,21 @@ def test_held_delete_removes_a_finished_row_only_for_its_holder(chores, clock):
     [row] = claim_due(Chore, worker="w1")
     assert held(row).delete()[0] == 1
     assert not Chore.objects.exists()
+
+
+def test_a_batch_is_deleted_or_released_only_where_its_claim_still_holds(chores, clock, django_assert_num_queries):
+    make(3, due=clock.now())
+    batch = claim_due(Chore, worker="w1", lease=MINUTE, limit=3)
+    clock.advance(2 * MINUTE)
+    [taken] = claim_due(Chore.objects.filter(pk=batch[0].pk), worker="w2", lease=MINUTE)  # w1's lease ran out
+    assert held_all(batch).filter(pk=batch[1].pk).delete()[0] == 1
+    with django_assert_num_queries(1):
+        assert release_all(batch, due_at=clock.now() + MINUTE) == 1  # batch[2]; batch[0] is w2's now
+    assert Chore.objects.get(pk=batch[2].pk).leased_by == ""
+    assert Chore.objects.get(pk=batch[2].pk).due_at == clock.now() + MINUTE
+    assert Chore.objects.get(pk=taken.pk).leased_by == "w2"
+    with pytest.raises(ValueError):
+        held_all([Chore(name="never claimed")])
 
 
 def test_a_queryset_narrows_what_is_claimed(chores, clock):

@@ -75,6 +75,9 @@ def test_the_walk_sees_imports():
     # The checks above would pass on an empty graph: make sure the walk finds the edges we know exist.
     graph = _app_imports()
     assert "customers" in graph["orders"] and "core" in graph["customers"]
+    uses_feedback = {app for app, imported in graph.items() if "feedback" in imported}  # beside orders, below 360
+    assert set(graph["feedback"]) <= {"core", "accounts", "customers", "catalog", "orders"}
+    assert uses_feedback <= {"imports", "customer360"}
     assert _cycle({"a": {"b": {"x"}}, "b": {"a": {"y"}}}) == ["a", "b", "a"]
 
 

@@ -196,3 +196,29 @@ def test_a_segment_not_moved_for_a_day_is_rebuilt_whole():
         clock.advance(dt.timedelta(days=28))
         segments_move_with_time()  # a day and more since: whole again
         assert member_ids(recent) == set()
+
+
+def test_new_events_re_evaluate_only_the_segments_that_read_events():
+    with clock.frozen(NOW):
+        c = Customer.objects.create(city="İzmir")
+        CustomerStats.objects.create(customer=c)
+        ankara = segment_of([{"field": "city", "op": "eq", "value": "Ankara"}], name="Ankara")
+        viewers = segment_of(
+            [{"field": "event", "name": "Viewed Product", "op": "at_least", "count": 1, "within_days": 30}], name="V"
+        )
+        of_viewers = segment_of([{"field": "segment", "op": "in", "value": viewers.pk}], name="Of viewers")
+        for s in (ankara, viewers, of_viewers):
+            actions.segment_rebuild(segment=s)
+        # Written without announcing them: only a re-evaluation notices.
+        Customer.objects.filter(pk=c.pk).update(city="Ankara")
+        Event.objects.create(dedupe_key="v", customer=c, name="Viewed Product", occurred_at=NOW)
+
+        segments_touch([c.pk], events_only=True)
+        segments_refresh_touched()
+        assert (member_ids(ankara), member_ids(viewers), member_ids(of_viewers)) == (set(), {c.pk}, {c.pk})
+
+        segments_touch([c.pk], events_only=False)
+        segments_touch([c.pk], events_only=True)  # a later events-only touch keeps the wider one
+        assert SegmentTouch.objects.get(customer_id=c.pk).events_only is False
+        segments_refresh_touched()
+        assert member_ids(ankara) == {c.pk}
