@@ -17,6 +17,12 @@ def start_server(
     """Start granian (config.wsgi:application, `workers` processes of `threads` threads each) in its own process
     group and return (process, base URL) once `ready_path` answers. `log` takes the server's output (a file); by
     default it goes to this terminal."""
+    try:  # a server left over from an interrupted run would answer for this one, with its old code
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=1)
+    except OSError:
+        pass
+    else:
+        raise RuntimeError(f"port {port} is already served: stop that server first")
     command = [
         str(ROOT / ".venv/bin/granian"),
         "--interface",

@@ -128,10 +128,11 @@ class RebuildResult:
     members: int = 0
 
 
-def members_queryset(segment: Segment, *, now=None):
-    """The customers a dynamic segment's definition matches now (compiled, parameterised)."""
+def members_queryset(segment: Segment, *, now=None, narrow: bool = False):
+    """The customers a dynamic segment's definition matches now (compiled, parameterised). `narrow`: the caller
+    limits it to a few customers (aggregates are then computed per customer, not for everyone)."""
     tree = check_definition(segment.definition, segment_id=segment.pk)
-    return Customer.objects.active().filter(compile_tree(tree, now=now))
+    return Customer.objects.active().filter(compile_tree(tree, now=now, narrow=narrow))
 
 
 def segment_rebuild(*, segment: Segment, customer_ids: list[int] | None = None) -> RebuildResult:
@@ -144,7 +145,7 @@ def segment_rebuild(*, segment: Segment, customer_ids: list[int] | None = None) 
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         if segment.kind != Segment.Kind.DYNAMIC:
             return RebuildResult(members=segment.member_count)
-        members = members_queryset(segment, now=now)
+        members = members_queryset(segment, now=now, narrow=customer_ids is not None)
         if customer_ids is not None:
             members = members.filter(pk__in=customer_ids)
         try:

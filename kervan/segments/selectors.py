@@ -63,7 +63,7 @@ def segment_explain(
     one = Customer.objects.active().filter(pk=customer_id)
     if not one.exists():
         raise NotFound(_("Customer %(id)s does not exist.") % {"id": customer_id}, "customer_not_found")
-    ctx = Context(clock.now())
+    ctx = Context(clock.now(), narrow=True)  # one customer: aggregates per customer, not for everyone
     reasons: list[Reason] = []
 
     def walk(node, depth: int) -> bool:
@@ -85,6 +85,8 @@ def segment_explain(
 def describe(leaf: Leaf) -> str:
     """A short readable line for a condition (the builder shows the full form)."""
     parts = [leaf.field.replace("_", " ")]
+    if leaf.channel:  # consent: which channel, for what
+        parts.append(f"{leaf.channel} ({leaf.purpose})" if leaf.purpose else leaf.channel)
     if leaf.kind == "event":
         parts = [leaf.name, leaf.op.replace("_", " ")]
         if leaf.op != "none":
