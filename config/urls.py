@@ -23,6 +23,7 @@ urlpatterns = [
     path("settings/exchange-rates/", include("kervan.currency.urls")),
     path("imports/", include("kervan.imports.urls")),
     path("segments/", include("kervan.segments.urls")),
+    path("analytics/", include("kervan.reports.urls")),
     path("analytics/", include("kervan.predictions.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

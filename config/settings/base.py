@@ -33,9 +33,11 @@ INSTALLED_APPS = [
     "kervan.currency",
     "kervan.catalog",
     "kervan.orders",
+    "kervan.feedback",
     "kervan.imports",
     "kervan.segments",
     "kervan.predictions",
+    "kervan.reports",
     "kervan.workspace",
     "kervan.customer360",
 ]  # kervan.demo (the demo-shop generator, `manage.py demo_load`) is added by local.py and test.py only

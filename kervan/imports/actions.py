@@ -35,8 +35,9 @@ KIND_DOMAINS = {
     ImportKind.CUSTOMERS: ("customers",),
     ImportKind.PRODUCTS: ("catalog",),
     ImportKind.ORDERS: ("orders", "customers"),
+    ImportKind.RELATED: ("orders", "customers"),
 }
-_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".zip"}
 RUNNING = (ImportStatus.CHECKING, ImportStatus.SAVING)
 
 
@@ -57,6 +58,21 @@ def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: s
     header), else one guessed from the headers. `source`: the store the file comes from (a Source, or None for the
     generic file-import source)."""
     require_import_access(actor, kind)
+    shown_name = ""
+    if kind == ImportKind.RELATED:
+        # Several files (or one zip) of customers, orders, items, payments and reviews: kept as one zip.
+        from kervan.imports.related import bundle
+
+        upload, shown_name = bundle(upload)
+        upload.name = "upload.zip"
+    elif isinstance(upload, (list, tuple)):
+        if len(upload) > 1:
+            raise KervanError(
+                _("Upload one file for this kind of import (several related files: choose related files)."),
+                "too_many_files",
+                field="file",
+            )
+        upload = upload[0] if upload else None
     if upload is None or not upload.size:
         raise KervanError(_("The file is empty."), "empty_file", field="file")
     chosen = None
@@ -68,8 +84,8 @@ def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: s
                 "unknown_preset",
                 field="preset",
             )
-    name = Path(upload.name or "upload").name[:255]
-    suffix = Path(name).suffix.lower()
+    name = shown_name if kind == ImportKind.RELATED else Path(upload.name or "upload").name[:255]
+    suffix = ".zip" if kind == ImportKind.RELATED else Path(name).suffix.lower()
     job = ImportJob(
         kind=kind,
         token=secrets.token_hex(16),
@@ -82,6 +98,12 @@ def import_job_upload(*, actor: Actor, kind: str, upload, source=None, preset: s
     try:
         if not job.file:
             raise KervanError(_("The uploaded file is no longer there; upload it again."), "missing_file")
+        if kind == ImportKind.RELATED:
+            from kervan.imports.related import upload_learn
+
+            upload_learn(job, chosen)
+            job.save()
+            return job
         table = open_table(job.file.path, preview_rows=1)
         if not table.preview:
             raise KervanError(_("The file has no rows under its header."), "empty_file", field="file")
@@ -147,6 +169,10 @@ def status_values(job: ImportJob, column: str | None) -> list[str] | None:
     upload did not read to the end (mapped to status since) is read now, while the draft still has its file."""
     if not column:
         return []
+    if job.kind == ImportKind.RELATED:
+        from kervan.imports.related import column_values
+
+        return column_values(job, column)
     facts = job.facts or {}
     if column not in facts.get("complete", ()) and column in job.columns and job.file:
         scanned = column_facts(open_table(job.file.path, preview_rows=0), full=(column,))
@@ -187,18 +213,24 @@ def import_job_start(
             "invalid_mode",
             field="mode",
         )
-    job.mapping = check_mapping(job.kind, job.columns, job.mapping if mapping is None else mapping)
-    merged = dict(job.options)
-    if options is not None:
-        if not isinstance(options, dict):
-            raise KervanError(_("The settings must be an object."), "invalid_settings", field="settings")
-        merged.update(options)
-    job.options = clean_settings(merged, source=job.source).as_dict() if job.kind == ImportKind.ORDERS else merged
-    if job.kind == ImportKind.ORDERS:
+    if options is not None and not isinstance(options, dict):
+        raise KervanError(_("The settings must be an object."), "invalid_settings", field="settings")
+    if job.kind == ImportKind.RELATED:
+        from kervan.imports.related import start_check
+
+        start_check(job, mapping, options)  # roles, joins (counted again), mapping file by file, settings
         _check_statuses(job)
+    else:
+        job.mapping = check_mapping(job.kind, job.columns, job.mapping if mapping is None else mapping)
+        merged = dict(job.options)
+        if options is not None:
+            merged.update(options)
+        job.options = clean_settings(merged, source=job.source).as_dict() if job.kind == ImportKind.ORDERS else merged
+        if job.kind == ImportKind.ORDERS:
+            _check_statuses(job)
     job.mode = mode
     job.status = ImportStatus.QUEUED
-    job.save(update_fields=["mapping", "options", "mode", "status"])
+    job.save(update_fields=["mapping", "options", "mode", "status", "facts"])
     if job.source_id:
         ImportProfile.objects.update_or_create(
             source_id=job.source_id,
@@ -223,7 +255,7 @@ def _check_statuses(job: ImportJob) -> None:
             "too_many_statuses",
             field="statuses",
         )
-    settings = clean_settings(job.options)
+    settings = clean_settings(_file_settings(job.options))
     chosen = preset_get(job.preset) if job.preset else None
     statuses = dict(job.options.get("statuses") or {})
     extra = chosen.statuses if chosen else {}
@@ -231,7 +263,7 @@ def _check_statuses(job: ImportJob) -> None:
         if settings.status_of(value) is None and (suggested := suggest_status(value, extra)):
             statuses[value] = suggested
     job.options["statuses"] = statuses
-    settings = clean_settings(job.options)
+    settings = clean_settings(_file_settings(job.options))
     missing = [value for value in values if settings.status_of(value) is None]
     if missing:
         raise KervanError(
@@ -240,6 +272,22 @@ def _check_statuses(job: ImportJob) -> None:
             "unmapped_status",
             field="statuses",
         )
+
+
+def _file_settings(options: dict) -> dict:
+    """The file settings of a job's options (related files keep their roles and joins beside them)."""
+    return {name: value for name, value in options.items() if name != "related"}
+
+
+def import_job_related_update(*, actor: Actor, job: ImportJob, related: dict) -> ImportJob:
+    """Keep a related-files draft's roles and joins as the user chose them, and count the joins again."""
+    from kervan.imports.related import clean_related, join_counts
+
+    require_import_access(actor, job.kind)
+    job.options = {**job.options, "related": clean_related(related, job)}
+    job.facts = {**(job.facts or {}), "joins": join_counts(job)}
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.DRAFT).update(options=job.options, facts=job.facts)
+    return job
 
 
 def import_job_create(
@@ -280,6 +328,10 @@ def _importer_class(kind: str):
         from kervan.imports.products import ProductImport
 
         return ProductImport
+    if kind == ImportKind.RELATED:
+        from kervan.imports.related import RelatedImport
+
+        return RelatedImport
     from kervan.imports.orders import OrderImport
 
     return OrderImport
@@ -318,7 +370,7 @@ def _run(job_id: int, on_progress=None) -> ImportJob | None:
     try:
         if not job.file:
             raise KervanError(_("The uploaded file is no longer there; upload it again."), "missing_file")
-        table = open_table(job.file.path, preview_rows=0)
+        table = open_table(job.file.path, preview_rows=0) if job.kind != ImportKind.RELATED else None
         progress = Progress(job, on_update=on_progress)
         importer = _importer_class(job.kind)(job=job, table=table, actor=actor, progress=progress, report=report)
         importer.check()

@@ -118,7 +118,9 @@ def import_create(
     preset: Form[str] = "",
     settings: Form[str] = "",
 ):
-    """Upload a file and start importing it. `kind`: customers, products or orders. `mapping` (optional) is a JSON
+    """Upload a file and start importing it. `kind`: customers, products or orders; or related: a zip of related
+    files (customers, orders, order items, payments, reviews), its columns named "<file>.<column>". `mapping`
+    (optional) is a JSON
     object {"column header": "field"}; without it the mapping is the source's saved one for the same columns, a
     preset's (Shopify, WooCommerce, Magento 2, Trendyol, Hepsiburada, UCI invoice lines … recognised from the header,
     or named in `preset`), or guessed from the headers (Turkish or English). `mode`: "skip" (import the good rows,

@@ -329,16 +329,70 @@ ORDER_FIELDS = (
     _f("refund_items", _("Refunds (amount:…|reason:…|date:…)"), "refund items"),
 )
 
+# A payments file of related files (kervan.imports.related): one row per payment of an order.
+PAYMENT_FIELDS = (
+    _f("payment_amount", _("Payment amount"), "payment value", "payment amount", "amount", "odeme tutari", "tutar"),
+    _f(
+        "payment_method",
+        _("Payment method"),
+        "payment type",
+        "payment method",
+        "method",
+        "odeme tipi",
+        "odeme yontemi",
+        "odeme sekli",
+    ),
+    _f("payment_installments", _("Installments"), "payment installments", "installments", "taksit", "taksit sayisi"),
+    _f("payment_date", _("Payment date"), "payment date", "paid at", "odeme tarihi", "date"),
+    _f("payment_sequence", _("Payment number (in its order)"), "payment sequential", "payment sequence", "sequence"),
+    _f("payment_provider", _("Payment provider"), "payment provider", "provider", "gateway", "odeme saglayici"),
+    _f(
+        "payment_reference",
+        _("Payment reference"),
+        "payment reference",
+        "reference",
+        "transaction id",
+        "payment id",
+        "islem no",
+    ),
+    _f("payment_status", _("Payment status"), "payment status", "odeme durumu"),
+)
+# A reviews file of related files: one row per review of an order (or of a product of it).
+REVIEW_FIELDS = (
+    _f("review_id", _("Review id"), "review id", "yorum id", "degerlendirme id"),
+    _f("review_rating", _("Rating (1 to 5)"), "review score", "rating", "score", "stars", "puan", "yildiz"),
+    _f("review_title", _("Review title"), "review comment title", "review title", "title", "baslik"),
+    _f(
+        "review_text",
+        _("Review text"),
+        "review comment message",
+        "review text",
+        "comment",
+        "message",
+        "review",
+        "yorum",
+    ),
+    _f("review_date", _("Review date"), "review creation date", "review date", "created at", "date", "tarih"),
+    _f("review_sku", _("Reviewed product (SKU)"), "sku", "product id", "product sku", "stok kodu", "urun kodu"),
+)
+
 # Fields several columns may be mapped to (WooCommerce's line_item_1, line_item_2 …).
 MULTI = {"line_item"}
 
-FIELDS = {ImportKind.CUSTOMERS: CUSTOMER_FIELDS, ImportKind.PRODUCTS: PRODUCT_FIELDS, ImportKind.ORDERS: ORDER_FIELDS}
+FIELDS = {
+    ImportKind.CUSTOMERS: CUSTOMER_FIELDS,
+    ImportKind.PRODUCTS: PRODUCT_FIELDS,
+    ImportKind.ORDERS: ORDER_FIELDS,
+    # Related files: the customers, orders and items files fill order fields, the others their own.
+    ImportKind.RELATED: (*ORDER_FIELDS, *PAYMENT_FIELDS, *REVIEW_FIELDS),
+}
 
 # Each group must have at least one of its fields mapped (orders: see missing_groups).
 REQUIRED = {
     ImportKind.CUSTOMERS: [("email", "phone", "customer_id")],
     ImportKind.PRODUCTS: [("sku",)],
     ImportKind.ORDERS: [("order_number",), ("placed_at",)],
+    ImportKind.RELATED: [],  # checked file by file (kervan.imports.related.check_related_mapping)
 }
 # An order file has a line per row (a price and a product), WooCommerce's encoded line items, or one row per order
 # without lines (Magento's order grid): then it needs the order's total.

@@ -9,6 +9,9 @@ class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")
     PRODUCTS = "products", _("Products")
     ORDERS = "orders", _("Orders")
+    # Several related files (or one zip) of customers, orders, order items, payments and reviews, imported together
+    # in one transaction (kervan.imports.related).
+    RELATED = "related", _("Related files (customers, orders, items, payments, reviews)")
 
 
 class ImportMode(models.TextChoices):
@@ -40,7 +43,7 @@ class ImportJob(models.Model):
     token = models.CharField(max_length=32, unique=True)  # the upload's folder name, not guessable
     file = models.FileField(upload_to=_upload_to, max_length=255, blank=True)
     file_name = models.CharField(max_length=255)  # as the user named it
-    file_format = models.CharField(max_length=4)  # csv | xlsx
+    file_format = models.CharField(max_length=4)  # csv | xlsx | zip (related files)
     # The store the file comes from: its customer ids (Identity "store customer id") and order numbers are scoped to
     # it, and its saved mapping (ImportProfile) is offered for its next file. Null: the generic file-import source.
     source = models.ForeignKey("core.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -22,7 +22,7 @@ a cancelled order of their own, which changes no totals: the sale they undo is n
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -209,6 +209,7 @@ class Plan:
                 self.orders.append(order)
                 self.imported_rows += draft.rows
         self._documents(documents, by_number)
+        self._prefetch_rates()
         for order in self.orders:
             self._rate(order)
             self.counts["orders"] += 1
@@ -683,6 +684,47 @@ class Plan:
             return
         order.left = [line.quantity for line in lines]
         self.orders.append(order)
+
+    def _prefetch_rates(self) -> None:
+        """The rates of every (currency, day) the orders need, from one read of the rates table, as
+        kervan.orders.rates.order_rate gives them one by one (the latest rate published on or before the day, within
+        LOOKBACK; the reporting currency's own rate divides it; 8 places): a two-year history needs some 1,500 of
+        those reads, each a round trip."""
+        import bisect
+
+        from kervan.currency.models import ExchangeRate
+        from kervan.currency.selectors import LOOKBACK, reporting_currency
+        from kervan.orders.rates import RATE_PLACES
+
+        wanted = {(order.currency, timezone.localdate(order.placed_at)) for order in self.orders}
+        wanted -= set(self.rates)
+        if not wanted:
+            return
+        target = reporting_currency()
+        days = [day for _currency, day in wanted]
+        published: dict[str, tuple[list, list]] = {}
+        rows = ExchangeRate.objects.filter(
+            currency__in={c for c, _d in wanted} | {target}, on__gt=min(days) - LOOKBACK, on__lte=max(days)
+        ).order_by("currency", "on")
+        for currency, on, value in rows.values_list("currency", "on", "try_per_unit"):
+            found = published.setdefault(currency, ([], []))
+            found[0].append(on)
+            found[1].append(value)
+
+        def try_per_unit(currency: str, day: dt.date) -> Decimal | None:
+            if currency == "TRY":
+                return Decimal(1)
+            ons, values = published.get(currency, ([], []))
+            i = bisect.bisect_right(ons, day) - 1
+            return values[i] if i >= 0 and ons[i] > day - LOOKBACK else None
+
+        for currency, day in wanted:
+            if currency == target:
+                self.rates[(currency, day)] = Decimal(1).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
+                continue
+            source, reporting = try_per_unit(currency, day), try_per_unit(target, day)
+            rate = None if source is None or reporting is None else source / reporting
+            self.rates[(currency, day)] = None if rate is None else rate.quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
 
     def _rate(self, order: PlannedOrder) -> None:
         key = (order.currency, timezone.localdate(order.placed_at))

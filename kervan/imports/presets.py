@@ -14,6 +14,11 @@ Adding a preset is adding a file:
 
 A file is recognised by the preset whose detect groups all match it (the one with the most groups when several do);
 its columns are mapped first and every other column is guessed from the header as usual.
+
+A preset of related files (kind "related", kervan.imports.related) has, instead of "detect" and "columns", a
+"files" object: {role: {"detect": [...], "columns": {...}}} for the roles customers, orders, items, payments and
+reviews. It recognises an upload when the file of each of its roles that is there matches that role's detect groups
+(at least the orders file must be there); "settings" and "statuses" are as above.
 """
 
 import json
@@ -36,6 +41,7 @@ class Preset:
     settings: dict = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    files: dict[str, dict] = field(default_factory=dict)  # related files: {role: {"detect": …, "columns": …}}
 
     def matches(self, columns: list[str]) -> bool:
         keys = {_header_key(c) for c in columns}
@@ -56,6 +62,7 @@ def presets() -> dict[str, Preset]:
             settings=dict(data.get("settings", {})),
             statuses=dict(data.get("statuses", {})),
             note=data.get("note", ""),
+            files={role: dict(spec) for role, spec in data.get("files", {}).items()},
         )
     return found
 
@@ -68,3 +75,23 @@ def preset_for(kind: str, columns: list[str]) -> Preset | None:
 
 def preset_get(key: str) -> Preset | None:
     return presets().get(key)
+
+
+def related_preset_for(columns_by_role: dict[str, list[str]]) -> Preset | None:
+    """The related-files preset whose roles' detect groups match the files given the same roles, or None."""
+
+    def score(preset: Preset) -> int:
+        if "orders" not in columns_by_role or "orders" not in preset.files:
+            return 0
+        total = 0
+        for role, columns in columns_by_role.items():
+            groups = preset.files.get(role, {}).get("detect", ())
+            keys = {_header_key(c) for c in columns}
+            if not all(any(_header_key(h) in keys for h in group) for group in groups):
+                return 0
+            total += len(groups)
+        return total
+
+    scored = [(score(p), p.key, p) for p in presets().values() if p.kind == "related"]
+    best = max(scored, default=None, key=lambda s: (s[0], s[1]))
+    return best[2] if best and best[0] else None

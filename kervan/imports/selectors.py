@@ -158,3 +158,37 @@ def import_settings_context(job: ImportJob, mapping: dict, options: dict) -> dic
         "time_zones": ("Europe/Istanbul", "Europe/London", "Europe/Berlin", "Europe/Paris", "UTC", "America/New_York",
                        "America/Sao_Paulo", "Asia/Dubai"),
     }  # fmt: skip
+
+
+def related_context(job: ImportJob, options: dict) -> dict:
+    """What the mapping page shows of related files: each file with its role, and each join with its columns and
+    how many of the child's rows join (and how many are orphans)."""
+    from kervan.imports.related import PARENTS, ROLE_LABELS, ROLES
+
+    facts = job.facts or {}
+    config = options.get("related") or job.options.get("related") or {}
+    roles = config.get("roles", {})
+    files = [
+        {"index": i, "name": info["name"], "rows": info["rows"], "role": roles.get(info["name"], ""),
+         "columns": info["columns"]}
+        for i, info in enumerate(facts.get("files", []))
+    ]  # fmt: skip
+    by_role = {f["role"]: f for f in files if f["role"]}
+    joins = []
+    counted = facts.get("joins", {})
+    for role, parent in PARENTS.items():
+        if role not in by_role or parent not in by_role:
+            continue
+        chosen = config.get("joins", {}).get(role) or ["", ""]
+        count = counted.get(role)
+        if count and [count["column"], count["parent_column"]] != list(chosen):
+            count = None  # counted for other columns: "Count the joins again" counts these
+        joins.append(
+            {"role": role, "file": by_role[role], "parent": by_role[parent], "column": chosen[0],
+             "parent_column": chosen[1], "count": count}
+        )  # fmt: skip
+    return {
+        "related_files": files,
+        "related_joins": joins,
+        "role_choices": [(role, ROLE_LABELS[role]) for role in ROLES],
+    }

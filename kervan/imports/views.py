@@ -23,9 +23,10 @@ def import_list(request):
             source = sources.source_for_upload(
                 source_id=request.POST.get("source", ""), new_name=request.POST.get("new_source", "")
             )
-            job = actions.import_job_upload(
-                actor=request.actor, kind=request.POST.get("kind", ""), upload=request.FILES.get("file"), source=source
-            )
+            kind = request.POST.get("kind", "")
+            # Related files come as several files (or one zip); every other kind as one file.
+            upload = request.FILES.getlist("file") if kind == ImportKind.RELATED else request.FILES.getlist("file")[:2]
+            job = actions.import_job_upload(actor=request.actor, kind=kind, upload=upload, source=source)
             return redirect("imports:mapping", job_id=job.pk)
         except KervanError as exc:
             error, status = exc.detail, exc.status
@@ -67,23 +68,31 @@ def import_mapping(request, job_id: int):
     mapping = job.mapping
     mode = ImportMode.SKIP
     options = dict(job.options)
+    orders_like = job.kind in (ImportKind.ORDERS, ImportKind.RELATED)
     if request.method == "POST":
         mapping = {column: request.POST.get(f"map_{i}", "") for i, column in enumerate(job.columns)}
         mode = request.POST.get("mode", ImportMode.SKIP)
-        if job.kind == ImportKind.ORDERS:
+        if orders_like:
             options = _posted_settings(request.POST, options)
+        if job.kind == ImportKind.RELATED:
+            options["related"] = _posted_related(request.POST, job)
         try:
-            actions.import_job_start(
-                actor=request.actor,
-                job=job,
-                mapping=mapping,
-                mode=mode,
-                options=options if job.kind == ImportKind.ORDERS else None,
-            )
-            return redirect("imports:detail", job_id=job.pk)
+            if job.kind == ImportKind.RELATED and "count_joins" in request.POST:
+                # "Count the joins again": the files' roles and joins as chosen, counted, nothing started.
+                job = actions.import_job_related_update(actor=request.actor, job=job, related=options["related"])
+                options["related"] = job.options["related"]
+            else:
+                actions.import_job_start(
+                    actor=request.actor, job=job, mapping=mapping, mode=mode, options=options if orders_like else None
+                )
+                return redirect("imports:detail", job_id=job.pk)
         except KervanError as exc:
             error, status = exc.detail, exc.status
-    preview = selectors.import_job_preview(job=job)
+    if job.kind == ImportKind.RELATED:
+        samples = (job.facts or {}).get("samples", {})
+        preview = [[cell for column in job.columns for cell in [(samples.get(column) or [""])[0]]]]
+    else:
+        preview = selectors.import_job_preview(job=job)
     columns = [
         {
             "index": i,
@@ -103,7 +112,8 @@ def import_mapping(request, job_id: int):
             "modes": ImportMode.choices,
             "mode": mode,
             "error": error,
-            **(selectors.import_settings_context(job, mapping, options) if job.kind == ImportKind.ORDERS else {}),
+            **(selectors.import_settings_context(job, mapping, options) if orders_like else {}),
+            **(selectors.related_context(job, options) if job.kind == ImportKind.RELATED else {}),
         },
         status=status,
     )
@@ -130,6 +140,19 @@ def _posted_settings(post, options: dict) -> dict:
     return options
 
 
+def _posted_related(post, job) -> dict:
+    """The files' roles and the joins as the mapping page posts them (role_<n>, join_<role> = "child|parent")."""
+    files = (job.facts or {}).get("files", [])
+    roles = {info["name"]: post.get(f"role_{i}", "") for i, info in enumerate(files) if f"role_{i}" in post}
+    joins = {}
+    for role in ("orders", "items", "payments", "reviews"):
+        child, parent = post.get(f"join_{role}_column", ""), post.get(f"join_{role}_parent", "")
+        if child and parent:
+            joins[role] = [child, parent]
+    stored = job.options.get("related") or {}
+    return {"roles": {**stored.get("roles", {}), **roles}, "joins": {**stored.get("joins", {}), **joins}}
+
+
 def _job(request, job_id: int):
     try:
         return selectors.import_job_get(actor=request.actor, job_id=job_id)
@@ -143,7 +166,12 @@ def _result_context(job) -> dict:
     for error in errors:
         error.reason = report_text.localized(error.reason)
     job.failure = report_text.localized(job.failure)
-    return {"job": job, "errors": errors, "errors_shown": len(errors)}
+    orphans = []
+    if job.kind == ImportKind.RELATED:  # (role label, rows whose parent is not in the files) per join
+        from kervan.imports.related import ROLE_LABELS
+
+        orphans = [(ROLE_LABELS.get(role, role), n) for role, n in (job.summary or {}).get("orphans", {}).items()]
+    return {"job": job, "errors": errors, "errors_shown": len(errors), "orphans": orphans}
 
 
 @require_access("imports", "read")

@@ -13,11 +13,11 @@ class PredictionsConfig(AppConfig):
         from kervan.core.schedule import register_schedule
         from kervan.customers.registry import Card, register_card
         from kervan.predictions import cards
-        from kervan.predictions.tasks import predictions_refresh_task
+        from kervan.predictions.tasks import predictions_calibrate_task, predictions_refresh_task
         from kervan.workspace.nav import NavItem, register_nav
 
         register_area("analytics", _("Analytics"), marketing=READ, sales=READ, analyst=READ)
-        register_nav(NavItem("analytics", _("Analytics"), "predictions:rfm", area="analytics", position=50))
+        register_nav(NavItem("analytics", _("Analytics"), "reports:analytics", area="analytics", position=50))
         register_card(
             Card(name="predictions", template="predictions/_360_card.html", area="analytics", context=cards.card_360)
         )
@@ -25,4 +25,8 @@ class PredictionsConfig(AppConfig):
         # Refit and rescore every customer each night (after the 04:00 stats check).
         register_schedule(
             "predictions_refresh", predictions_refresh_task, every=dt.timedelta(days=1), at=dt.time(4, 30)
+        )
+        # The calibration/holdout report (kervan.predictions.calibration): a pass over every order, each night.
+        register_schedule(
+            "predictions_calibrate", predictions_calibrate_task, every=dt.timedelta(days=1), at=dt.time(5, 15)
         )

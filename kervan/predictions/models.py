@@ -110,3 +110,32 @@ class RfmSnapshot(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["month", "segment"], name="rfm_snapshot_month_segment")]
         ordering = ["month", "segment"]
+
+
+class CalibrationReport(models.Model):
+    """How well the model predicts this shop: fitted on the orders before `calibration_end`, its expected orders per
+    customer over the next `holdout_days` against the orders they really placed (kervan.predictions.calibration).
+    basis "fit", or "thin" when the shop has too little history or too few customers (then *_needed say how much
+    more, and there are no rows)."""
+
+    computed_at = models.DateTimeField(db_index=True)
+    basis = models.CharField(max_length=8)
+    calibration_end = models.DateTimeField(null=True, blank=True)
+    holdout_days = models.PositiveIntegerField(default=0)
+    history_days = models.PositiveIntegerField(default=0)
+    customers = models.PositiveIntegerField(default=0)  # customers with an order before calibration_end
+    customers_needed = models.PositiveIntegerField(default=0)
+    days_needed = models.PositiveIntegerField(default=0)
+    r = models.FloatField(null=True, blank=True)
+    alpha = models.FloatField(null=True, blank=True)  # in days
+    a = models.FloatField(null=True, blank=True)
+    b = models.FloatField(null=True, blank=True)
+    # [{"repeat": repeat orders in the calibration period (0 … 6, 6 meaning 6+), "customers", "predicted", "actual"}]:
+    # predicted and actual holdout orders, means per customer
+    rows = models.JSONField(default=list)
+    predicted_total = models.FloatField(default=0)
+    actual_total = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]

@@ -10,3 +10,12 @@ def predictions_refresh_task() -> int:
     from kervan.predictions.actions import predictions_refresh
 
     return predictions_refresh().customers
+
+
+@task()
+def predictions_calibrate_task() -> int:
+    """Compute and store the calibration/holdout report (kervan.predictions.calibration); scheduled each night.
+    Returns how many customers it compared."""
+    from kervan.predictions.calibration import calibration_report
+
+    return calibration_report().customers

@@ -3,6 +3,7 @@ latest fit, and the customers of one segment (or the VIPs at risk), highest 12-m
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.shortcuts import render
@@ -12,7 +13,9 @@ from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError
 from kervan.currency.selectors import reporting_currency
 from kervan.predictions import selectors
-from kervan.predictions.models import Segment
+from kervan.predictions.actions import MIN_CUSTOMERS
+from kervan.predictions.calibration import latest_report
+from kervan.predictions.models import CalibrationReport, Segment
 
 CUSTOMERS_SHOWN = 100
 CHART_SCRIPTS = ("vendor/chartjs/chart.min.js", "workspace/charts.js")
@@ -68,3 +71,40 @@ def rfm_page(request):
     }
     status = 400 if error else 200
     return render(request, "predictions/rfm.html", context, status=status)
+
+
+def _calibration_chart(report: CalibrationReport) -> dict[str, Any]:
+    labels = [str(row["repeat"]) if row["repeat"] < 6 else "6+" for row in report.rows]
+    return {
+        "type": "bar",
+        "data": {
+            "labels": labels,
+            "datasets": [
+                {"type": "bar", "label": _("Actual"), "data": [row["actual"] for row in report.rows],
+                 "backgroundColor": "rgba(180, 84, 26, 0.6)"},
+                {"type": "line", "label": _("Predicted"), "data": [row["predicted"] for row in report.rows],
+                 "borderColor": "#2f6fdb", "backgroundColor": "#2f6fdb", "tension": 0.2},
+            ],
+        },
+        "options": {
+            "responsive": True, "maintainAspectRatio": False, "animation": False,
+            "plugins": {"legend": {"position": "bottom"}},
+            "scales": {
+                "x": {"title": {"display": True, "text": _("Repeat orders in the calibration period")}},
+                "y": {"beginAtZero": True, "title": {"display": True, "text": _("Orders per customer in the holdout")}},
+            },
+        },
+    }  # fmt: skip
+
+
+@require_access("analytics", "read")
+def calibration_page(request):
+    report = latest_report()
+    context: dict[str, Any] = {"report": report, "scripts": CHART_SCRIPTS, "min_customers": MIN_CUSTOMERS}
+    if report is not None and report.basis == "fit":
+        context["chart"] = _calibration_chart(report)
+        context["holdout_end"] = report.calibration_end + dt.timedelta(days=report.holdout_days)
+        context["ratio_pct"] = (
+            round(report.predicted_total * 100 / report.actual_total) if report.actual_total else None
+        )
+    return render(request, "predictions/calibration.html", context)

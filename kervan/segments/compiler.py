@@ -3,31 +3,37 @@ same Q gives the same members on SQLite and PostgreSQL (tests/test_compiler_matc
 plain Python evaluation in evaluator.py)."""
 
 import datetime as dt
+import math
 from decimal import Decimal
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.db.models import Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Round
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from kervan.core import clock
 from kervan.core.filters import day_start
 from kervan.core.text import search_fold
-from kervan.customers.models import Customer, CustomerStats
+from kervan.customers.consent_state import ADDRESS_FIELD, MATCH_FIELD
+from kervan.customers.models import ConsentRecord, Customer, CustomerStats
 from kervan.events.models import Event
-from kervan.orders.models import Order, OrderLine
+from kervan.orders.models import Order, OrderLine, Return
+from kervan.predictions.models import CustomerPrediction
 from kervan.segments.definition import Group, Leaf
 
 CANCELLED = "cancelled"
 
 
-def compile_tree(tree: Group, *, now: dt.datetime | None = None) -> Q:
+def compile_tree(tree: Group, *, now: dt.datetime | None = None, narrow: bool = False) -> Q:
+    """`narrow`: the query will be limited to a few customers (an incremental refresh, the "why" view): aggregates
+    over orders are then computed per customer (a probe of their orders each) rather than for everyone at once."""
     now = now or clock.now()
-    return _node(tree, Context(now))
+    return _node(tree, Context(now, narrow=narrow))
 
 
 class Context:
-    def __init__(self, now: dt.datetime):
+    def __init__(self, now: dt.datetime, *, narrow: bool = False):
         self.now = now
+        self.narrow = narrow
         self.today = now.astimezone(day_start(dt.date(2000, 1, 1)).tzinfo).date()
         self._distinct: dict[str, list[str]] = {}
 
@@ -44,7 +50,8 @@ def _node(node, ctx: Context) -> Q:
         return leaf_q(node, ctx)
     if not node.children:
         return Q(pk__isnull=False)  # an empty group holds for everyone (Q() would vanish inside an OR)
-    parts = [_node(child, ctx) for child in node.children]
+    merged, children = _merge_windows(node, ctx)
+    parts = merged + [_node(child, ctx) for child in children]
     q = parts[0]
     for part in parts[1:]:
         q = (q & part) if node.match == "all" else (q | part)
@@ -133,6 +140,8 @@ def date_bounds(t: str, op: str, v, now: dt.datetime):
         if op == "more_than_days_ago":
             return None, today - dt.timedelta(days=v)
     else:
+        if op == "within_next_days":
+            return now, now + dt.timedelta(days=v)
         if op == "before":
             return None, day_start(v)
         if op == "after":
@@ -171,6 +180,177 @@ def _stats(leaf: Leaf, ctx: Context) -> Q:
     if leaf.type == "datetime":
         return _dates(column, "datetime", leaf.op, leaf.value, ctx)
     return _numbers(column, leaf.op, leaf.value)
+
+
+def _prediction(leaf: Leaf, ctx: Context) -> Q:
+    """Like _stats: a customer without a prediction row (never ordered, or not refreshed yet) matches no prediction
+    condition; a negation is read from the predictions table by customer."""
+    col, op, v, t = leaf.column, leaf.op, leaf.value, leaf.type
+    if t == "rfm":
+        if op == "neq":
+            return _pk_in(CustomerPrediction.objects.exclude(rfm_segment=v).values("customer_id"))
+        return Q(prediction__rfm_segment=v)
+    if t == "future":
+        if op == "is_not_set":
+            return _pk_in(CustomerPrediction.objects.filter(**{f"{col}__isnull": True}).values("customer_id"))
+        return _dates(f"prediction__{col}", "datetime", op, v, ctx)
+    if t in ("ratio", "float"):  # float columns: compared as floats, as the Python evaluation does
+        v = (float(v[0]), float(v[1])) if op == "between" else float(v)
+    if op == "neq":
+        return _pk_in(CustomerPrediction.objects.exclude(**{col: v}).values("customer_id"))
+    return _numbers(f"prediction__{col}", op, v)
+
+
+def integer_bounds(op: str, v) -> tuple[str, int | tuple[int, int] | None]:
+    """An integer compared with a (Decimal) value, as an integer comparison: (op, integer value); ("never", None)
+    when no integer can hold it (= 2.5). Lets the aggregates below compare integers only: exact on every database."""
+    if op == "between":
+        low, high = math.ceil(v[0]), math.floor(v[1])
+        return ("between", (low, high)) if low <= high else ("never", None)
+    if op in ("eq", "neq"):
+        if v != v.to_integral_value():
+            return ("never", None) if op == "eq" else ("always", None)
+        return op, int(v)
+    if op in ("gt", "lte"):
+        return op, math.floor(v)
+    return op, math.ceil(v)  # gte, lt
+
+
+def integer_holds(op: str, n: int, bound) -> bool:
+    if op in ("never", "always"):
+        return op == "always"
+    if op == "between":
+        return bound[0] <= n <= bound[1]
+    return {
+        "eq": n == bound,
+        "neq": n != bound,
+        "gt": n > bound,
+        "gte": n >= bound,
+        "lt": n < bound,
+        "lte": n <= bound,
+    }[op]
+
+
+def window_measure(leaf: Leaf) -> tuple[str, int | tuple[int, int] | None]:
+    """The integer comparison a window leaf makes: "spent" in cents (each order's net total rounded to the cent, as
+    SQLite, which sums amounts as floats, and PostgreSQL both do exactly), "orders" as counted."""
+    v = leaf.value
+    if leaf.field == "spent":
+        v = (v[0] * 100, v[1] * 100) if leaf.op == "between" else v * 100
+    return integer_bounds(leaf.op, v)
+
+
+def _window_orders(leaf: Leaf, ctx: Context):
+    """The customers' orders that count in a window leaf's window (the same orders CustomerStats counts)."""
+    low, high = window_bounds(leaf, ctx.now)
+    orders = Order.objects.filter(reporting_total__isnull=False).exclude(status=CANCELLED)
+    if low is not None:
+        orders = orders.filter(placed_at__gte=low)
+    if high is not None:
+        orders = orders.filter(placed_at__lt=high)
+    return orders
+
+
+def _window_measure(leaf: Leaf):
+    if leaf.field == "spent":
+        net = F("reporting_total") - Coalesce(F("reporting_refunded"), Value(Decimal(0)))
+        return Sum(Round(net * Value(100), output_field=DecimalField(max_digits=20, decimal_places=0)))
+    return Count("id")
+
+
+def _merge_windows(node: Group, ctx: Context) -> tuple[list[Q], list]:
+    """Sibling "spent"/"orders" conditions on the same window that no customer without orders meets ("orders >= 3
+    and spent > 2000 in 180 days") read the window's orders once: one grouped sub-select with all their conditions
+    in its HAVING (AND or OR, as the group). Returns those sub-selects and the children left to compile."""
+    if ctx.narrow:
+        return [], node.children
+    buckets: dict[tuple, list[Leaf]] = {}
+    for child in node.children:
+        if isinstance(child, Leaf) and child.kind == "window":
+            op, bound = window_measure(child)
+            if op not in ("never", "always") and not integer_holds(op, 0, bound):
+                buckets.setdefault((child.within_days, child.date_from, child.date_to), []).append(child)
+    merged: list[Q] = []
+    done: set[int] = set()
+    for group in buckets.values():
+        if len(group) < 2:
+            continue
+        held = None
+        for i, leaf in enumerate(group):
+            q = _numbers(f"n{i}", *window_measure(leaf))
+            held = q if held is None else (held & q if node.match == "all" else held | q)
+        measures = {f"n{i}": _window_measure(leaf) for i, leaf in enumerate(group)}
+        grouped = _window_orders(group[0], ctx).values("customer_id").order_by().annotate(**measures).filter(held)
+        merged.append(_pk_in(grouped.values("customer_id")))
+        done.update(id(leaf) for leaf in group)
+    return merged, [child for child in node.children if id(child) not in done]
+
+
+def _window(leaf: Leaf, ctx: Context) -> Q:
+    """Spent / orders in a window, compared as integers (cents, a count). For everyone: one grouped sub-select over
+    the window's orders, the customers whose aggregate meets the condition, or, when no orders (0) meets it too
+    ("spent < 100"), everyone but the customers whose aggregate fails it. Narrow (a few customers): a correlated
+    aggregate per customer on the orders' (customer, placed_at) index, 0 when there is none."""
+    op, bound = window_measure(leaf)
+    if op in ("never", "always"):
+        return Q(pk__isnull=op == "never")
+    measure = _window_measure(leaf)
+    if ctx.narrow:
+        mine = _window_orders(leaf, ctx).filter(customer_id=OuterRef("pk"))
+        value = Coalesce(
+            Subquery(mine.values("customer_id").order_by().annotate(n=measure).values("n")[:1]),
+            Value(0),
+            output_field=DecimalField(max_digits=20, decimal_places=0),
+        )
+        return _compare_expression(value, op, bound)
+    held = _numbers("n", op, bound)
+    grouped = _window_orders(leaf, ctx).values("customer_id").order_by().annotate(n=measure)
+    if not integer_holds(op, 0, bound):
+        return _pk_in(grouped.filter(held).values("customer_id"))
+    return ~_pk_in(grouped.filter(~held).values("customer_id"))
+
+
+def _compare_expression(value, op: str, bound) -> Q:
+    if op == "between":
+        return Q(GreaterThanOrEqual(value, bound[0])) & Q(LessThanOrEqual(value, bound[1]))
+    if op == "neq":
+        return ~Q(Exact(value, bound))
+    lookup = {"eq": Exact, "gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}[op]
+    return Q(lookup(value, bound))
+
+
+def _returned(leaf: Leaf, ctx: Context) -> Q:
+    """A return was recorded for one of the customer's orders: the Return rows themselves (what CustomerStats'
+    returns_count counts), found on return_customer_time_idx."""
+    exists = Exists(Return.objects.filter(customer_id=OuterRef("pk")))
+    return Q(exists) if leaf.op == "is_true" else ~Q(exists)
+
+
+def _consent(leaf: Leaf, ctx: Context) -> Q:
+    """A non-marketing purpose, from the ledger with customers.consent_state's meaning: for the customer's current
+    address (its mailbox for email, its phone, any for push), the latest record decides, a refusal wins a tie. The
+    state is "granted" when a granted record has no later record and no refusal at the same time, "refused" when a
+    refusal has no later record, "unknown" when there is no record."""
+    channel, purpose, v = leaf.channel, leaf.purpose, leaf.value
+    records = ConsentRecord.objects.filter(channel=channel, purpose=purpose)
+    match = MATCH_FIELD[channel]
+    if v == "unknown":
+        mine = records.filter(customer_id=OuterRef("pk"))
+        if match:
+            mine = mine.filter(address=OuterRef(match))
+        q = ~Q(Exists(mine))
+    else:
+        later = ConsentRecord.objects.filter(customer_id=OuterRef("customer_id"), channel=channel, purpose=purpose)
+        if ADDRESS_FIELD[channel] is not None:
+            later = later.filter(address=OuterRef("address"))
+        beats = Q(occurred_at__gt=OuterRef("occurred_at"))
+        if v == "granted":
+            beats |= Q(occurred_at=OuterRef("occurred_at"), status=ConsentRecord.Status.REFUSED)
+        deciding = records.filter(status=v).filter(~Exists(later.filter(beats)))
+        if match:
+            deciding = deciding.filter(address=F(f"customer__{match}"))
+        q = _pk_in(deciding.values("customer_id"))
+    return ~q if leaf.op == "neq" else q
 
 
 def _json_number(v: Decimal):
@@ -244,8 +424,8 @@ def _event(leaf: Leaf, ctx: Context) -> Q:
 
 def _bought(leaf: Leaf, ctx: Context) -> Q:
     low, high = window_bounds(leaf, ctx.now)
-    if leaf.field == "sales_channel":
-        rows = Order.objects.filter(customer_id=OuterRef("pk"), sales_channel=leaf.value).exclude(status=CANCELLED)
+    if leaf.field in ("sales_channel", "utm_source", "utm_medium", "utm_campaign"):
+        rows = Order.objects.filter(customer_id=OuterRef("pk"), **{leaf.field: leaf.value}).exclude(status=CANCELLED)
         prefix = ""
     else:
         rows = OrderLine.objects.filter(order__customer_id=OuterRef("pk")).exclude(order__status=CANCELLED)
@@ -276,5 +456,9 @@ _COMPILERS = {
     "tag": _tag,
     "event": _event,
     "bought": _bought,
+    "window": _window,
+    "returned": _returned,
+    "consent": _consent,
+    "prediction": _prediction,
     "segment": _segment,
 }

@@ -14,6 +14,13 @@ A condition names a `field`; most take an `op` and a `value`:
     {"field": "event", "name": "Viewed Product", "op": "at_least", "count": 1, "within_days": 30,
      "where": [{"property": "category", "value": "Ayakkabı"}]}        # or "from"/"to" (YYYY-MM-DD) or "since"
     {"field": "bought_product", "op": "yes", "value": 12, "within_days": 180}   # bought_category, sales_channel too
+    {"field": "utm_source", "op": "yes", "value": "instagram", "within_days": 30}  # utm_medium, utm_campaign too
+    {"field": "spent", "op": "gt", "value": "2000", "within_days": 180}   # orders' net totals in the window
+    {"field": "orders", "op": "gte", "value": 3, "within_days": 180}      # orders placed in the window
+    {"field": "returned_anything", "op": "is_true"}                       # a return was recorded for an order
+    {"field": "consent", "channel": "sms", "purpose": "transactional", "op": "eq", "value": "granted"}
+    {"field": "rfm_segment", "op": "eq", "value": "champions"}            # predictions: clv_12m, p_alive, …
+    {"field": "expected_next_order_at", "op": "within_next_days", "value": 14}
     {"field": "segment", "op": "in", "value": 3}                          # or "not_in"
 
 A bad definition raises KervanError(detail, code, field=<path>) naming the offending part ("conditions[1].value").
@@ -38,7 +45,10 @@ CHOICE_OPS = ("eq", "neq")
 NUMBER_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "between")
 DATE_OPS = ("before", "after", "on", "between", "within_last_days", "more_than_days_ago", "is_set", "is_not_set")
 BOOL_OPS = ("is_true", "is_false")
+FUTURE_DATE_OPS = ("before", "after", "on", "between", "within_next_days", "is_set", "is_not_set")
 CONSENT_VALUES = ("granted", "refused", "unknown")
+CONSENT_CHANNELS = ("email", "sms", "call", "push", "whatsapp")  # ConsentRecord.Channel
+CONSENT_PURPOSES = ("marketing", "transactional")  # ConsentRecord.Purpose (a test keeps both lists in step)
 GENDER_VALUES = ("female", "male", "other", "unknown")
 SALES_CHANNELS = ("web", "mobile_app", "marketplace", "pos", "phone")
 
@@ -54,6 +64,9 @@ PROFILE_FIELDS: dict[str, tuple[str, str]] = {
     "gender": ("choice", "gender"),
     "consent_email": ("consent", "consent_email"),
     "consent_sms": ("consent", "consent_sms"),
+    "consent_call": ("consent", "consent_call"),
+    "consent_push": ("consent", "consent_push"),
+    "consent_whatsapp": ("consent", "consent_whatsapp"),
     "has_email": ("bool", "email"),
     "has_phone": ("bool", "phone"),
     "birth_date": ("date", "birth_date"),
@@ -67,11 +80,34 @@ STATS_FIELDS: dict[str, tuple[str, str]] = {
     "first_order_at": ("datetime", "first_order_at"),
     "last_order_at": ("datetime", "last_order_at"),
 }
+# Read from kervan.predictions' CustomerPrediction (one row per customer who ordered, refreshed in bulk); a customer
+# without a row matches no prediction condition, like a customer without stats.
+PREDICTION_FIELDS: dict[str, tuple[str, str]] = {
+    "rfm_segment": ("rfm", "rfm_segment"),
+    "clv_12m": ("money", "clv_12m"),
+    "p_alive": ("ratio", "p_alive"),
+    "churn_risk": ("ratio", "churn_risk"),
+    "expected_orders_365": ("float", "expected_orders_365"),
+    "expected_next_order_at": ("future", "expected_next_order_at"),
+}
+# Aggregates of the orders placed in a window (or ever): "spent" is the sum of their net totals in the reporting
+# currency (reporting_total - reporting_refunded), "orders" their count; cancelled orders and orders still awaiting
+# their exchange rate are left out, as CustomerStats counts them. No order in the window: 0.
+WINDOW_FIELDS: dict[str, tuple[str, str]] = {
+    "spent": ("money", "spent"),
+    "orders": ("int", "orders"),
+}
 OPS_BY_TYPE = {
     "folded": TEXT_OPS,
     "code": CHOICE_OPS,
     "choice": CHOICE_OPS,
     "consent": CHOICE_OPS,
+    "rfm": CHOICE_OPS,
+    "ratio": NUMBER_OPS,
+    "float": NUMBER_OPS,
+    "future": FUTURE_DATE_OPS,
+    "returned": BOOL_OPS,
+    "consent_ledger": CHOICE_OPS,
     "words": ("contains",),
     "bool": BOOL_OPS,
     "date": DATE_OPS,
@@ -92,15 +128,27 @@ SPECIAL_FIELDS = {
     "bought_product": "bought",
     "bought_category": "bought",
     "sales_channel": "bought",
+    "utm_source": "bought",
+    "utm_medium": "bought",
+    "utm_campaign": "bought",
+    "returned_anything": "returned",
+    "consent": "consent_ledger",
     "segment": "segment",
 }
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+
+
+def rfm_segments() -> tuple[str, ...]:
+    from kervan.predictions.models import Segment as RfmSegment
+
+    return tuple(RfmSegment.values)
 
 
 @dataclass
 class Leaf:
     path: str  # "conditions[0]" — where it came from, for messages and the "why" view
     field: str
-    kind: str  # profile | stats | custom | tag | event | bought | segment
+    kind: str  # profile | stats | custom | tag | event | bought | window | returned | consent | prediction | segment
     type: str
     op: str
     value: Any = None
@@ -112,10 +160,12 @@ class Leaf:
     count: int = 1
     where: list[tuple[str, Any]] = field(default_factory=list)
     name: str = ""  # the event name
+    channel: str = ""  # consent: the channel and purpose
+    purpose: str = ""
 
     @property
     def relative(self) -> bool:
-        return self.within_days is not None or self.op in ("within_last_days", "more_than_days_ago")
+        return self.within_days is not None or self.op in ("within_last_days", "more_than_days_ago", "within_next_days")
 
 
 @dataclass
@@ -192,6 +242,12 @@ def _leaf(raw, path, custom, lookup) -> Leaf:
     elif name in STATS_FIELDS:
         type_, column = STATS_FIELDS[name]
         kind = "stats"
+    elif name in PREDICTION_FIELDS:
+        type_, column = PREDICTION_FIELDS[name]
+        kind = "prediction"
+    elif name in WINDOW_FIELDS:
+        type_, column = WINDOW_FIELDS[name]
+        kind = "window"
     elif name.startswith("custom."):
         key = name[len("custom.") :]
         if key not in custom:
@@ -202,7 +258,7 @@ def _leaf(raw, path, custom, lookup) -> Leaf:
     elif name in SPECIAL_FIELDS:
         type_ = SPECIAL_FIELDS[name]
         column = ""
-        kind = type_
+        kind = {"returned": "returned", "consent_ledger": "consent"}.get(type_, type_)
     else:
         raise _err(_('unknown field "%(field)s".') % {"field": name}, f"{path}.field", "unknown_field")
     op = raw.get("op", {"event": "at_least", "bought": "yes", "tag": "has", "segment": "in"}.get(type_))
@@ -217,8 +273,10 @@ def _leaf(raw, path, custom, lookup) -> Leaf:
     allowed = {"field", "op", "value"}
     if type_ == "event":
         allowed = {"field", "op", "name", "count", "within_days", "from", "to", "since", "where"}
-    elif type_ == "bought":
+    elif type_ == "bought" or kind == "window":
         allowed |= {"within_days", "from", "to", "since"}
+    elif type_ == "consent_ledger":
+        allowed |= {"channel", "purpose"}
     unknown = set(raw) - allowed
     if unknown:
         raise _err(_('unknown key "%(key)s".') % {"key": sorted(unknown)[0]}, path)
@@ -234,9 +292,17 @@ def _leaf(raw, path, custom, lookup) -> Leaf:
             if value not in SALES_CHANNELS:
                 raise _err(_("choose one of: %(v)s.") % {"v": ", ".join(SALES_CHANNELS)}, vpath, "invalid_value")
             leaf.value = value
+        elif name in UTM_FIELDS:  # matched exactly, as the shop's links send it
+            if not isinstance(value, str) or not value.strip() or len(value.strip()) > 100:
+                raise _err(_("a text value is needed (at most 100 characters)."), vpath, "invalid_value")
+            leaf.value = value.strip()
         else:
             leaf.value = _int(value, vpath, low=1, high=2**62)
         return leaf
+    if kind == "window":
+        _window(leaf, raw, path)
+    if type_ == "consent_ledger":
+        _consent(leaf, raw, path)
     if type_ == "segment":
         sid = _int(value, vpath, low=1, high=2**62)
         if lookup is not None:
@@ -320,12 +386,12 @@ def _value(type_: str, op: str, value, path: str):
         if not isinstance(value, str) or not value.strip():
             raise _err(_("a text value is needed."), path, "invalid_value")
         return value.strip()
-    if type_ in ("choice", "consent"):
-        values = GENDER_VALUES if type_ == "choice" else CONSENT_VALUES
+    if type_ in ("choice", "consent", "consent_ledger", "rfm"):
+        values = {"choice": GENDER_VALUES, "rfm": rfm_segments()}.get(type_, CONSENT_VALUES)
         if value not in values:
             raise _err(_("choose one of: %(v)s.") % {"v": ", ".join(values)}, path, "invalid_value")
         return value
-    if type_ in ("int", "money", "number"):
+    if type_ in ("int", "money", "number", "ratio", "float"):
         if op == "between":
             pair = _pair(value, path)
             low, high = (_decimal(v, f"{path}[{i}]") for i, v in enumerate(pair))
@@ -333,8 +399,8 @@ def _value(type_: str, op: str, value, path: str):
                 raise _err(_("the range ends before it starts."), path, "invalid_range")
             return (low, high)
         return _decimal(value, path)
-    if type_ in ("date", "datetime"):
-        if op in ("within_last_days", "more_than_days_ago"):
+    if type_ in ("date", "datetime", "future"):
+        if op in ("within_last_days", "more_than_days_ago", "within_next_days"):
             return _int(value, path, low=0, high=MAX_DAYS)
         if op == "between":
             pair = _pair(value, path)
@@ -374,6 +440,21 @@ def _window(leaf: Leaf, raw: dict, path: str) -> None:
         leaf.date_to = _date(raw["to"], f"{path}.to")
     if leaf.date_from and leaf.date_to and leaf.date_to < leaf.date_from:
         raise _err(_("the date range ends before it starts."), f"{path}.to", "invalid_range")
+
+
+def _consent(leaf: Leaf, raw: dict, path: str) -> None:
+    """Consent for a channel and purpose. Marketing consent is read from the customer's cached consent_<channel>
+    column (the marketing state of the address messages go to now, kept from the ledger): the leaf becomes that
+    profile condition. Other purposes are read from the ledger (ConsentRecord), with the same meaning as
+    customers.consent_state: the latest record for the customer's current address decides, a refusal on a tie."""
+    channel, purpose = raw.get("channel"), raw.get("purpose", "marketing")
+    if channel not in CONSENT_CHANNELS:
+        raise _err(_("choose one of: %(v)s.") % {"v": ", ".join(CONSENT_CHANNELS)}, f"{path}.channel", "invalid_value")
+    if purpose not in CONSENT_PURPOSES:
+        raise _err(_("choose one of: %(v)s.") % {"v": ", ".join(CONSENT_PURPOSES)}, f"{path}.purpose", "invalid_value")
+    leaf.channel, leaf.purpose = channel, purpose
+    if purpose == "marketing":
+        leaf.kind, leaf.type, leaf.column = "profile", "consent", f"consent_{channel}"
 
 
 def _event(leaf: Leaf, raw: dict, path: str) -> None:

@@ -25,11 +25,17 @@ def _custom() -> dict[str, str]:
 def _row_context(row: dict, custom: dict, error: str = "") -> dict:
     name = row.get("field") or "city"
     row = {**row, "field": name}
+    type_ = forms.field_type(name, custom)
     return {
         "row": row,
         "fields": forms.field_choices(custom),
         "ops": forms.op_choices(name, custom),
-        "type": forms.field_type(name, custom),
+        "type": type_,
+        "choices": forms.value_choices(name, custom),
+        "channels": forms.channel_choices() if type_ == "consent_ledger" else [],
+        "purposes": forms.purpose_choices() if type_ == "consent_ledger" else [],
+        "windowed": name in forms.WINDOWED,
+        "hint": forms.RATIO_HINT if type_ == "ratio" else "",
         "error": error,
     }
 
@@ -125,7 +131,7 @@ def builder_row(request):
     """One condition row (htmx): a new one, or the same row re-drawn with the operators of its chosen field."""
     row = {
         k: request.GET.get(f"c-{request.GET.get('i', '')}-{k}", "")
-        for k in ("field", "op", "value", "value2", "name", "count", "days", "prop", "prop_value")
+        for k in ("field", "op", "value", "value2", "name", "count", "days", "prop", "prop_value", "channel", "purpose")
     }
     row["id"] = request.GET.get("i") or forms.new_row_id()
     if not request.GET.get("i"):

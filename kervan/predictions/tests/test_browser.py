@@ -1,5 +1,5 @@
-"""A real browser: the RFM page draws its grid chart with Chart.js from Kervan's own static files (no inline script,
-no script error), and the Customer 360 page shows the predictions card."""
+"""A real browser: the Analytics page draws its charts and the RFM page its grid chart with Chart.js from Kervan's
+own static files (no inline script, no script error), and the Customer 360 page shows the predictions card."""
 
 import datetime as dt
 
@@ -31,6 +31,17 @@ def test_rfm_page_draws_the_grid_and_the_360_card_shows(page, live_server):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     page.click("nav >> text=Analytics")
+    page.wait_for_url(f"{live_server.url}/analytics/")
+    # The Analytics page draws its charts (no script error), and links to the RFM page.
+    page.wait_for_function(
+        "() => window.Chart && window.Chart.getChart(document.getElementById('analytics-sales-chart'))"
+    )
+    orders = page.evaluate(
+        "() => Chart.getChart(document.getElementById('analytics-sales-chart')).data.datasets[1].data"
+    )
+    assert sum(orders) == sum(range(1, 7)) - sum(1 for i in range(6) for k in range(i + 1) if 10 * i + 3 * k + 1 > 29)
+    assert page.evaluate("() => !!Chart.getChart(document.getElementById('analytics-clv-chart'))")
+    page.click("#analytics-rfm-link")
     page.wait_for_url(f"{live_server.url}/analytics/rfm/")
     page.wait_for_function("() => window.Chart && window.Chart.getChart(document.getElementById('rfm-grid-chart'))")
     datasets = page.evaluate(

@@ -56,6 +56,53 @@ BAD = [
     (d({"field": "segment", "op": "in", "value": 999999}), "conditions[0].value", "unknown_segment"),
     (d({"field": "custom.nope", "op": "eq", "value": "x"}), "conditions[0].field", "unknown_field"),
     ({"match": "some", "conditions": []}, "match", "invalid_definition"),
+    # The order-window, UTM, returns, consent and prediction conditions.
+    (d({"field": "spent", "op": "gt", "value": "lots", "within_days": 180}), "conditions[0].value", "invalid_value"),
+    (
+        d({"field": "orders", "op": "gte", "value": 3, "within_days": "soon"}),
+        "conditions[0].within_days",
+        "invalid_value",
+    ),
+    (
+        d({"field": "orders", "op": "gte", "value": 3, "within_days": 30, "since": "2026-01-01"}),
+        "conditions[0].within_days",
+        "invalid_range",
+    ),
+    (d({"field": "spent", "op": "contains", "value": "1"}), "conditions[0].op", "invalid_operator"),
+    (d({"field": "orders", "op": "gte", "value": 3, "name": "x"}), "conditions[0]", "invalid_definition"),
+    (d({"field": "utm_source", "op": "yes", "value": 5}), "conditions[0].value", "invalid_value"),
+    (d({"field": "utm_campaign", "op": "yes", "value": "x" * 101}), "conditions[0].value", "invalid_value"),
+    (d({"field": "returned_anything", "op": "is_true", "value": "x"}), "conditions[0].value", "invalid_value"),
+    (d({"field": "returned_anything", "op": "eq"}), "conditions[0].op", "invalid_operator"),
+    (
+        d({"field": "consent", "channel": "fax", "purpose": "marketing", "op": "eq", "value": "granted"}),
+        "conditions[0].channel",
+        "invalid_value",
+    ),
+    (
+        d({"field": "consent", "channel": "sms", "purpose": "sales", "op": "eq", "value": "granted"}),
+        "conditions[0].purpose",
+        "invalid_value",
+    ),
+    (
+        d({"field": "consent", "channel": "sms", "purpose": "transactional", "op": "eq", "value": "yes"}),
+        "conditions[0].value",
+        "invalid_value",
+    ),
+    (d({"field": "consent_whatsapp", "op": "eq", "value": "maybe"}), "conditions[0].value", "invalid_value"),
+    (d({"field": "rfm_segment", "op": "eq", "value": "vip"}), "conditions[0].value", "invalid_value"),
+    (d({"field": "p_alive", "op": "gt", "value": "high"}), "conditions[0].value", "invalid_value"),
+    (d({"field": "clv_12m", "op": "gt", "value": [1, 2]}), "conditions[0].value", "invalid_value"),
+    (
+        d({"field": "expected_next_order_at", "op": "within_next_days", "value": "soon"}),
+        "conditions[0].value",
+        "invalid_value",
+    ),
+    (
+        d({"field": "expected_next_order_at", "op": "within_last_days", "value": 3}),
+        "conditions[0].op",
+        "invalid_operator",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.core.files import File
@@ -44,12 +45,16 @@ class _DryRun(Exception):
 
 class Command(BaseCommand):
     help = (
-        "Import files of customers, products or orders as the import page does (same checks, same writes, one "
-        "transaction per file), with a progress bar on stderr and one JSON summary on stdout: rows, customers "
-        "created and matched, orders, lines, returns, refunds, payments, reviews, skipped rows and errors by reason. "
+        "Import files of customers, products or orders (or related files together: KIND related with several "
+        "PATHs or one zip of customers, orders, order items, payments and reviews) as the import page does (same "
+        "checks, same writes, one transaction per file; related files: one for them all), with a progress bar on "
+        "stderr and one JSON summary on stdout: rows, customers created and matched, orders, lines, returns, "
+        "refunds, payments, reviews, skipped rows, errors by reason (related files: orphans and counts per join). "
         '--mapping FILE is JSON: {column: field}, or {"mapping": {column: field}, "settings": {…}} with the file '
         "settings (currency, time_zone, date_order, decimal, statuses, default_status, cancel_prefix, guest_ids, "
-        "phone_region). --dry-run checks and counts everything and writes nothing. Exit status 2 for bad input "
+        'phone_region; related files: "related": {"roles": {file: role}, "joins": {role: [column, parent '
+        'column]}}; their columns are named "<file name without extension>.<column>"). --dry-run checks and '
+        "counts everything and writes nothing. Exit status 2 for bad input "
         "(the message says why), 1 when a file was refused (refuse mode), 0 otherwise."
     )
 
@@ -80,8 +85,10 @@ class Command(BaseCommand):
         actor = Actor.system()
         summaries = []
         refused = False
-        for path in files:
-            summary = self._one(actor, kind, path, preset, columns, settings, source, mode, dry_run)
+        # Related files (several PATHs or one zip) are one import, in one transaction; other kinds one per file.
+        batches = [files] if kind == ImportKind.RELATED else [[path] for path in files]
+        for batch in batches:
+            summary = self._one(actor, kind, batch, preset, columns, settings, source, mode, dry_run)
             refused = refused or summary["status"] == ImportStatus.REFUSED
             summaries.append(summary)
         result = summaries[0] if len(summaries) == 1 else {"files": summaries, **_totals(summaries)}
@@ -104,17 +111,19 @@ class Command(BaseCommand):
             return data.get("mapping"), dict(data.get("settings") or {})
         return data, {}
 
-    def _one(self, actor, kind, path, preset, columns, settings, source_key, mode, dry_run) -> dict:
-        """Import one file. A dry run does it all in a transaction it then rolls back; a real one commits as the
-        background task does (the write is one transaction either way)."""
+    def _one(self, actor, kind, paths, preset, columns, settings, source_key, mode, dry_run) -> dict:
+        """Import one file (or related files together). A dry run does it all in a transaction it then rolls back; a
+        real one commits as the background task does (the write is one transaction either way)."""
         started = time.perf_counter()
+        path = paths[0] if len(paths) == 1 else Path(", ".join(p.name for p in paths))
         bar = _Bar(path.name, self.stderr._out)
         stored = []
 
         def run() -> dict:
             source = _source(source_key)
-            with open(path, "rb") as f:
-                upload = File(f, name=path.name)
+            with ExitStack() as stack:
+                uploads = [File(stack.enter_context(open(p, "rb")), name=p.name) for p in paths]
+                upload = uploads if kind == ImportKind.RELATED else uploads[0]
                 job = import_job_upload(actor=actor, kind=kind, upload=upload, source=source, preset=preset or "")
             stored.append(job)
             bar.total = job.total_rows
@@ -182,6 +191,8 @@ def _summary(job: ImportJob, path: Path, seconds: float, dry_run: bool) -> dict:
     for name, value in data.items():
         if name not in summary:
             summary[name] = value
+    if job.kind == ImportKind.RELATED:
+        summary["joins"] = (job.facts or {}).get("joins", {})
     if job.status == ImportStatus.FAILED:
         summary["failure"] = job.failure
     summary["timings"] = getattr(job, "timings", {})
