@@ -3,7 +3,8 @@ its floor, on `kervan_bench` (made by bench/generate_demo.py and migrated).
 
     .venv/bin/python bench/predictions.py --database-url postgres://postgres@127.0.0.1:5432/kervan_bench
 
-Figures (issue 18): fit ≤ 3 s, scoring all ≤ 1 s, RFM ≤ 5 s on PostgreSQL. Floors:
+Figures (issue 18): fit ≤ 3 s, scoring all ≤ 1 s, RFM ≤ 5 s on PostgreSQL and ≤ 3 s on SQLite (the same script
+with a sqlite:/// URL). Floors:
 - RFM: one hand-written SQL statement giving the same answer (the 5×5 R×F grid, scores by RANK() with the rule of
   kervan.predictions.rfm); the script checks the two grids are equal. Kervan's figure is the columnar extract (one
   statement) plus the NumPy scoring.
@@ -92,14 +93,21 @@ def main() -> None:
         t_score, t_score_median, _ = best_of(args.runs, lambda: actions.score(models, data, now))
 
         def alive_sql():
+            if connection.vendor == "postgresql":
+                age = "EXTRACT(EPOCH FROM %s::timestamptz - first_order_at) / 86400.0"
+                span = "EXTRACT(EPOCH FROM last_order_at - first_order_at) / 86400.0"
+                stamp = now
+            else:  # SQLite: days from julianday() of the stored ISO text
+                age = "(julianday(%s) - julianday(first_order_at))"
+                span = "(julianday(last_order_at) - julianday(first_order_at))"
+                stamp = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
             sql = (
                 "SELECT SUM(CASE WHEN order_count <= 1 THEN 1.0 ELSE 1.0 / (1.0 + %s / (%s + order_count - 2) * "
-                "POWER((%s + (EXTRACT(EPOCH FROM %s::timestamptz - first_order_at) / 86400.0)) / "
-                "(%s + EXTRACT(EPOCH FROM last_order_at - first_order_at) / 86400.0), %s + order_count - 1)) END) "
+                f"POWER((%s + {age}) / (%s + {span}), %s + order_count - 1)) END) "
                 "FROM customers_customerstats WHERE order_count > 0"
             )
             with connection.cursor() as cursor:
-                cursor.execute(sql, [m.a, m.b, m.alpha, now, m.alpha, m.r])
+                cursor.execute(sql, [m.a, m.b, m.alpha, stamp, m.alpha, m.r])
                 return float(cursor.fetchone()[0])
 
         t_score_floor, _, alive_sum_sql = best_of(args.runs, alive_sql)
@@ -114,8 +122,13 @@ def main() -> None:
             return grid, np.bincount(seg, minlength=len(rfm.SEGMENT_CODES))
 
         def rfm_sql():
+            recency = (
+                "FLOOR(EXTRACT(EPOCH FROM s.last_order_at))"
+                if connection.vendor == "postgresql"
+                else "CAST(strftime('%s', s.last_order_at) AS INTEGER)"  # executed without parameters
+            )
             sql = (
-                "WITH s AS (SELECT s.customer_id, FLOOR(EXTRACT(EPOCH FROM s.last_order_at)) AS rec, s.order_count, "
+                f"WITH s AS (SELECT s.customer_id, {recency} AS rec, s.order_count, "
                 "s.total_spent FROM customers_customerstats s JOIN customers_customer c ON c.id = s.customer_id "
                 "WHERE s.order_count > 0 AND s.first_order_at IS NOT NULL AND s.last_order_at IS NOT NULL "
                 "AND c.merged_into_id IS NULL), "
@@ -180,7 +193,8 @@ def main() -> None:
             "command": command,
         }  # fmt: skip
     out = ROOT / "bench" / "results" / "predictions.json"
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    kept = json.loads(out.read_text()) if out.exists() else {}  # the other database's figures stay
+    out.write_text(json.dumps({**kept, **results}, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 

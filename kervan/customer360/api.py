@@ -10,6 +10,7 @@ from ninja import Router
 from kervan.core.api import ERRORS
 from kervan.core.api_json import ORJSONRenderer
 from kervan.core.audit import audit_view
+from kervan.customer360.selectors import customer_360_read
 from kervan.customer360.timeline import customer_timeline, timeline_present_many
 from kervan.customers import selectors
 from kervan.customers.api import customer_out
@@ -38,10 +39,9 @@ def get_customer(request, customer_id: int):
 
 def _customer_360_json(actor, customer_id: int) -> tuple[int | None, bytes]:
     """(None, the 360 as JSON), or (the survivor's id, b"") for a merged-away id."""
-    customer = selectors.customer_get(actor=actor, customer_id=customer_id)
-    if customer.pk != customer_id:
+    customer, view = customer_360_read(actor=actor, customer_id=customer_id)
+    if view is None:
         return customer.pk, b""
-    view = selectors.customer_360(actor=actor, customer=customer)
     out = Customer360Out.model_validate(
         {
             **customer_out(customer),

@@ -10,12 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, IntegerField, Q, Value
+from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
 from kervan.core.pagination import check_limit, decode_cursor, encode_cursor, invalid_cursor
+from kervan.customer360.compiled import Statement
 from kervan.customers.registry import TimelineSource, timeline_source, timeline_sources
 
 
@@ -58,34 +59,25 @@ def customer_timeline(
     check_limit(limit)
     after = _decode(cursor, ranks) if cursor else None
     by_rank = {ranks[kind]: sources[kind] for kind in kinds}
-    branches = []
-    apart = []
-    for kind in kinds:
-        source = sources[kind]
-        if source.newest_keys is not None:
-            apart.append(source)
-            continue
-        qs = source.rows(customer_id)
-        time_field = source.time_field
-        if after:
-            when, after_kind, after_id = after
-            if ranks[kind] < ranks[after_kind]:  # at the cursor's instant this kind sorts after the cursor's
+    together = [sources[kind] for kind in kinds if sources[kind].newest_keys is None]
+    apart = [sources[kind] for kind in kinds if sources[kind].newest_keys is not None]
+    rows: list[tuple[dt.datetime, int, int]] = []
+    if together and after is None:  # the first page, by far the most read: its SQL is compiled once per process
+        rows = list(_first_page(by_rank, together, limit)(customer_id=customer_id))
+    elif together:
+        when, after_kind, after_id = after
+        branches = []
+        for source in together:
+            qs, time_field = source.rows(customer_id), source.time_field
+            if ranks[source.kind] < ranks[after_kind]:  # at the cursor's instant this kind sorts after the cursor's
                 qs = qs.filter(**{f"{time_field}__lte": when})
-            elif kind == after_kind:
+            elif source.kind == after_kind:
                 qs = qs.filter(Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "pk__lt": after_id}))
             else:
                 qs = qs.filter(**{f"{time_field}__lt": when})
-        branches.append(
-            qs.order_by()
-            .annotate(t=F(time_field), rank=Value(ranks[kind], output_field=IntegerField()))
-            .values_list("t", "rank", "id")
-        )
-    # One query orders the kinds read together: newest first; at one instant higher rank, then higher id first —
-    # the order the cursor assumes. Then each kind on the page is loaded by id.
-    rows: list[tuple[dt.datetime, int, int]] = []
-    if branches:
-        combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-        rows = list(combined.order_by("-t", "-rank", "-id")[: limit + 1])
+            branches.append(_branch(qs, source, ranks[source.kind]))
+        rows = list(_merged(branches)[: limit + 1])
+    # Then each kind on the page is loaded by id.
     for source in apart:
         before = not_after = None
         if after:
@@ -105,10 +97,60 @@ def customer_timeline(
     for rank in {rank for _when, rank, _pk in page}:
         source = by_rank[rank]
         ids = [pk for _when, r, pk in page if r == rank]
-        objects[rank] = source.rows(customer_id).select_related(*source.select_related).in_bulk(ids)
+        objects[rank] = {row.pk: row for row in _loaded(source)(customer_id=customer_id, ids=ids)}
     items = [TimelineItem(by_rank[rank].kind, pk, when, objects[rank][pk]) for when, rank, pk in page]
     next_cursor = encode_cursor([items[-1].occurred_at, items[-1].kind, items[-1].id]) if len(rows) > limit else None
     return items, next_cursor
+
+
+def _merged(branches: list[QuerySet]) -> QuerySet:
+    """One query orders the kinds read together: newest first; at one instant higher rank, then higher id first —
+    the order the cursor assumes."""
+    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    return combined.order_by("-t", "-rank", "-id")
+
+
+def _branch(rows: QuerySet, source: TimelineSource, rank: int) -> QuerySet:
+    return (
+        rows.order_by()
+        .annotate(t=F(source.time_field), rank=Value(rank, output_field=IntegerField()))
+        .values_list("t", "rank", "id")
+    )
+
+
+# Compiled statements (kervan.customer360.compiled), per set of sources read together and page size, and per source.
+# Keyed by the sources themselves (held here, so their ids stay theirs): a source registered later, or registered
+# again differently, gets statements of its own and changes nobody else's.
+_first_pages: dict[tuple, tuple[tuple[TimelineSource, ...], Statement]] = {}
+_loads: dict[int, tuple[TimelineSource, Statement]] = {}
+
+
+def _first_page(by_rank: dict[int, TimelineSource], together: list[TimelineSource], limit: int) -> Statement:
+    ranks = {source.kind: rank for rank, source in by_rank.items()}
+    key = (tuple((id(source), ranks[source.kind]) for source in together), limit)
+    found = _first_pages.get(key)
+    if found is None:
+
+        def build(customer_id: int) -> QuerySet:
+            return _merged([_branch(source.rows(customer_id), source, ranks[source.kind]) for source in together])[
+                : limit + 1
+            ]
+
+        found = _first_pages[key] = (tuple(together), Statement(build))
+    return found[1]
+
+
+def _loaded(source: TimelineSource) -> Statement:
+    """A page's rows of `source` by id, with what its `present` reads beside them."""
+    found = _loads.get(id(source))
+    if found is None or found[0] is not source:
+        statement = Statement(
+            lambda customer_id, ids: (
+                source.rows(customer_id).select_related(*source.select_related).filter(pk__in=ids).order_by()
+            )
+        )
+        found = _loads[id(source)] = (source, statement)
+    return found[1]
 
 
 def timeline_present(item: TimelineItem) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from kervan.customers.custom_fields import custom_field_define
 from kervan.customers.models import Customer
 from kervan.customers.registry import timeline_sources
 from kervan.customers.tests.factories import make_customer, make_order
+from kervan.feedback.actions import review_create
 from kervan.orders.actions import order_set_status, refund_create, return_create
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,10 @@ PAGE_CHANGES = {
     "consent": (
         lambda api, c: consent_record(actor=SYSTEM, customer=c, channel="email", purpose="marketing", status="refused"),
         "Email consent refused",
+    ),
+    "review": (
+        lambda api, c: review_create(actor=SYSTEM, order=c.orders.get(), rating=5, submitted_at=timezone.now()),
+        "Submitted Review",
     ),
 }
 
