@@ -157,6 +157,16 @@ def number_forms(words: str) -> list[str]:
     return list(dict.fromkeys(f for f in forms if f and f != "#"))
 
 
+def number_starts_with(form: str) -> Q:
+    """Orders whose number starts with `form`, as the number index can answer it. SQLite's LIKE is case-blind, so
+    it cannot use the (case-sensitive) index: there the prefix is the key range [form, form with its last
+    character moved one up), exact under SQLite's byte order (a scan of a million orders otherwise: 270 ms).
+    PostgreSQL's LIKE 'K1%' uses the index (a pattern index outside the C collation, orders/0007)."""
+    if connection.vendor == "sqlite" and form and ord(form[-1]) < 0x10FFFF:
+        return Q(number__gte=form, number__lt=form[:-1] + chr(ord(form[-1]) + 1))
+    return Q(number__startswith=form)
+
+
 def _search(words: str) -> Q:
     """Orders whose number is or starts with `words`, whose shipment has that tracking number, or whose customer
     matches every word the way the customer list searches (Turkish-folded name, email, phone)."""
@@ -165,7 +175,7 @@ def _search(words: str) -> Q:
         forms = number_forms(words)
         by_number = Q()
         for form in forms:
-            by_number |= Q(number__startswith=form)
+            by_number |= number_starts_with(form)
         # What was typed is an order number (or its beginning) or a tracking number: those orders, found from their
         # indexes, are the answer. OR-ed with the customer search below, PostgreSQL would walk every order by time
         # checking each (11–13 s at 10M orders, bench/lists.py).
@@ -229,7 +239,7 @@ def order_search(*, actor: Actor, words: str, limit: int) -> list[Order]:
         return found
     prefix = Q()
     for form in forms:
-        prefix |= Q(number__startswith=form)
+        prefix |= number_starts_with(form)
     # A few hundred matches found by the number index first, then ordered: ordering all orders by number and
     # filtering would walk the whole index when nothing starts with the words.
     first = Order.objects.filter(prefix).values("pk")[:200]

@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from kervan.accounts.actors import Actor
@@ -94,6 +95,22 @@ def test_search_by_number_exact_prefix_and_spelling(shop):
     assert numbers(q="#10") == ["#1002", "#1001"]  # the beginning of a number
     assert numbers(q="k000777") == ["K000777"]  # typed in lower case
     assert numbers(q="K0007") == ["K000777"]
+    assert numbers(q="k0007") == ["K000777"]  # a beginning typed in lower case
+    assert numbers(q="#1009") == []  # a beginning no number has, one below "#101"
+
+
+def test_a_number_prefix_is_answered_from_the_number_index(shop):
+    """SQLite's LIKE is case-blind and cannot use the number index: the prefix is asked as a key range there."""
+    from django.test.utils import CaptureQueriesContext
+
+    from kervan.orders.models import Order
+    from kervan.orders.selectors import number_starts_with
+
+    with CaptureQueriesContext(connection) as queries:
+        found = list(Order.objects.filter(number_starts_with("#10")).values_list("number", flat=True))
+    assert sorted(found) == ["#1001", "#1002"]
+    sql = queries.captured_queries[-1]["sql"]
+    assert ("LIKE" not in sql) if connection.vendor == "sqlite" else ("LIKE" in sql)
 
 
 def test_search_by_customer_turkish_folded_and_by_tracking_number(shop):
