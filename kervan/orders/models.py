@@ -87,6 +87,10 @@ class Order(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer_time_idx"),
+            # The order list's (migration 0007 made them; 0011 told Django, so SQLite's table rebuilds keep them)
+            models.Index(fields=["status", "-placed_at"], name="order_status_time_idx"),
+            models.Index(fields=["total", "id"], name="order_total_idx"),
+            models.Index(fields=["number"], name="order_number_idx"),
             # With the figures the daily sales sum (kervan/orders/daily_sales.py) on PostgreSQL: today's sales are an
             # index-only scan of today's entries, not a visit to each order's row (bench/README.md, "Today page").
             models.Index(
@@ -154,6 +158,9 @@ class Shipment(models.Model):
     tracking_number = models.CharField(max_length=100, blank=True)
     shipped_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tracking_number"], name="shipment_tracking_idx")]  # the list's search
 
 
 class OrderStatusChange(models.Model):
