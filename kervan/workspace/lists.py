@@ -158,8 +158,9 @@ def count_rows(qs: QuerySet[Any], *, exact: bool = False) -> Count:
     known = getattr(qs, "known_count", None)
     if known is not None:
         return Count(int(known() if callable(known) else known), True)
-    if getattr(qs, "count_from", None) is not None:
-        qs = qs.count_from
+    count_from = getattr(qs, "count_from", None)
+    if count_from is not None:
+        qs = count_from
     qs = qs.order_by()
     if exact:
         return Count(qs.count(), True)
@@ -249,7 +250,7 @@ def _sampled_estimate(qs: QuerySet[Any]) -> int | None:
     rows = qs.order_by().values("pk")
     slices = [rows.filter(pk__gte=low + i * step, pk__lt=low + i * step + width) for i in range(SAMPLE_SLICES)]
     found = slices[0].union(*slices[1:], all=True).count()
-    return round(found * span / (width * SAMPLE_SLICES))
+    return int(round(found * span / (width * SAMPLE_SLICES)))
 
 
 def _planner_estimate(qs: QuerySet[Any]) -> tuple[int, float]:
