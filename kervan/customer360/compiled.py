@@ -88,15 +88,20 @@ class Statement:
         return template, compiler, sql, tuple(params), tuple(slots)
 
 
+_BIGINT = range(-(2**63), 2**63)  # beyond it the ORM answers "no match" where a bound value would overflow
+
+
 def _shape(values: dict[str, Any]) -> tuple | None:
     shape = []
     for name, value in sorted(values.items()):
         if isinstance(value, bool):
             return None
         if isinstance(value, list):
-            if not all(type(v) is int for v in value):
+            if not all(type(v) is int and v in _BIGINT for v in value):
                 return None
             shape.append((name, list, len(value)))
+        elif type(value) is int and value not in _BIGINT:
+            return None
         elif type(value) in (int, str):
             shape.append((name, type(value)))
         else:
