@@ -324,6 +324,26 @@ def clv_histogram() -> StoredFigure:
     return figure
 
 
+REBUILD_CHUNK_DAYS = 31  # one GROUP BY per month of stored days: a bounded statement, not the whole history at once
+
+
+def rollup_rebuild() -> int:
+    """Re-sum every closed day the rollup holds, then the cohorts and the repeat-purchase rate: after a change any
+    day may show (an import of old orders, a bulk load), which the hourly refresh of recent days would never
+    reach. Idempotent. Returns the days stored."""
+    first = ChannelDay.objects.order_by("day").values_list("day", flat=True).first()
+    yesterday = shop_today() - dt.timedelta(days=1)
+    days = 0
+    while first is not None and first <= yesterday:
+        last = min(first + dt.timedelta(days=REBUILD_CHUNK_DAYS - 1), yesterday)
+        _store(channel_days_live(first, last))
+        days += (last - first).days + 1
+        first = last + dt.timedelta(days=1)
+    cohorts_refresh()
+    _put("repeat_rate", repeat_rate_live())
+    return days
+
+
 def analytics_refresh(days: int = REFRESH_DAYS) -> int:
     """The hourly refresh: the last `days` closed days of the rollup, the repeat-purchase rate and (if the
     predictions changed) the CLV histogram. Idempotent. Returns the days stored."""

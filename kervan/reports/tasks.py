@@ -18,3 +18,12 @@ def analytics_cohorts_refresh_task() -> int:
     from kervan.reports.rollup import cohorts_refresh
 
     return cohorts_refresh()
+
+
+@task()
+def analytics_rebuild_task() -> int:
+    """Re-sum every stored day, the cohorts and the repeat rate (kervan.reports.rollup.rollup_rebuild): queued when
+    a change any day may show is announced (an import of history). Returns how many days were stored."""
+    from kervan.reports.rollup import rollup_rebuild
+
+    return rollup_rebuild()

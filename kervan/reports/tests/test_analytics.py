@@ -221,6 +221,22 @@ def test_missing_days_are_summed_on_demand_and_stored(shop):
     assert not ChannelDay.objects.filter(day=dt.date(2026, 11, 20)).exists()
 
 
+def test_an_import_of_old_orders_reaches_the_stored_days(shop, at_now, django_capture_on_commit_callbacks):
+    """The stored days are re-summed in the background when a change any day may show is announced."""
+    from kervan.customers.cache import everything_changed
+
+    selectors.overview(Actor.system(), selectors.period_from("90d"))  # stores the days back to mid-June
+    assert ChannelDay.objects.get(day=dt.date(2026, 7, 1), channel="web").orders == 0
+    old = make_order(shop["G"], total_lines=((1, "45"),), placed_at=at(7, 1))  # as an import writes it
+    assert ChannelDay.objects.get(day=dt.date(2026, 7, 1), channel="web").orders == 0  # the hourly refresh: 35 days
+    with django_capture_on_commit_callbacks(execute=True):
+        everything_changed()
+    day = ChannelDay.objects.get(day=dt.date(2026, 7, 1), channel="web")
+    assert (day.orders, day.revenue) == (1, old.reporting_total - old.reporting_refunded)
+    view = selectors.overview(Actor.system(), selectors.period_from("custom", "2026-07-01", "2026-07-01"))
+    assert view.now.orders == 1
+
+
 def test_segment_sizes_and_today_card(shop, at_now):
     vip = Segment.objects.create(name="VIP", member_count=3)
     other = Segment.objects.create(name="Sessiz", member_count=0)
