@@ -176,16 +176,22 @@ def status_values(job: ImportJob, column: str | None) -> list[str] | None:
     facts = job.facts or {}
     if column not in facts.get("complete", ()) and column in job.columns and job.file:
         scanned = column_facts(open_table(job.file.path, preview_rows=0), full=(column,))
-        facts.setdefault("values", {})
-        if column in scanned["values"]:
-            facts["values"][column] = scanned["values"][column]
-        else:
-            facts["values"].pop(column, None)
-        facts.setdefault("complete", []).append(column)
-        job.facts = facts
-        if job.pk:
-            ImportJob.objects.filter(pk=job.pk).update(facts=facts)
-    return facts.get("values", {}).get(column)
+        remember_column_values(job, column, scanned["values"].get(column))
+    return (job.facts or {}).get("values", {}).get(column)
+
+
+def remember_column_values(job: ImportJob, column: str, values: list[str] | None) -> None:
+    """Keep a column's distinct values read to the end (None: too many to list) in the job's facts, saved."""
+    facts = job.facts or {}
+    facts.setdefault("values", {})
+    if values is not None:
+        facts["values"][column] = values
+    else:
+        facts["values"].pop(column, None)
+    facts.setdefault("complete", []).append(column)
+    job.facts = facts
+    if job.pk:
+        ImportJob.objects.filter(pk=job.pk).update(facts=facts)
 
 
 @transaction.atomic

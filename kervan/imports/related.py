@@ -434,16 +434,10 @@ def column_values(job: ImportJob, column: str) -> list[str] | None:
     raw = column[len(info["stem"]) + 1 :]
     with Files(job.file.path) as files:
         found = column_facts(files.table(info["name"]), full=(raw,))
-    facts.setdefault("values", {})
-    if raw in found["values"]:
-        facts["values"][column] = found["values"][raw]
-    else:
-        facts["values"].pop(column, None)
-    facts.setdefault("complete", []).append(column)
-    job.facts = facts
-    if job.pk:
-        ImportJob.objects.filter(pk=job.pk).update(facts=facts)
-    return facts["values"].get(column)
+    from kervan.imports.actions import remember_column_values  # (actions imports this module)
+
+    remember_column_values(job, column, found["values"].get(raw))
+    return job.facts["values"].get(column)
 
 
 def _file_of(job: ImportJob, column: str) -> dict | None:
