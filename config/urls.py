@@ -25,6 +25,8 @@ urlpatterns = [
     path("segments/", include("kervan.segments.urls")),
     path("analytics/", include("kervan.reports.urls")),
     path("analytics/", include("kervan.predictions.urls")),
+    path("m/", include("kervan.messaging.urls")),
+    path("campaigns/", include("kervan.campaigns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Environment-specific files import * from here."""
 
+import json
 import os
 from importlib.util import find_spec
 from pathlib import Path
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "kervan.imports",
     "kervan.segments",
     "kervan.predictions",
+    "kervan.messaging",
+    "kervan.campaigns",
     "kervan.reports",
     "kervan.workspace",
     "kervan.customer360",
@@ -207,3 +210,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"kervan": {"level": "INFO"}},
 }
+
+# Email: Django's backends (SMTP by default; an ESP through django-anymail: EMAIL_BACKEND="anymail.backends.<esp>...").
+EMAIL_BACKEND = os.environ.get("KERVAN_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("KERVAN_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("KERVAN_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KERVAN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KERVAN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("KERVAN_EMAIL_STARTTLS", "") == "1"
+EMAIL_TIMEOUT = 15  # seconds: a stuck relay must not hold a sending worker for ever
+# SMS: {"provider": "netgsm" | "twilio" | "http", and that provider's settings} (kervan.messaging.channels).
+KERVAN_SMS: dict = json.loads(os.environ.get("KERVAN_SMS", "{}"))
+KERVAN_PUBLIC_URL = os.environ.get("KERVAN_PUBLIC_URL", "http://127.0.0.1:8000")  # links in messages point here

@@ -1,0 +1,298 @@
+"""Every write of messaging: templates and senders, the outbox, suppression, and what comes back (opens, clicks,
+unsubscribes, bounces, delivery reports, SMS replies). What happens to a customer lands on their timeline as the
+canonical events (Received Email, Opened Email, Clicked Email, Bounced Email, Unsubscribed, Received SMS)."""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from kervan.accounts.actors import Actor
+from kervan.core import clock
+from kervan.core.audit import audit
+from kervan.core.emails import email_match_key
+from kervan.core.errors import KervanError, check_choice
+from kervan.core.phones import normalize_phone
+from kervan.customers.consent import consent_record
+from kervan.customers.models import ConsentRecord, Customer
+from kervan.events.actions import event_record
+from kervan.messaging.models import Channel, Message, Purpose, SenderIdentity, Suppression, Template
+from kervan.messaging.rendering import TemplateProblem, compile_template
+
+SOFT_BOUNCE_LIMIT = 3  # temporary failures within SOFT_BOUNCE_DAYS that suppress an address
+SOFT_BOUNCE_DAYS = 30
+OPT_OUT_WORDS = frozenset({"RET", "STOP", "IPTAL", "İPTAL", "UNSUBSCRIBE", "DUR"})
+EVENT_NAMES = {
+    "email": {"sent": "Received Email", "open": "Opened Email", "click": "Clicked Email", "bounce": "Bounced Email"},
+    "sms": {"sent": "Received SMS", "click": "Clicked SMS", "bounce": "Bounced SMS"},
+    "push": {"sent": "Received Push", "open": "Opened Push", "click": "Clicked Push"},
+}
+
+
+def template_save(
+    *,
+    actor: Actor,
+    name: str,
+    channel: str,
+    purpose: str,
+    content: dict,
+    editor: str = Template.Editor.HTML,
+    blocks: list | None = None,
+    template: Template | None = None,
+) -> Template:
+    """Create or change a template. It must render: a syntax error, a forbidden lookup or empty content is refused
+    with the reason, and nothing is saved."""
+    check_choice(channel, Channel, field="channel")
+    check_choice(purpose, Purpose, field="purpose")
+    if not name.strip():
+        raise KervanError(_("A template needs a name."), "invalid", field="name")
+    try:
+        compile_template(Template(content=content))
+    except TemplateProblem as problem:
+        raise KervanError(str(problem), "template_invalid", field="content") from problem
+    template = template or Template(created_by_id=actor.user_id)
+    template.name, template.channel, template.purpose = name.strip(), channel, purpose
+    template.content, template.editor, template.blocks = content, editor, blocks or []
+    template.save()
+    audit(actor=actor, action="messaging.template_save", obj=template, changes={"name": template.name})
+    return template
+
+
+def sender_save(
+    *, actor: Actor, channel: str, address: str, name: str = "", reply_to: str = "", is_default: bool = True
+) -> SenderIdentity:
+    check_choice(channel, Channel, field="channel")
+    address = address.strip()
+    if channel == "email":
+        from kervan.core.emails import normalize_email
+
+        address = normalize_email(address, field="address")
+        if reply_to:
+            reply_to = normalize_email(reply_to, field="reply_to")
+    elif not address or len(address) > 11 and not address.startswith("+"):
+        # An SMS originator is an approved header of at most 11 characters, or a phone number.
+        raise KervanError(_("An SMS originator is at most 11 characters, or a phone number."), field="address")
+    with transaction.atomic():
+        if is_default:
+            SenderIdentity.objects.filter(channel=channel, is_default=True).update(is_default=False)
+        sender = SenderIdentity.objects.create(
+            channel=channel, address=address, name=name.strip(), reply_to=reply_to, is_default=is_default
+        )
+        audit(actor=actor, action="messaging.sender_save", obj=sender, changes={"address": address})
+    return sender
+
+
+def messages_enqueue(
+    *,
+    origin: str,
+    customer_ids: Iterable[int],
+    channel: str,
+    purpose: str,
+    template: Template,
+    sender: SenderIdentity | None = None,
+    due_at: dt.datetime | None = None,
+    variant: str = "",
+    due_for: dict[int, dt.datetime] | None = None,
+) -> int:
+    """Queue one message per customer for `origin`; a customer who already has one for it is left as they are (so
+    queueing twice sends once). `due_for` gives some customers their own time (local-time sends, throttling).
+    Returns how many were queued now."""
+    now = clock.now()
+    rows = [
+        Message(
+            origin=origin,
+            customer_id=customer_id,
+            channel=channel,
+            purpose=purpose,
+            template=template,
+            sender=sender,
+            variant=variant,
+            due_at=(due_for or {}).get(customer_id) or due_at or now,
+        )
+        for customer_id in customer_ids
+    ]
+    before = Message.objects.filter(origin=origin).count()
+    Message.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    return Message.objects.filter(origin=origin).count() - before
+
+
+def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, note: str = "") -> Suppression:
+    """Suppress an address (normalised as consent names it). Already suppressed: a sticky reason (hard bounce,
+    complaint) replaces a liftable one, never the other way round."""
+    check_choice(channel, Channel, field="channel")
+    check_choice(reason, Suppression.Reason, field="reason")
+    key = _address_key(channel, address)
+    found = Suppression.objects.filter(channel=channel, address=key).first()
+    if found is not None:
+        if reason in Suppression.STICKY and found.reason not in Suppression.STICKY:
+            found.reason, found.note = reason, note[:500]
+            found.save(update_fields=["reason", "note", "updated_at"])
+        return found
+    suppression = Suppression.objects.create(channel=channel, address=key, reason=reason, note=note[:500])
+    audit(actor=actor, action="messaging.suppress", obj=suppression, changes={"address": key, "reason": reason})
+    return suppression
+
+
+def suppression_lift(*, actor: Actor, suppression: Suppression, by_customer: bool = False) -> None:
+    """Take an address off the list. A customer subscribing again lifts only what they caused (an unsubscribe-style
+    reason); a hard bounce or a complaint only staff can lift."""
+    if by_customer and suppression.reason in Suppression.STICKY:
+        raise KervanError(
+            _("This address bounced or complained: only staff can send to it again."), "suppression_sticky"
+        )
+    audit(actor=actor, action="messaging.unsuppress", obj=suppression, changes={"address": suppression.address})
+    suppression.delete()
+
+
+def opt_out(*, customer: Customer, channel: str, source: str, message: Message | None = None) -> None:
+    """The customer asked for no more marketing on `channel` (an unsubscribe link, List-Unsubscribe, a "RET" reply,
+    the preference centre): written to the consent ledger at once, with where it came from."""
+    now = clock.now()
+    with transaction.atomic():
+        consent_record(
+            actor=Actor.system(),
+            customer=customer,
+            channel=channel,
+            status=ConsentRecord.Status.REFUSED,
+            source=source,
+            occurred_at=now,
+            iys_source=ConsentRecord.IysSource.MESSAGE if channel == "sms" else ConsentRecord.IysSource.EMAIL,
+        )
+        if message is not None and message.unsubscribed_at is None:
+            Message.objects.filter(pk=message.pk).update(unsubscribed_at=now)
+        event_record(
+            name="Unsubscribed",
+            occurred_at=now,
+            dedupe_key=f"unsubscribed:{message.pk}" if message else f"unsubscribed:{customer.pk}:{channel}:{now}",
+            customer_id=customer.pk,
+            properties={"channel": channel, "source": source, **({"origin": message.origin} if message else {})},
+        )
+
+
+def message_opened(*, message: Message, machine: bool) -> None:
+    """An open pixel was fetched. A prefetching proxy or a scanner counts apart and opens nothing."""
+    now = clock.now()
+    if machine:
+        Message.objects.filter(pk=message.pk).update(machine_opens=F("machine_opens") + 1)
+        return
+    with transaction.atomic():
+        first = Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)
+        Message.objects.filter(pk=message.pk).update(opens=F("opens") + 1)
+        if first:
+            _event(message, "open", now)
+
+
+def message_clicked(*, message: Message, url: str) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        first = Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=now)
+        Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)  # a click is an open
+        Message.objects.filter(pk=message.pk).update(clicks=F("clicks") + 1)
+        if first:
+            _event(message, "click", now, url=url)
+
+
+def bounce_record(*, address: str, permanent: bool, source: str, message_key: str = "") -> str:
+    """A bounce came back for `address`: permanent → suppressed (hard bounce); temporary → counted, and suppressed
+    after SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_DAYS. The message it answers (X-Kervan-Message), if known, is marked.
+    Returns "suppressed", "counted" or "unknown" (an address no customer has)."""
+    try:
+        key = email_match_key(address, field="address")
+    except KervanError:
+        return "unknown"
+    now = clock.now()
+    message = _message_by_key(message_key)
+    if message is None:
+        message = (
+            Message.objects.filter(channel="email", customer__email_key=key, status=Message.Status.SENT)
+            .order_by("-sent_at")
+            .first()
+        )
+    with transaction.atomic():
+        if message is not None and message.bounced_at is None:
+            Message.objects.filter(pk=message.pk).update(bounced_at=now)
+            _event(message, "bounce", now, permanent=permanent, source=source)
+        if permanent:
+            suppression_add(actor=Actor.system(), channel="email", address=key, reason="hard_bounce", note=source)
+            return "suppressed"
+        if message is None:
+            return "unknown"
+        recent = Message.objects.filter(
+            channel="email", customer__email_key=key, bounced_at__gte=now - dt.timedelta(days=SOFT_BOUNCE_DAYS)
+        ).count()
+        if recent >= SOFT_BOUNCE_LIMIT:
+            suppression_add(actor=Actor.system(), channel="email", address=key, reason="soft_bounces", note=source)
+            return "suppressed"
+        return "counted"
+
+
+def message_delivery_update(
+    *, channel: str, provider_id: str, delivered: bool, error: str = "", permanent: bool = False
+) -> bool:
+    """A provider's delivery report. Idempotent: a report repeated changes nothing. False if no message has that id."""
+    message = Message.objects.filter(channel=channel, provider_id=provider_id).exclude(provider_id="").first()
+    if message is None:
+        return False
+    now = clock.now()
+    if delivered:
+        Message.objects.filter(pk=message.pk, delivered_at__isnull=True).update(delivered_at=now)
+        return True
+    with transaction.atomic():
+        if message.bounced_at is None:
+            Message.objects.filter(pk=message.pk).update(bounced_at=now, error=error[:2000])
+            _event(message, "bounce", now, permanent=permanent, error=error)
+        if permanent and message.to_address:
+            suppression_add(
+                actor=Actor.system(), channel=channel, address=message.to_address, reason="invalid", note=error
+            )
+    return True
+
+
+def sms_inbound(*, phone: str, text: str, source: str) -> bool:
+    """An SMS reply. "RET" (İYS's word), "STOP" and the like opt the sender's number out of marketing SMS. True if
+    it did."""
+    words = text.strip().upper().replace("İ", "I").split()
+    if not words or words[0] not in {w.replace("İ", "I") for w in OPT_OUT_WORDS}:
+        return False
+    try:
+        number = normalize_phone(phone, field="phone")
+    except KervanError:
+        return False
+    customers = list(Customer.objects.filter(phone=number, merged_into__isnull=True))
+    for customer in customers:
+        opt_out(customer=customer, channel="sms", source=source)
+    return bool(customers)
+
+
+def _event(message: Message, kind: str, at: dt.datetime, **properties: object) -> None:
+    name = EVENT_NAMES.get(message.channel, {}).get(kind)
+    if name:
+        event_record(
+            name=name,
+            occurred_at=at,
+            dedupe_key=f"message:{message.pk}:{kind}",
+            customer_id=message.customer_id,
+            properties={"origin": message.origin, "message_id": message.pk, "variant": message.variant, **properties},
+        )
+
+
+def _message_by_key(key: str) -> Message | None:
+    prefix = "kervan-"
+    if key.startswith(prefix) and key[len(prefix) :].isdigit():
+        return Message.objects.filter(pk=int(key[len(prefix) :])).first()
+    return None
+
+
+def message_key(message: Message) -> str:
+    """The name a message carries to providers (X-Kervan-Message, idempotency keys), and comes back with."""
+    return f"kervan-{message.pk}"
+
+
+def _address_key(channel: str, address: str) -> str:
+    if channel == "email":
+        return email_match_key(address, field="address")
+    if channel == "sms":
+        return normalize_phone(address, field="address")
+    return address

@@ -1,0 +1,175 @@
+"""Messages and what governs them: senders, templates, the suppression list, the sending policy, and the outbox.
+
+A Message is one (origin, customer) send: its origin names what asked for it ("campaign:12", "flow:3:step:7",
+"test:<user>") and the pair is unique, so a campaign can be queued twice, or a worker killed mid-send and replaced,
+without anyone getting it twice. The outbox is due work (kervan.core.models.DueWork): workers claim due rows,
+check the policy again at send time, render, send, and record what happened.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kervan.core.models import DueWork, TimeStampedModel
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    PUSH = "push", _("Push")
+
+
+class Purpose(models.TextChoices):
+    # İYS: anything that promotes (a birthday greeting, a celebration, a coupon) is marketing and needs consent;
+    # transactional messages (an order's confirmation, a shipment) do not, but a refusal of them is still honoured.
+    MARKETING = "marketing", _("Marketing")
+    TRANSACTIONAL = "transactional", _("Transactional")
+
+
+class SenderIdentity(TimeStampedModel):
+    """Who messages on a channel come from: an email's from name/address and reply-to, an SMS originator."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    address = models.CharField(_("address or originator"), max_length=254)
+    reply_to = models.CharField(_("reply-to"), max_length=254, blank=True)
+    is_default = models.BooleanField(_("default for the channel"), default=False)
+
+    class Meta:
+        ordering = ["channel", "-is_default", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"], condition=models.Q(is_default=True), name="one_default_sender_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class Template(TimeStampedModel):
+    """A staff-written message: per language (`content["tr"]`, `content["en"]`) a subject, an HTML body and a text
+    body (SMS and push use the text). `blocks` keeps the block editor's structure the HTML was made from."""
+
+    class Editor(models.TextChoices):
+        BLOCKS = "blocks", _("Blocks")
+        HTML = "html", _("HTML")
+        TEXT = "text", _("Text")
+
+    name = models.CharField(_("name"), max_length=120)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    purpose = models.CharField(_("purpose"), max_length=14, choices=Purpose.choices, default=Purpose.MARKETING)
+    editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
+    content = models.JSONField(default=dict)
+    blocks = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Suppression(TimeStampedModel):
+    """An address nothing (marketing or transactional) is sent to on a channel, and why. Some reasons come from the
+    address itself (a hard bounce, a complaint): subscribing again does not lift them, only staff can."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+        SOFT_BOUNCES = "soft_bounces", _("Repeated soft bounces")
+        COMPLAINT = "complaint", _("Spam complaint")
+        INVALID = "invalid", _("Invalid address")
+        MANUAL = "manual", _("Added by staff")
+        IMPORT = "import", _("Imported")
+
+    # A hard bounce or complaint is the mailbox's owner or provider speaking: a new consent does not undo it.
+    STICKY = frozenset({Reason.HARD_BOUNCE, Reason.COMPLAINT, Reason.INVALID})
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=254)  # as consent records name it (the mailbox key, E.164)
+    reason = models.CharField(max_length=14, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["channel", "address"], name="one_suppression_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address} ({self.reason})"
+
+
+class Policy(models.Model):
+    """The sending rules (one row): frequency caps per channel and quiet hours for SMS and push, in the recipient's
+    own time. Defaults: at most one marketing email in 16 hours and one SMS or push in 24; no SMS or push between
+    21:00 and 09:00."""
+
+    email_cap = models.PositiveSmallIntegerField(default=1)
+    email_cap_hours = models.PositiveSmallIntegerField(default=16)
+    sms_cap = models.PositiveSmallIntegerField(default=1)
+    sms_cap_hours = models.PositiveSmallIntegerField(default=24)
+    push_cap = models.PositiveSmallIntegerField(default=1)
+    push_cap_hours = models.PositiveSmallIntegerField(default=24)
+    quiet_start = models.TimeField(default="21:00")
+    quiet_end = models.TimeField(default="09:00")
+
+    def cap(self, channel: str) -> tuple[int, int]:
+        """(messages, hours): at most that many marketing messages on `channel` in that many hours (0: no cap)."""
+        return getattr(self, f"{channel}_cap"), getattr(self, f"{channel}_cap_hours")
+
+
+class Message(DueWork):
+    """One message to one customer (see the module). `due_at` is when it may go; NULL once it is done."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        HELD = "held", _("Held for quiet hours")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Not sent")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Skip(models.TextChoices):
+        NO_ADDRESS = "no_address", _("No address")
+        NO_CONSENT = "no_consent", _("No consent")
+        SUPPRESSED = "suppressed", _("Suppressed")
+        CAPPED = "capped", _("Frequency cap")
+        MERGED = "merged", _("Profile merged")
+
+    origin = models.CharField(max_length=60)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=14, choices=Purpose.choices)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="messages")
+    sender = models.ForeignKey(SenderIdentity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    variant = models.CharField(max_length=4, blank=True)  # an A/B test's arm
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(max_length=12, choices=Skip.choices, blank=True)
+    to_address = models.CharField(max_length=254, blank=True)  # where it went, as sent
+    subject = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    opens = models.PositiveIntegerField(default=0)
+    machine_opens = models.PositiveIntegerField(default=0)  # prefetching proxies and scanners, counted apart
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["origin", "customer"], name="one_message_per_origin")]
+        indexes = [
+            models.Index(fields=["customer", "channel", "-sent_at"], name="message_recent_idx"),
+            models.Index(fields=["origin", "status"], name="message_origin_idx"),
+            models.Index(fields=["provider_id"], name="message_provider_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.origin} → {self.customer_id} ({self.status})"

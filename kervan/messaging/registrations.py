@@ -1,0 +1,14 @@
+"""How messaging plugs into the rest: its permission area, its schedule, its page in the menu."""
+
+import datetime as dt
+
+from django.utils.translation import gettext_lazy as _
+
+
+def register() -> None:
+    from kervan.accounts.permissions import READ, WRITE, register_area
+    from kervan.core.schedule import register_schedule
+    from kervan.messaging import tasks
+
+    register_area("messaging", _("Messaging"), marketing=WRITE, analyst=READ, support=READ)
+    register_schedule("messages_send", tasks.messages_send_task, every=dt.timedelta(seconds=10))
