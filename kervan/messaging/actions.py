@@ -194,16 +194,24 @@ def message_clicked(*, message: Message, url: str) -> None:
             _event(message, "click", now, url=url)
 
 
-def bounce_record(*, address: str, permanent: bool, source: str, message_key: str = "") -> str:
+def bounce_record(
+    *, address: str, permanent: bool, source: str, message_key: str = "", trusted: bool = False
+) -> str:
     """A bounce came back for `address`: permanent → suppressed (hard bounce); temporary → counted, and suppressed
     after SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_DAYS. The message it answers (X-Kervan-Message), if known, is marked.
-    Returns "suppressed", "counted" or "unknown" (an address no customer has)."""
+    Returns "suppressed", "counted" or "unknown".
+
+    A bounce must answer a message we sent to that address: anyone can send a DSN to the bounce receiver, and a
+    forged one must not silence a customer. Only `trusted` bounces (staff importing a bounce mailbox) suppress an
+    address no message went to."""
     try:
         key = email_match_key(address, field="address")
     except KervanError:
         return "unknown"
     now = clock.now()
     message = _message_by_key(message_key)
+    if message is not None and _mailbox(message.to_address) != key:
+        message = None  # the key names a message that went elsewhere: not an answer to ours for this address
     if message is None:
         message = (
             Message.objects.filter(channel="email", customer__email_key=key, status=Message.Status.SENT)
@@ -214,6 +222,8 @@ def bounce_record(*, address: str, permanent: bool, source: str, message_key: st
         if message is not None and message.bounced_at is None:
             Message.objects.filter(pk=message.pk).update(bounced_at=now)
             _event(message, "bounce", now, permanent=permanent, source=source)
+        if message is None and not trusted:
+            return "unknown"
         if permanent:
             suppression_add(actor=Actor.system(), channel="email", address=key, reason="hard_bounce", note=source)
             return "suppressed"
@@ -288,6 +298,13 @@ def _message_by_key(key: str) -> Message | None:
 def message_key(message: Message) -> str:
     """The name a message carries to providers (X-Kervan-Message, idempotency keys), and comes back with."""
     return f"kervan-{message.pk}"
+
+
+def _mailbox(address: str) -> str:
+    try:
+        return email_match_key(address, field="address") if address else ""
+    except KervanError:
+        return ""
 
 
 def _address_key(channel: str, address: str) -> str:

@@ -69,6 +69,11 @@ class _Environment(SandboxedEnvironment):
         self.budget.check()
         return super().getattr(obj, attribute)
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # The sandbox would render a forbidden lookup as empty; a template that tries one fails instead, so it is
+        # seen and fixed rather than sent.
+        raise TemplateProblem(_("Templates may not read %(name)s.") % {"name": attribute})
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > 100:
             raise TemplateProblem(_("A number in the template is too large."))

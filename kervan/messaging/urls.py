@@ -1,6 +1,7 @@
 from django.urls import path
 
 from kervan.messaging import views
+from kervan.messaging.channels.sms import webhooks as sms_webhooks
 
 app_name = "messaging"
 
@@ -9,4 +10,7 @@ urlpatterns = [
     path("c/<str:token>/", views.click, name="click"),
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/", views.preferences, name="preferences"),
+    path("hooks/twilio/status/", sms_webhooks.twilio_status, name="twilio-status"),
+    path("hooks/twilio/inbound/", sms_webhooks.twilio_inbound, name="twilio-inbound"),
+    path("hooks/netgsm/report/", sms_webhooks.netgsm_report, name="netgsm-report"),
 ]
