@@ -11,8 +11,8 @@ Netgsm's "TR" encoding uses the Turkish national shift table instead of UCS-2 (T
 GSM-7 part); Twilio and most providers use UCS-2. The count here is the UCS-2 one, which never shows fewer parts
 than Netgsm bills.
 
-kervan/messaging/static/messaging/sms_length.js is this module's twin for the SMS editor: keep GSM7_BASIC, GSM7_EXTENDED and the
-limits below identical in both files (there is no test comparing them: no JavaScript runtime in the test suite).
+kervan/messaging/static/messaging/sms_length.js is this module's twin for the SMS editor: keep GSM7_BASIC,
+GSM7_EXTENDED and the limits below identical in both files (test_sms_length compares the tables in the two files).
 """
 
 from dataclasses import dataclass
