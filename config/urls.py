@@ -26,6 +26,7 @@ urlpatterns = [
     path("analytics/", include("kervan.reports.urls")),
     path("analytics/", include("kervan.predictions.urls")),
     path("m/", include("kervan.messaging.urls")),
+    path("messaging/", include("kervan.messaging.staff_urls")),
     path("campaigns/", include("kervan.campaigns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -162,3 +162,21 @@ def page(browser, live_server):
     tab.set_default_timeout(15_000)
     yield tab
     context.close()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback that Django's email backend sends to (kervan.core.testing.Mailbox)."""
+    from aiosmtpd.controller import Controller
+
+    from kervan.core.testing import Mailbox, free_port
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.KERVAN_PUBLIC_URL = "https://crm.example.com"
+    yield mailbox
+    controller.stop()

@@ -18,7 +18,7 @@ from kervan.core.phones import normalize_phone
 from kervan.customers.consent import consent_record
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.events.actions import event_record
-from kervan.messaging.models import Channel, Message, Purpose, SenderIdentity, Suppression, Template
+from kervan.messaging.models import Channel, Message, Policy, Purpose, SenderIdentity, Suppression, Template
 from kervan.messaging.rendering import TemplateProblem, compile_template
 
 SOFT_BOUNCE_LIMIT = 3  # temporary failures within SOFT_BOUNCE_DAYS that suppress an address
@@ -39,7 +39,7 @@ def template_save(
     purpose: str,
     content: dict,
     editor: str = Template.Editor.HTML,
-    blocks: list | None = None,
+    blocks: dict | None = None,
     template: Template | None = None,
 ) -> Template:
     """Create or change a template. It must render: a syntax error, a forbidden lookup or empty content is refused
@@ -54,7 +54,7 @@ def template_save(
         raise KervanError(str(problem), "template_invalid", field="content") from problem
     template = template or Template(created_by_id=actor.user_id)
     template.name, template.channel, template.purpose = name.strip(), channel, purpose
-    template.content, template.editor, template.blocks = content, editor, blocks or []
+    template.content, template.editor, template.blocks = content, editor, blocks or {}
     template.save()
     audit(actor=actor, action="messaging.template_save", obj=template, changes={"name": template.name})
     return template
@@ -194,9 +194,7 @@ def message_clicked(*, message: Message, url: str) -> None:
             _event(message, "click", now, url=url)
 
 
-def bounce_record(
-    *, address: str, permanent: bool, source: str, message_key: str = "", trusted: bool = False
-) -> str:
+def bounce_record(*, address: str, permanent: bool, source: str, message_key: str = "", trusted: bool = False) -> str:
     """A bounce came back for `address`: permanent → suppressed (hard bounce); temporary → counted, and suppressed
     after SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_DAYS. The message it answers (X-Kervan-Message), if known, is marked.
     Returns "suppressed", "counted" or "unknown".
@@ -313,3 +311,30 @@ def _address_key(channel: str, address: str) -> str:
     if channel == "sms":
         return normalize_phone(address, field="address")
     return address
+
+
+def policy_update(*, actor: Actor, policy: Policy, values) -> Policy:  # noqa: ANN001 - a mapping (a form's POST)
+    """Change the caps and quiet hours. Every value is checked before any is saved."""
+    changes: dict[str, object] = {}
+    for channel in ("email", "sms", "push"):
+        for field, low, high in ((f"{channel}_cap", 0, 100), (f"{channel}_cap_hours", 1, 24 * 30)):
+            raw = str(values.get(field, getattr(policy, field))).strip()
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise KervanError(
+                    _("%(field)s must be a whole number from %(low)s to %(high)s.")
+                    % {"field": field, "low": low, "high": high},
+                    field=field,
+                )
+            changes[field] = int(raw)
+    for field in ("quiet_start", "quiet_end"):
+        raw = str(values.get(field, getattr(policy, field))).strip()
+        try:
+            changes[field] = dt.time.fromisoformat(raw)
+        except ValueError as exc:
+            raise KervanError(_("Give the time as HH:MM."), field=field) from exc
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(policy, field, value)
+        policy.save()
+        audit(actor=actor, action="messaging.policy", obj=policy, changes={k: str(v) for k, v in changes.items()})
+    return policy

@@ -61,7 +61,7 @@ class Template(TimeStampedModel):
     purpose = models.CharField(_("purpose"), max_length=14, choices=Purpose.choices, default=Purpose.MARKETING)
     editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
     content = models.JSONField(default=dict)
-    blocks = models.JSONField(default=list, blank=True)
+    blocks = models.JSONField(default=dict, blank=True)  # language → the block editor's blocks
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

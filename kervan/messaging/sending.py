@@ -221,3 +221,24 @@ def _senders(messages: list[Message]) -> dict:
         if s.is_default:
             found[("default", s.channel)] = sender
     return found
+
+
+def render_for(template: Template, customer: Customer) -> tuple[str, str, str]:
+    """(subject, html, text) of `template` as `customer` would get it, tracking aside: the editor's preview."""
+    compiled = compile_template(template)
+    preview = Message(pk=0, origin="preview", customer=customer, channel=template.channel, template=template)
+    context = batch_context([preview], {customer.pk: customer}, compiled.reads)[0]
+    rendered = compiled.render(customer.language, {**context, **tracking.links_for(preview)})
+    return rendered.subject, rendered.html, rendered.text
+
+
+def send_test(*, template: Template, customer: Customer, to: str, sender: SenderIdentity | None) -> None:
+    """Send `template`, rendered for `customer`, to `to` (the staff member's own address) at once: not through the
+    outbox, not recorded on the customer. Raises TemplateProblem or TransportError with the reason."""
+    subject, html, text = render_for(template, customer)
+    from_ = Sender(name=sender.name, address=sender.address, reply_to=sender.reply_to) if sender else Sender()
+    outgoing = Outgoing(
+        key="kervan-test", to=to, sender=from_, subject=f"[TEST] {subject}", html=html, text=text, marketing=False
+    )
+    with transport_for(template.channel) as transport:
+        transport.send(outgoing)

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from kervan.messaging import views
+from kervan.messaging import recipient_views as views
 from kervan.messaging.channels.sms import webhooks as sms_webhooks
 
 app_name = "messaging"
 
+# The recipient's links (short: they are in every message) and the providers' webhooks, under /m/.
 urlpatterns = [
     path("o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/<str:token>/", views.click, name="click"),
