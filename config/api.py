@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from kervan.accounts.api import router as accounts_router
 from kervan.accounts.api_auth import ApiKeyAuth, StaffSessionAuth
 from kervan.accounts.throttle import RateLimited
+from kervan.campaigns.api import router as campaigns_router
 from kervan.catalog.api import router as catalog_router
 from kervan.core.api import ApiParser
 from kervan.core.api_json import ORJSONRenderer
@@ -26,6 +27,7 @@ from kervan.customer360.api import add_routes as add_customer360_routes
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
 from kervan.imports.api import router as imports_router
+from kervan.messaging.api import router as messaging_router
 from kervan.orders.api import router as orders_router
 from kervan.predictions.api import router as predictions_router
 from kervan.segments.api import router as segments_router
@@ -139,3 +141,5 @@ api.add_router("/segments", segments_router)
 api.add_router("/imports", imports_router)
 api.add_router("/exchange-rates", currency_router)
 api.add_router("/predictions", predictions_router)
+api.add_router("/messaging", messaging_router)
+api.add_router("/campaigns", campaigns_router)

@@ -55,6 +55,7 @@ def campaign_save(
 ) -> Campaign:
     """Create or change a draft. Refused, with nothing saved: no name, no segment, a template that does not render,
     a sender or variant of another channel, an A/B sample outside 1-50 %."""
+    actor.require("campaigns", "write")
     if campaign is not None and campaign.status != Campaign.Status.DRAFT:
         raise KervanError(_("Only a draft can be changed."), "not_draft", status=409)
     if not name.strip():
@@ -92,6 +93,7 @@ def campaign_schedule(
 ) -> Campaign:
     """Send now (send_at None) or at send_at; with local_time, at send_at's wall-clock time in each recipient's zone.
     Refused: not a draft, a time in the past, an audience of nobody."""
+    actor.require("campaigns", "write")
     now = clock.now()
     if campaign.status != Campaign.Status.DRAFT:
         raise KervanError(_("This campaign has already been scheduled or sent."), "not_draft", status=409)
@@ -169,6 +171,7 @@ def campaign_pick_winner(*, campaign_id: int) -> str:
 
 def campaign_pause(*, actor: Actor, campaign: Campaign) -> int:
     """Stop sending: the messages not yet sent wait (no due time) until resumed. Returns how many were paused."""
+    actor.require("campaigns", "write")
     if campaign.status not in (Campaign.Status.SENDING, Campaign.Status.SCHEDULED):
         raise KervanError(_("Only a campaign that is sending or scheduled can be paused."), "not_sending", status=409)
     with transaction.atomic():
@@ -180,6 +183,7 @@ def campaign_pause(*, actor: Actor, campaign: Campaign) -> int:
 
 
 def campaign_resume(*, actor: Actor, campaign: Campaign) -> int:
+    actor.require("campaigns", "write")
     if campaign.status != Campaign.Status.PAUSED:
         raise KervanError(_("Only a paused campaign can be resumed."), "not_paused", status=409)
     now = clock.now()
@@ -200,6 +204,7 @@ def campaign_resume(*, actor: Actor, campaign: Campaign) -> int:
 
 def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
     """Stop for good: what has not gone is cancelled. Returns how many."""
+    actor.require("campaigns", "write")
     if campaign.status in (Campaign.Status.SENT, Campaign.Status.CANCELLED):
         raise KervanError(_("This campaign has finished."), "finished", status=409)
     with transaction.atomic():

@@ -44,6 +44,7 @@ def template_save(
 ) -> Template:
     """Create or change a template. It must render: a syntax error, a forbidden lookup or empty content is refused
     with the reason, and nothing is saved."""
+    actor.require("messaging", "write")
     check_choice(channel, Channel, field="channel")
     check_choice(purpose, Purpose, field="purpose")
     if not name.strip():
@@ -63,6 +64,7 @@ def template_save(
 def sender_save(
     *, actor: Actor, channel: str, address: str, name: str = "", reply_to: str = "", is_default: bool = True
 ) -> SenderIdentity:
+    actor.require("messaging", "write")
     check_choice(channel, Channel, field="channel")
     address = address.strip()
     if channel == "email":
@@ -121,6 +123,7 @@ def messages_enqueue(
 def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, note: str = "") -> Suppression:
     """Suppress an address (normalised as consent names it). Already suppressed: a sticky reason (hard bounce,
     complaint) replaces a liftable one, never the other way round."""
+    actor.require("messaging", "write")
     check_choice(channel, Channel, field="channel")
     check_choice(reason, Suppression.Reason, field="reason")
     key = _address_key(channel, address)
@@ -138,6 +141,7 @@ def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, no
 def suppression_lift(*, actor: Actor, suppression: Suppression, by_customer: bool = False) -> None:
     """Take an address off the list. A customer subscribing again lifts only what they caused (an unsubscribe-style
     reason); a hard bounce or a complaint only staff can lift."""
+    actor.require("messaging", "write")
     if by_customer and suppression.reason in Suppression.STICKY:
         raise KervanError(
             _("This address bounced or complained: only staff can send to it again."), "suppression_sticky"
@@ -315,6 +319,7 @@ def _address_key(channel: str, address: str) -> str:
 
 def policy_update(*, actor: Actor, policy: Policy, values) -> Policy:  # noqa: ANN001 - a mapping (a form's POST)
     """Change the caps and quiet hours. Every value is checked before any is saved."""
+    actor.require("messaging", "write")
     changes: dict[str, object] = {}
     for channel in ("email", "sms", "push"):
         for field, low, high in ((f"{channel}_cap", 0, 100), (f"{channel}_cap_hours", 1, 24 * 30)):

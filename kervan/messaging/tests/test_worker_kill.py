@@ -25,10 +25,10 @@ from django.db import connection
 
 from kervan.accounts.actors import Actor
 from kervan.campaigns.actions import campaign_save, campaign_schedule, campaign_start
+from kervan.core.testing import free_port
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.messaging.actions import sender_save, template_save
 from kervan.messaging.models import Message
-from kervan.messaging.tests.conftest import free_port
 from kervan.segments.actions import segment_create, static_list_add
 
 # Committed rows: the worker is another process and sees only what this one has committed.
