@@ -173,3 +173,25 @@ class Message(DueWork):
 
     def __str__(self) -> str:
         return f"{self.origin} → {self.customer_id} ({self.status})"
+
+
+class PushSubscription(TimeStampedModel):
+    """A browser's web push subscription (the Push API's endpoint and keys), made by the storefront's subscribe
+    prompt. A customer may have several (phone, laptop); one the push service says is gone (404/410) is deleted."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    anonymous_id = models.CharField(max_length=64, blank=True)  # the visitor, until they are identified
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer"], name="push_customer_idx")]
+
+    def info(self) -> dict:
+        """The subscription as the Push API gives it (what pywebpush takes)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}

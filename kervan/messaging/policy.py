@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 
 from kervan.customers.consent_state import LATEST_FIRST
 from kervan.customers.models import ConsentRecord, Customer
-from kervan.messaging.models import Message, Policy, Purpose, Suppression
+from kervan.messaging.models import Message, Policy, Purpose, PushSubscription, Suppression
 
 # The customer field a channel's messages go to, and the one its suppressions and consents are matched on.
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": None}
@@ -39,6 +39,9 @@ def with_blocked(customers: QuerySet[Customer], *, channel: str, purpose: str, n
     policy = current_policy()
     address, match = ADDRESS_FIELD[channel], MATCH_FIELD[channel]
     whens = []
+    if channel == "push":  # no address: the customer's browsers that subscribed
+        subscribed = PushSubscription.objects.filter(customer=OuterRef("pk"))
+        whens.append(When(~Exists(subscribed), then=Value(NO_ADDRESS)))
     if address:
         whens.append(When(Q(**{address: ""}), then=Value(NO_ADDRESS)))
         suppressed = Suppression.objects.filter(channel=channel, address=OuterRef(match))

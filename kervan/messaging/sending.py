@@ -10,6 +10,7 @@ the provider refused is suppressed.
 """
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 
@@ -24,7 +25,7 @@ from kervan.messaging.actions import _event, message_key, suppression_add
 from kervan.messaging.channels import transport_for
 from kervan.messaging.channels.base import Outgoing, Sender, Transport, TransportError
 from kervan.messaging.context import batch_context
-from kervan.messaging.models import Message, Purpose, SenderIdentity, Template
+from kervan.messaging.models import Message, Purpose, PushSubscription, SenderIdentity, Template
 from kervan.messaging.policy import ADDRESS_FIELD, current_policy, quiet_until, with_blocked
 from kervan.messaging.rendering import CompiledTemplate, TemplateProblem, compile_template
 
@@ -114,7 +115,7 @@ def _send_one(
     text = tracking.tracked_text(rendered.text, message, own_links=own)
     if marketing and message.channel == "sms" and links["unsubscribe_url"] not in text:
         text = f"{text}\n{_('To stop: reply RET')}"
-    address = getattr(customer, ADDRESS_FIELD[message.channel] or "email")
+    address = _address(message.channel, customer)
     headers = {}
     if marketing and message.channel == "email":
         # RFC 8058 one-click unsubscribe: mail clients POST to the URL without showing a page.
@@ -147,11 +148,27 @@ def _send_one(
             sent_at=now,
             error="",
             provider_id=sent.provider_id[:200],
-            to_address=address,
+            to_address=_shown(message.channel, address),
             subject=rendered.subject[:300],
         )
         _event(message, "sent", now)
     return "sent"
+
+
+def _address(channel: str, customer: Customer) -> str:
+    """Where the message goes: the customer's email or phone; for push, their browsers' subscriptions (JSON list)."""
+    field = ADDRESS_FIELD[channel]
+    if field:
+        return getattr(customer, field)
+    subscriptions = PushSubscription.objects.filter(customer=customer).order_by("pk")
+    return json.dumps([s.info() for s in subscriptions])
+
+
+def _shown(channel: str, address: str) -> str:
+    """The address as the message row keeps it: push goes to a list of browsers, kept by count."""
+    if channel == "push":
+        return f"push × {len(json.loads(address or '[]'))}"
+    return address[:254]
 
 
 def finish_mark(message: Message) -> bool:
@@ -166,8 +183,13 @@ def _failed(message: Message, error: TransportError, address: str) -> str:
         release(message, due_at=error.retry_at or clock.now() + dt.timedelta(seconds=wait), error=error.reason[:2000])
         return "retry"
     with transaction.atomic():
-        finish(message, status=Message.Status.FAILED, error=error.reason[:2000], to_address=address)
-        if error.address_rejected and address:
+        finish(
+            message,
+            status=Message.Status.FAILED,
+            error=error.reason[:2000],
+            to_address=_shown(message.channel, address),
+        )
+        if error.address_rejected and address and message.channel != "push":
             reason = "hard_bounce" if message.channel == "email" else "invalid"
             from kervan.accounts.actors import Actor
 
