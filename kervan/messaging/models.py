@@ -6,6 +6,8 @@ without anyone getting it twice. The outbox is due work (kervan.core.models.DueW
 check the policy again at send time, render, send, and record what happened.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -112,8 +114,8 @@ class Policy(models.Model):
     sms_cap_hours = models.PositiveSmallIntegerField(default=24)
     push_cap = models.PositiveSmallIntegerField(default=1)
     push_cap_hours = models.PositiveSmallIntegerField(default=24)
-    quiet_start = models.TimeField(default="21:00")
-    quiet_end = models.TimeField(default="09:00")
+    quiet_start = models.TimeField(default=dt.time(21, 0))
+    quiet_end = models.TimeField(default=dt.time(9, 0))
 
     def cap(self, channel: str) -> tuple[int, int]:
         """(messages, hours): at most that many marketing messages on `channel` in that many hours (0: no cap)."""

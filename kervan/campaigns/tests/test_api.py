@@ -81,4 +81,3 @@ def test_a_read_only_key_reads_and_cannot_send(make_api_key, segment):
     assert reader.get("/campaigns").status_code == 200
     assert reader.post("/messaging/templates", TEMPLATE).status_code == 403
     assert not Template.objects.exists() and not Message.objects.exists()
-
