@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -33,3 +34,7 @@ urlpatterns = [
 
 handler500 = "kervan.core.views.server_error"
 handler404 = "kervan.core.views.page_not_found"
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # ESP tracking webhooks (kervan.messaging.channels.email.esp), only behind their basic-auth secret: without one
+    # anymail would accept anybody's "bounced" for any address.
+    urlpatterns.append(path("anymail/", include("anymail.urls")))

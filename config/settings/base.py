@@ -222,3 +222,5 @@ EMAIL_TIMEOUT = 15  # seconds: a stuck relay must not hold a sending worker for 
 # SMS: {"provider": "netgsm" | "twilio" | "http", and that provider's settings} (kervan.messaging.channels).
 KERVAN_SMS: dict = json.loads(os.environ.get("KERVAN_SMS", "{}"))
 KERVAN_PUBLIC_URL = os.environ.get("KERVAN_PUBLIC_URL", "http://127.0.0.1:8000")  # links in messages point here
+# django-anymail: the ESP's settings (API key...) and the basic-auth secret its tracking webhooks must present.
+ANYMAIL: dict = {"WEBHOOK_SECRET": os.environ.get("KERVAN_ESP_WEBHOOK_SECRET", "")}

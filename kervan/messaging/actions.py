@@ -343,3 +343,18 @@ def policy_update(*, actor: Actor, policy: Policy, values) -> Policy:  # noqa: A
         policy.save()
         audit(actor=actor, action="messaging.policy", obj=policy, changes={k: str(v) for k, v in changes.items()})
     return policy
+
+
+def complaint_record(*, message: Message, source: str) -> None:
+    """The recipient marked the message as spam: never send to the address again (a sticky suppression) and record
+    the refusal in the consent ledger."""
+    with transaction.atomic():
+        if message.to_address:
+            suppression_add(
+                actor=Actor.system(),
+                channel=message.channel,
+                address=message.to_address,
+                reason="complaint",
+                note=source,
+            )
+        opt_out(customer=message.customer, channel=message.channel, source=source, message=message)

@@ -12,3 +12,10 @@ def register() -> None:
 
     register_area("messaging", _("Messaging"), marketing=WRITE, analyst=READ, support=READ)
     register_schedule("messages_send", tasks.messages_send_task, every=dt.timedelta(seconds=10))
+
+    from anymail.signals import tracking
+
+    from kervan.messaging.channels.email.esp import on_tracking
+
+    # An ESP's delivery, open, click, bounce, complaint and unsubscribe reports (anymail's webhooks).
+    tracking.connect(on_tracking, dispatch_uid="kervan.messaging.esp")
