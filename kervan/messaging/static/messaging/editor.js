@@ -58,8 +58,8 @@
         html: c === "email" && m === "html",
         text: c !== "email" || m !== "blocks"
       };
-      form.querySelectorAll("[data-part]").forEach(function (p) { p.hidden = !show[p.dataset.part]; });
-      form.querySelectorAll("[data-sms-counter]").forEach(function (p) { p.hidden = c !== "sms"; });
+      form.querySelectorAll("[data-part]").forEach(function (p) { p.style.display = show[p.dataset.part] ? "" : "none"; });
+      form.querySelectorAll("[data-sms-counter]").forEach(function (p) { p.style.display = c === "sms" ? "" : "none"; });
     }
     channel.addEventListener("change", parts);
     mode.addEventListener("change", parts);
