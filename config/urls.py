@@ -34,7 +34,11 @@ urlpatterns = [
 
 handler500 = "kervan.core.views.server_error"
 handler404 = "kervan.core.views.page_not_found"
-if settings.ANYMAIL.get("WEBHOOK_SECRET"):
-    # ESP tracking webhooks (kervan.messaging.channels.email.esp), only behind their basic-auth secret: without one
-    # anymail would accept anybody's "bounced" for any address.
-    urlpatterns.append(path("anymail/", include("anymail.urls")))
+if settings.ANYMAIL.get("WEBHOOK_SECRET") and settings.KERVAN_ESP_WEBHOOKS:
+    # The tracking webhooks of the ESPs the shop uses (kervan.messaging.channels.email.esp), only behind their
+    # basic-auth secret: without one anymail would take anybody's "bounced" for any address. Tracking only (inbound
+    # mail is not ours to take); each ESP's own signing key, where it has one, goes in ANYMAIL too.
+    from anymail.urls import urlpatterns as anymail_urls
+
+    wanted = {f"{esp}_tracking_webhook" for esp in settings.KERVAN_ESP_WEBHOOKS}
+    urlpatterns.append(path("anymail/", include(([u for u in anymail_urls if u.name in wanted], "anymail"))))

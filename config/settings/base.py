@@ -224,3 +224,5 @@ KERVAN_SMS: dict = json.loads(os.environ.get("KERVAN_SMS", "{}"))
 KERVAN_PUBLIC_URL = os.environ.get("KERVAN_PUBLIC_URL", "http://127.0.0.1:8000")  # links in messages point here
 # django-anymail: the ESP's settings (API key...) and the basic-auth secret its tracking webhooks must present.
 ANYMAIL: dict = {"WEBHOOK_SECRET": os.environ.get("KERVAN_ESP_WEBHOOK_SECRET", "")}
+# The ESPs whose tracking webhooks are served (anymail's names: "postmark", "sendgrid", "mailgun", "brevo"...).
+KERVAN_ESP_WEBHOOKS = [e.strip() for e in os.environ.get("KERVAN_ESP_WEBHOOKS", "").split(",") if e.strip()]

@@ -22,3 +22,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     _folder = _memory if _memory.is_dir() else BASE_DIR / "var"  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(_folder / f"kervan-test-{os.getpid()}.sqlite3")}  # noqa: F405
 ANYMAIL = {"WEBHOOK_SECRET": "esp:webhook-secret"}  # the ESP webhook tests post with it
+KERVAN_ESP_WEBHOOKS = ["postmark"]
