@@ -18,6 +18,7 @@ from kervan.core.phones import normalize_phone
 from kervan.customers.consent import consent_record
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.events.actions import event_record
+from kervan.messaging.context import specimen_context
 from kervan.messaging.models import Channel, Message, Policy, Purpose, SenderIdentity, Suppression, Template
 from kervan.messaging.rendering import TemplateProblem, compile_template
 
@@ -40,6 +41,7 @@ def template_save(
     content: dict,
     editor: str = Template.Editor.HTML,
     blocks: dict | None = None,
+    strict: bool = False,
     template: Template | None = None,
 ) -> Template:
     """Create or change a template. It must render: a syntax error, a forbidden lookup or empty content is refused
@@ -50,10 +52,14 @@ def template_save(
     if not name.strip():
         raise KervanError(_("A template needs a name."), "invalid", field="name")
     try:
-        compile_template(Template(content=content))
+        compiled = compile_template(Template(content=content, strict=strict))
+        if strict:  # rendered once with every variable there is: an unknown one is refused now
+            for language in compiled.parts:
+                compiled.render(language, specimen_context(), inline_css=False)
     except TemplateProblem as problem:
         raise KervanError(str(problem), "template_invalid", field="content") from problem
     template = template or Template(created_by_id=actor.user_id)
+    template.strict = strict
     template.name, template.channel, template.purpose = name.strip(), channel, purpose
     template.content, template.editor, template.blocks = content, editor, blocks or {}
     template.save()
@@ -358,3 +364,13 @@ def complaint_record(*, message: Message, source: str) -> None:
                 note=source,
             )
         opt_out(customer=message.customer, channel=message.channel, source=source, message=message)
+
+
+def messaging_reassign(*, from_customer_id: int, to_customer_id: int) -> None:
+    """A merged customer's messages and browsers follow them to the surviving profile. A message of a campaign both
+    profiles got stays with the merged one: the survivor keeps their own (one per campaign and customer)."""
+    from kervan.messaging.models import PushSubscription
+
+    theirs = Message.objects.filter(customer_id=to_customer_id).values("origin")
+    Message.objects.filter(customer_id=from_customer_id).exclude(origin__in=theirs).update(customer_id=to_customer_id)
+    PushSubscription.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)

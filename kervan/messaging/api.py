@@ -18,6 +18,7 @@ class TemplateIn(Schema):
     channel: str
     purpose: str = "marketing"
     content: dict[str, dict[str, str]]
+    strict: bool = False
 
 
 class TemplateOut(Schema):
@@ -80,6 +81,7 @@ def create_template(request, payload: TemplateIn):
         channel=payload.channel,
         purpose=payload.purpose,
         content=payload.content,
+        strict=payload.strict,
     )
     return Status(201, _template_out(template))
 
@@ -97,6 +99,7 @@ def update_template(request, template_id: int, payload: TemplateIn):
         channel=payload.channel,
         purpose=payload.purpose,
         content=payload.content,
+        strict=payload.strict,
         template=_template(request, template_id),
     )
     return _template_out(template)

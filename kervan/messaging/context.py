@@ -147,3 +147,35 @@ def _coupon_maker(message: Message) -> Callable[[str], str]:
         return f"{prefix.upper()}-{code}" if prefix else code
 
     return coupon
+
+
+def specimen_context() -> dict[str, Any]:
+    """Every variable a template may use, filled in: a strict template is rendered against it when saved, so a
+    variable that does not exist is refused then, not discovered in the middle of a campaign."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from kervan.customers.models import CustomFieldDefinition
+
+    now = timezone.now()
+    customer = Customer(pk=1, first_name="Ayşe", last_name="Yılmaz", email="ayse@example.com", phone="+905321112233")
+    customer.custom_fields = {key: "" for key in CustomFieldDefinition.objects.values_list("key", flat=True)}
+    line = {"title": "Ürün", "sku": "SKU-1", "quantity": 1, "price": Decimal("100.00")}
+    order = {"number": "#1001", "placed_at": now, "total": Decimal("100.00"), "currency": "TRY", "status": "placed"}
+    cart_item = {"product_id": 1, "name": "Ürün", "title": "Ürün", "price": "100.00", "quantity": 1}
+    cart_item |= {"url": "https://shop.example.com/p/1", "image_url": "https://shop.example.com/p/1.jpg"}
+    message = Message(pk=1, origin="specimen")
+    return {
+        "customer": _customer(customer),
+        "stats": {"order_count": 1, "total_spent": Decimal("100.00"), "currency": "TRY"}
+        | {"last_order_at": now, "first_order_at": now},
+        "predicted": {"clv_12m": Decimal("250.00"), "p_alive": 0.8, "churn_risk": 0.2}
+        | {"expected_next_order_at": now, "rfm_segment": "champions"},
+        "last_order": {**order, "lines": [line]},
+        "cart": [cart_item],
+        "products": [{"id": 1, "title": "Ürün", "brand": "Marka"}],
+        "coupon": _coupon_maker(message),
+        "unsubscribe_url": "https://example.com/u",
+        "preferences_url": "https://example.com/p",
+    }

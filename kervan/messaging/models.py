@@ -64,6 +64,8 @@ class Template(TimeStampedModel):
     editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
     content = models.JSONField(default=dict)
     blocks = models.JSONField(default=dict, blank=True)  # language → the block editor's blocks
+    # Refuse a variable that does not exist (a typo in {{ customer.frist_name }}) instead of rendering it empty.
+    strict = models.BooleanField(_("refuse unknown variables"), default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

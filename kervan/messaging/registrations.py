@@ -8,9 +8,11 @@ from django.utils.translation import gettext_lazy as _
 def register() -> None:
     from kervan.accounts.permissions import READ, WRITE, register_area
     from kervan.core.schedule import register_schedule
-    from kervan.messaging import tasks
+    from kervan.customers.registry import register_merge
+    from kervan.messaging import actions, tasks
 
     register_area("messaging", _("Messaging"), marketing=WRITE, analyst=READ, support=READ)
+    register_merge("messaging", actions.messaging_reassign)
     register_schedule("messages_send", tasks.messages_send_task, every=dt.timedelta(seconds=10))
 
     from anymail.signals import tracking

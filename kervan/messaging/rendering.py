@@ -147,8 +147,8 @@ class CompiledTemplate:
         return Rendered(subject=" ".join(out["subject"].split()), html=html, text=text, language=language)
 
 
-def compile_template(template: Any, *, strict: bool = False) -> CompiledTemplate:
-    return CompiledTemplate(template.content, strict=strict)
+def compile_template(template: Any) -> CompiledTemplate:
+    return CompiledTemplate(template.content, strict=getattr(template, "strict", False))
 
 
 def _render_limited(template: Any, context: dict[str, Any]) -> str:

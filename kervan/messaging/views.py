@@ -70,6 +70,7 @@ def _stored(template: Template) -> dict:
         "editor": template.editor,
         "content": template.content,
         "blocks_json": json.dumps(template.blocks or {}, ensure_ascii=False),
+        "strict": template.strict,
     }
 
 
@@ -85,6 +86,7 @@ def _form_data(request, template: Template | None) -> dict:
         "editor": post.get("editor", template.editor if template else "blocks"),
         "content": content,
         "blocks_json": post.get("blocks_json", "{}"),
+        "strict": post.get("strict") == "on",
     }
 
 
@@ -112,6 +114,7 @@ def _save(request, template: Template | None) -> Template:
         content=content,
         editor=data["editor"],
         blocks=blocks,
+        strict=data["strict"],
         template=template,
     )
 

@@ -97,3 +97,19 @@ def test_an_empty_template_is_refused():
     with pytest.raises(KervanError) as refused:
         template_save(actor=Actor.system(), name="x", channel="sms", purpose="marketing", content={"tr": {}})
     assert refused.value.code == "template_invalid"
+
+
+def test_a_strict_template_with_an_unknown_variable_is_refused_when_saved_and_nothing_is_saved():
+    from kervan.messaging.models import Template
+
+    content = {"tr": {"subject": "Merhaba {{ customer.frist_name }}", "text": "x"}}
+    with pytest.raises(KervanError) as refused:
+        template_save(
+            actor=Actor.system(), name="x", channel="email", purpose="marketing", content=content, strict=True
+        )
+    assert "frist_name" in refused.value.detail and not Template.objects.exists()
+    known = {"tr": {"subject": "{{ customer.first_name }} {{ last_order.lines[0].title }} {{ coupon('A') }}"}}
+    template_save(actor=Actor.system(), name="ok", channel="email", purpose="marketing", content=known, strict=True)
+    # not strict: the typo renders empty, as a marketer who did not ask for strictness expects
+    template_save(actor=Actor.system(), name="lenient", channel="email", purpose="marketing", content=content)
+    assert Template.objects.count() == 2

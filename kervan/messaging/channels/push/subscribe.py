@@ -24,7 +24,6 @@ import pydantic
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -37,9 +36,12 @@ from kervan.core.errors import (
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
+from kervan.customers.identity import identities_lookup
+from kervan.customers.models import Identity
 from kervan.events import selectors
 from kervan.events import views as tracker
 from kervan.messaging.channels.push.vapid import b64url, b64url_decode, vapid_keys
+from kervan.messaging.models import PushSubscription
 
 MAX_BODY = 8 * 1024  # a subscription is about 500 bytes
 # The push services of the browsers people use (Chrome, Edge, Opera, Samsung Internet on FCM; Firefox; Safari;
@@ -53,30 +55,34 @@ DEFAULT_ENDPOINT_HOSTS = (
 )
 
 
+# No control characters anywhere (PostgreSQL refuses NUL in text: a 500 instead of a 400).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
 class _In(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class KeysIn(pydantic.BaseModel):
-    p256dh: str = pydantic.Field(min_length=1, max_length=200)
-    auth: str = pydantic.Field(min_length=1, max_length=100)
+    p256dh: str = pydantic.Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    auth: str = pydantic.Field(min_length=1, max_length=100, pattern=PRINTABLE)
 
 
 class SubscriptionIn(pydantic.BaseModel):
     # PushSubscription.toJSON() as the browser gives it; its other members (expirationTime) are not needed.
-    endpoint: str = pydantic.Field(min_length=1, max_length=1000)
+    endpoint: str = pydantic.Field(min_length=1, max_length=1000, pattern=PRINTABLE)
     keys: KeysIn
 
 
 class SubscribeIn(_In):
-    key: str = pydantic.Field(max_length=40)
+    key: str = pydantic.Field(max_length=40, pattern=PRINTABLE)
     subscription: SubscriptionIn
-    anonymous_id: str = pydantic.Field("", max_length=64)
+    anonymous_id: str = pydantic.Field("", max_length=64, pattern=PRINTABLE)
 
 
 class UnsubscribeIn(_In):
-    key: str = pydantic.Field(max_length=40)
-    endpoint: str = pydantic.Field(min_length=1, max_length=1000)
+    key: str = pydantic.Field(max_length=40, pattern=PRINTABLE)
+    endpoint: str = pydantic.Field(min_length=1, max_length=1000, pattern=PRINTABLE)
 
 
 @csrf_exempt
@@ -109,10 +115,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             # A new visitor id on a known browser (cookies cleared, another person) moves the subscription with it:
             # the previous customer's messages must not keep reaching whoever uses this browser now.
             fields.update(anonymous_id=data.anonymous_id, customer_id=_customer_of(data.anonymous_id))
-        from kervan.messaging.models import PushSubscription
-
-        with transaction.atomic():
-            _row, created = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=fields)
+        _row, created = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=fields)
         return JsonResponse({"subscribed": True}, status=201 if created else 200)
 
     return _endpoint(request, ("POST",), answer)
@@ -125,8 +128,6 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     def answer(request: HttpRequest, origin: str | None) -> HttpResponse:
         data = _parse(UnsubscribeIn, _body(request))
         _site(request, data.key, origin)
-        from kervan.messaging.models import PushSubscription
-
         deleted, _counts = PushSubscription.objects.filter(endpoint=data.endpoint).delete()
         return JsonResponse({"unsubscribed": bool(deleted)})
 
@@ -136,8 +137,6 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
 def attach_visitor(*, anonymous_id: str, customer_id: int) -> int:
     """Give a visitor's unattached subscriptions to the customer they have just been identified as (to be called
     where the tracker's identify joins a visitor to a profile). Returns how many."""
-    from kervan.messaging.models import PushSubscription
-
     if not anonymous_id:
         return 0
     return PushSubscription.objects.filter(anonymous_id=anonymous_id, customer__isnull=True).update(
@@ -258,9 +257,6 @@ def _parse(schema: type[pydantic.BaseModel], body: bytes):
 
 def _customer_of(anonymous_id: str) -> int | None:
     """The customer the tracker has joined this visitor id to (merged profiles followed), or None."""
-    from kervan.customers.identity import identities_lookup
-    from kervan.customers.models import Identity
-
     return identities_lookup(Identity.Kind.ANONYMOUS, [anonymous_id]).get(anonymous_id)
 
 

@@ -138,10 +138,10 @@ def payload(message: Outgoing) -> str:
     data = {"title": message.subject, "body": body, "url": url, "tag": message.key}
     encoded = json.dumps(data, ensure_ascii=False)
     while len(encoded.encode()) > MAX_PAYLOAD_BYTES and data["body"]:
-        excess = len(encoded.encode()) - MAX_PAYLOAD_BYTES
-        data["body"] = data["body"][: max(0, len(data["body"]) - max(excess, 16) - 1)].rstrip() + "…"
-        if len(data["body"]) <= 1:
-            data["body"] = ""
+        # Cut by bytes (Turkish letters take two), at a character boundary, and say that it was cut.
+        raw = data["body"].encode()
+        keep = len(raw) - (len(encoded.encode()) - MAX_PAYLOAD_BYTES) - len("…".encode())
+        data["body"] = raw[:keep].decode(errors="ignore").rstrip() + "…" if keep > 0 else ""
         encoded = json.dumps(data, ensure_ascii=False)
     return encoded
 
