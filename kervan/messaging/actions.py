@@ -374,3 +374,52 @@ def messaging_reassign(*, from_customer_id: int, to_customer_id: int) -> None:
     theirs = Message.objects.filter(customer_id=to_customer_id).values("origin")
     Message.objects.filter(customer_id=from_customer_id).exclude(origin__in=theirs).update(customer_id=to_customer_id)
     PushSubscription.objects.filter(customer_id=from_customer_id).update(customer_id=to_customer_id)
+
+
+def push_subscribe(
+    *, endpoint: str, p256dh: str, auth: str, user_agent: str = "", anonymous_id: str = "", customer_id: int | None
+) -> bool:
+    """Save a browser's push subscription (the same endpoint again updates it); True when new. The visitor accepted
+    our prompt and then the browser's own: for a known customer that is consent to marketing push, written to the
+    ledger."""
+    from kervan.messaging.models import PushSubscription
+
+    fields: dict = {"p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]}
+    if anonymous_id:
+        # A new visitor id on a known browser (cookies cleared, another person) moves the subscription with it:
+        # the previous customer's messages must not keep reaching whoever uses this browser now.
+        fields.update(anonymous_id=anonymous_id, customer_id=customer_id)
+    with transaction.atomic():
+        _row, created = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=fields)
+        customer = Customer.objects.filter(pk=customer_id).first() if customer_id else None
+        if customer is not None and customer.consent_push != ConsentRecord.Status.GRANTED:
+            consent_record(
+                actor=Actor.system(),
+                customer=customer,
+                channel="push",
+                status=ConsentRecord.Status.GRANTED,
+                source="browser push subscription",
+                iys_source=ConsentRecord.IysSource.WEB,
+            )
+    return created
+
+
+def push_unsubscribe(*, endpoint: str) -> bool:
+    """Forget a browser's subscription; True if there was one. A customer's last browser gone: no consent to push."""
+    from kervan.messaging.models import PushSubscription
+
+    with transaction.atomic():
+        row = PushSubscription.objects.filter(endpoint=endpoint).first()
+        if row is None:
+            return False
+        row.delete()
+        customer = row.customer
+        if customer is not None and not PushSubscription.objects.filter(customer=customer).exists():
+            consent_record(
+                actor=Actor.system(),
+                customer=customer,
+                channel="push",
+                status=ConsentRecord.Status.REFUSED,
+                source="browser push unsubscribed",
+            )
+    return True

@@ -102,6 +102,10 @@ def test_a_known_visitor_subscribes_for_their_customer(client, site):
     assert post(client, "/m/push/subscribe", body).status_code == 201
     row = PushSubscription.objects.get()
     assert (row.customer_id, row.anonymous_id) == (zeynep.pk, "visitor-1")
+    # She accepted the prompt and the browser's: consent to marketing push, in the ledger with where it came from.
+    zeynep.refresh_from_db()
+    assert zeynep.consent_push == "granted"
+    assert zeynep.consents.get(channel="push").source == "browser push subscription"
 
     # Another visitor on the same browser: the subscription leaves Zeynep.
     body["anonymous_id"] = "visitor-2"
@@ -113,6 +117,11 @@ def test_a_known_visitor_subscribes_for_their_customer(client, site):
     assert views.attach_visitor(anonymous_id="visitor-2", customer_id=zeynep.pk) == 1
     row.refresh_from_db()
     assert row.customer_id == zeynep.pk
+
+    # Her last browser unsubscribes: no more push consent.
+    post(client, "/m/push/unsubscribe", {"key": site.public_key, "endpoint": FCM})
+    zeynep.refresh_from_db()
+    assert zeynep.consent_push == "refused"
 
 
 BAD = [

@@ -40,6 +40,7 @@ from kervan.customers.identity import identities_lookup
 from kervan.customers.models import Identity
 from kervan.events import selectors
 from kervan.events import views as tracker
+from kervan.messaging import actions
 from kervan.messaging.channels.push.vapid import b64url, b64url_decode, vapid_keys
 from kervan.messaging.models import PushSubscription
 
@@ -110,12 +111,14 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         _site(request, data.key, origin)
         endpoint = check_endpoint(data.subscription.endpoint)
         p256dh, auth = check_keys(data.subscription.keys.p256dh, data.subscription.keys.auth)
-        fields: dict = {"p256dh": p256dh, "auth": auth, "user_agent": request.headers.get("User-Agent", "")[:300]}
-        if data.anonymous_id:
-            # A new visitor id on a known browser (cookies cleared, another person) moves the subscription with it:
-            # the previous customer's messages must not keep reaching whoever uses this browser now.
-            fields.update(anonymous_id=data.anonymous_id, customer_id=_customer_of(data.anonymous_id))
-        _row, created = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=fields)
+        created = actions.push_subscribe(
+            endpoint=endpoint,
+            p256dh=p256dh,
+            auth=auth,
+            user_agent=request.headers.get("User-Agent", ""),
+            anonymous_id=data.anonymous_id or "",
+            customer_id=_customer_of(data.anonymous_id) if data.anonymous_id else None,
+        )
         return JsonResponse({"subscribed": True}, status=201 if created else 200)
 
     return _endpoint(request, ("POST",), answer)
@@ -128,8 +131,7 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     def answer(request: HttpRequest, origin: str | None) -> HttpResponse:
         data = _parse(UnsubscribeIn, _body(request))
         _site(request, data.key, origin)
-        deleted, _counts = PushSubscription.objects.filter(endpoint=data.endpoint).delete()
-        return JsonResponse({"unsubscribed": bool(deleted)})
+        return JsonResponse({"unsubscribed": actions.push_unsubscribe(endpoint=data.endpoint)})
 
     return _endpoint(request, ("POST",), answer)
 
