@@ -226,3 +226,4 @@ KERVAN_PUBLIC_URL = os.environ.get("KERVAN_PUBLIC_URL", "http://127.0.0.1:8000")
 ANYMAIL: dict = {"WEBHOOK_SECRET": os.environ.get("KERVAN_ESP_WEBHOOK_SECRET", "")}
 # The ESPs whose tracking webhooks are served (anymail's names: "postmark", "sendgrid", "mailgun", "brevo"...).
 KERVAN_ESP_WEBHOOKS = [e.strip() for e in os.environ.get("KERVAN_ESP_WEBHOOKS", "").split(",") if e.strip()]
+KERVAN_PUSH: dict = json.loads(os.environ.get("KERVAN_PUSH", "{}"))  # web push: vapid_private_key, subject

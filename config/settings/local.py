@@ -11,3 +11,8 @@ DEBUG = os.environ.get("KERVAN_DEBUG", "") == "1"
 # picks up files changed or added while the server runs.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# A trial has no mail relay: email is written to var/sent-mail/ (one file per message) instead, to be read there.
+# Set KERVAN_EMAIL_BACKEND (and KERVAN_EMAIL_HOST...) to send for real.
+if "KERVAN_EMAIL_BACKEND" not in os.environ:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "sent-mail"  # noqa: F405

@@ -171,6 +171,7 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
 
     with transaction.atomic():
         _reset_sequences()
+        _messaging_examples(actor)
         returns_settle()  # the generated refunds settle the returns they name, and fully refunded orders' returns
         counts = {table: generator.counts[table] for table in TABLE_ORDER} | catalogue_counts
         audit(
@@ -185,6 +186,42 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
             for table in TABLE_ORDER:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(MODELS[table]._meta.db_table)}")
     return DemoLoadResult(counts=counts, users_created=users)
+
+
+def _messaging_examples(actor: Actor) -> None:
+    """A sender and two ready templates, so the demo's campaigns page has something to send (to var/sent-mail/)."""
+    from kervan.messaging.actions import sender_save, template_save
+    from kervan.messaging.blocks import blocks_to_html
+
+    sender_save(actor=actor, channel="email", address="merhaba@demo-dukkan.com.tr", name="Demo Dükkan")
+    sender_save(actor=actor, channel="sms", address="DEMODUKKAN")
+    blocks = {
+        "tr": [
+            {"type": "header", "text": "Demo Dükkan"},
+            {"type": "text", "text": "Merhaba {{ customer.first_name | default('dostum', true) }},\n\nsizi özledik."},
+            {"type": "coupon", "prefix": "GERIDON", "text": "Size özel %15 indirim kodu"},
+            {"type": "products", "count": 3},
+            {"type": "button", "label": "Alışverişe dön", "href": "https://demo-dukkan.com.tr/"},
+            {"type": "footer", "text": "Demo Dükkan", "unsubscribe": "Abonelikten çık", "preferences": "Tercihler"},
+        ]
+    }
+    template_save(
+        actor=actor,
+        name="Sizi özledik",
+        channel="email",
+        purpose="marketing",
+        editor="blocks",
+        blocks=blocks,
+        content={"tr": {"subject": "{{ customer.first_name }}, sizi özledik", "html": blocks_to_html(blocks["tr"])}},
+    )
+    template_save(
+        actor=actor,
+        name="Kargo yolda (SMS)",
+        channel="sms",
+        purpose="transactional",
+        editor="text",
+        content={"tr": {"text": "{{ customer.first_name }}, {{ last_order.number }} numaralı siparişiniz yolda."}},
+    )
 
 
 def _writer_groups() -> list[list[str]] | None:
