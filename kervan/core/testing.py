@@ -4,6 +4,7 @@ import email
 import email.policy
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from django.db import connection
@@ -71,19 +72,23 @@ class Mailbox:
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.recipients]
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's name
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
         return "250 Message accepted"
 
 
 def free_port() -> int:
+    """A TCP port free on loopback now (for a server that must be told its port before it listens)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
