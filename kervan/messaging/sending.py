@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kervan.core import clock
@@ -113,8 +114,10 @@ def _send_one(
     own = set(links.values())
     html = tracking.tracked_html(rendered.html, message, own_links=own) if rendered.html else ""
     text = tracking.tracked_text(rendered.text, message, own_links=own)
-    if marketing and message.channel == "sms" and links["unsubscribe_url"] not in text:
-        text = f"{text}\n{_('To stop: reply RET')}"
+    if marketing and message.channel == "sms" and not _has_opt_out(text, links["unsubscribe_url"]):
+        with translation.override(rendered.language):  # in the language the message is written in
+            stop = _("To stop: reply RET")
+        text = f"{text}\n{stop}"
     address = _address(message.channel, customer)
     headers = {}
     if marketing and message.channel == "email":
@@ -162,6 +165,12 @@ def _address(channel: str, customer: Customer) -> str:
         return getattr(customer, field)
     subscriptions = PushSubscription.objects.filter(customer=customer).order_by("pk")
     return json.dumps([s.info() for s in subscriptions])
+
+
+def _has_opt_out(text: str, unsubscribe_url: str) -> bool:
+    """Whether a marketing SMS already tells how to stop (İYS: every one must): a RET/STOP word or the link."""
+    words = set(text.upper().replace("İ", "I").split())
+    return bool(words & {"RET", "STOP"}) or unsubscribe_url in text
 
 
 def _shown(channel: str, address: str) -> str:
