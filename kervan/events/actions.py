@@ -137,6 +137,24 @@ def events_record(
     return events_store(rows, received_at=clock.now())
 
 
+def events_record_many(events: list[dict], *, source=None) -> set[str]:
+    """Like events_record, for events of many customers at once (each dict also has "customer_id"): one insert
+    through the event store for a whole batch (a worker's sent messages). Runs in the caller's transaction."""
+    rows = [
+        EventRow(
+            dedupe_key=e["dedupe_key"],
+            name=e["name"],
+            occurred_at=e["occurred_at"],
+            properties=e.get("properties") or {},
+            customer_id=e["customer_id"],
+            anonymous_id="",
+            source_id=source.pk if source is not None else None,
+        )
+        for e in events
+    ]
+    return events_store(rows, received_at=clock.now())
+
+
 def event_record(
     *,
     name: str,

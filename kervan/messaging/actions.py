@@ -17,7 +17,7 @@ from kervan.core.errors import KervanError, check_choice
 from kervan.core.phones import normalize_phone
 from kervan.customers.consent import consent_record
 from kervan.customers.models import ConsentRecord, Customer
-from kervan.events.actions import event_record
+from kervan.events.actions import event_record, events_record_many
 from kervan.messaging.context import specimen_context
 from kervan.messaging.models import Channel, Message, Policy, Purpose, SenderIdentity, Suppression, Template
 from kervan.messaging.rendering import TemplateProblem, compile_template
@@ -191,7 +191,7 @@ def message_opened(*, message: Message, machine: bool) -> None:
         first = Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)
         Message.objects.filter(pk=message.pk).update(opens=F("opens") + 1)
         if first:
-            _event(message, "open", now)
+            message_event(message, "open", now)
 
 
 def message_clicked(*, message: Message, url: str) -> None:
@@ -201,7 +201,7 @@ def message_clicked(*, message: Message, url: str) -> None:
         Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)  # a click is an open
         Message.objects.filter(pk=message.pk).update(clicks=F("clicks") + 1)
         if first:
-            _event(message, "click", now, url=url)
+            message_event(message, "click", now, url=url)
 
 
 def bounce_record(*, address: str, permanent: bool, source: str, message_key: str = "", trusted: bool = False) -> str:
@@ -229,7 +229,7 @@ def bounce_record(*, address: str, permanent: bool, source: str, message_key: st
     with transaction.atomic():
         if message is not None and message.bounced_at is None:
             Message.objects.filter(pk=message.pk).update(bounced_at=now)
-            _event(message, "bounce", now, permanent=permanent, source=source)
+            message_event(message, "bounce", now, permanent=permanent, source=source)
         if message is None and not trusted:
             return "unknown"
         if permanent:
@@ -260,7 +260,7 @@ def message_delivery_update(
     with transaction.atomic():
         if message.bounced_at is None:
             Message.objects.filter(pk=message.pk).update(bounced_at=now, error=error[:2000])
-            _event(message, "bounce", now, permanent=permanent, error=error)
+            message_event(message, "bounce", now, permanent=permanent, error=error)
         if permanent and message.to_address:
             suppression_add(
                 actor=Actor.system(), channel=channel, address=message.to_address, reason="invalid", note=error
@@ -284,16 +284,24 @@ def sms_inbound(*, phone: str, text: str, source: str) -> bool:
     return bool(customers)
 
 
-def _event(message: Message, kind: str, at: dt.datetime, **properties: object) -> None:
+def message_event(message: Message, kind: str, at: dt.datetime, **properties: object) -> None:
+    row = message_event_row(message, kind, at, **properties)
+    if row is not None:
+        events_record_many([row])
+
+
+def message_event_row(message: Message, kind: str, at: dt.datetime, **properties: object) -> dict | None:
+    """The canonical event for what happened to `message` ("Opened Email"...), None when its channel has none."""
     name = EVENT_NAMES.get(message.channel, {}).get(kind)
-    if name:
-        event_record(
-            name=name,
-            occurred_at=at,
-            dedupe_key=f"message:{message.pk}:{kind}",
-            customer_id=message.customer_id,
-            properties={"origin": message.origin, "message_id": message.pk, "variant": message.variant, **properties},
-        )
+    if not name:
+        return None
+    return {
+        "name": name,
+        "occurred_at": at,
+        "dedupe_key": f"message:{message.pk}:{kind}",
+        "customer_id": message.customer_id,
+        "properties": {"origin": message.origin, "message_id": message.pk, "variant": message.variant, **properties},
+    }
 
 
 def _message_by_key(key: str) -> Message | None:

@@ -4,6 +4,7 @@ Every link is a signed, expiring token (django.core.signing, salted per kind): t
 was in the message, so the redirect can only go where the message pointed, and a tampered or expired token is
 refused. Links get UTM tags unless they already have them, so orders from the message are attributed."""
 
+import functools
 import re
 from html import escape, unescape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,8 +26,18 @@ MACHINE_AGENTS = re.compile(
 )
 
 
-def public_url(path: str) -> str:
-    return settings.KERVAN_PUBLIC_URL.rstrip("/") + path
+@functools.lru_cache(maxsize=16)
+def _route(name: str, base: str) -> tuple[str, str]:
+    """The public URL of `name` around its token, resolved once: a campaign makes a dozen links per message, and
+    Django's reverse() costs more than the rest of a link together."""
+    head, tail = reverse(name, args=["TOKEN"]).split("TOKEN")
+    return base.rstrip("/") + head, tail
+
+
+def link(name: str, value: str) -> str:
+    """The public URL of the route `name` ("messaging:click") with the token `value`."""
+    head, tail = _route(name, settings.KERVAN_PUBLIC_URL)
+    return head + value + tail
 
 
 def token(kind: str, message_id: int, url: str = "") -> str:
@@ -46,8 +57,8 @@ def read_token(value: str, kind: str) -> tuple[int, str] | None:
 
 def links_for(message: Message) -> dict[str, str]:
     return {
-        "unsubscribe_url": public_url(reverse("messaging:unsubscribe", args=[token("unsubscribe", message.pk)])),
-        "preferences_url": public_url(reverse("messaging:preferences", args=[token("preferences", message.pk)])),
+        "unsubscribe_url": link("messaging:unsubscribe", token("unsubscribe", message.pk)),
+        "preferences_url": link("messaging:preferences", token("preferences", message.pk)),
     }
 
 
@@ -71,11 +82,11 @@ def tracked_html(html: str, message: Message, *, own_links: set[str]) -> str:
         if not href.startswith(("http://", "https://")) or href in own_links:
             return match.group(0)
         target = with_utm(href, medium=message.channel, campaign=campaign)
-        tracked = public_url(reverse("messaging:click", args=[token("click", message.pk, target)]))
+        tracked = link("messaging:click", token("click", message.pk, target))
         return f"{match.group(1)}{match.group(2)}{escape(tracked)}{match.group(2)}"
 
     html = _HREF.sub(rewrite, html)
-    pixel_url = public_url(reverse("messaging:open", args=[token("open", message.pk)]))
+    pixel_url = link("messaging:open", token("open", message.pk))
     pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" style="display:none">'
     at = html.lower().rfind("</body>")
     return html[:at] + pixel + html[at:] if at >= 0 else html + pixel
@@ -90,7 +101,7 @@ def tracked_text(text: str, message: Message, *, own_links: set[str]) -> str:
         if url in own_links:
             return url
         target = with_utm(url, medium=message.channel, campaign=campaign)
-        return public_url(reverse("messaging:click", args=[token("click", message.pk, target)]))
+        return link("messaging:click", token("click", message.pk, target))
 
     return re.sub(r"https?://[^\s<>\"']+", rewrite, text)
 
