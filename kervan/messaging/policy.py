@@ -33,39 +33,62 @@ def current_policy() -> Policy:
     return Policy.objects.order_by("pk").first() or Policy.objects.create()
 
 
-def with_blocked(customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime) -> QuerySet[Customer]:
+def with_blocked(
+    customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime, whole_audience: bool = False
+) -> QuerySet[Customer]:
     """`customers` annotated with `blocked`: the first reason (a Message.Skip value) they may not get a `purpose`
-    message on `channel` now, or ""."""
+    message on `channel` now, or "".
+
+    The same rules in two forms. For a worker's batch (a few hundred customers) each check is a lookup per customer
+    (a correlated EXISTS on an index). For a whole audience (`whole_audience`: a campaign's preview, up to millions)
+    each is a set computed once and probed per customer (an uncorrelated IN, which PostgreSQL hashes): a lookup per
+    customer inside CASE cannot become a join, and costs seconds at a million."""
     policy = current_policy()
     address, match = ADDRESS_FIELD[channel], MATCH_FIELD[channel]
     whens = []
     if channel == "push":  # no address: the customer's browsers that subscribed
-        subscribed = PushSubscription.objects.filter(customer=OuterRef("pk"))
-        whens.append(When(~Exists(subscribed), then=Value(NO_ADDRESS)))
+        if whole_audience:
+            subscribed = Q(pk__in=PushSubscription.objects.filter(customer__isnull=False).values("customer_id"))
+        else:
+            subscribed = Q(Exists(PushSubscription.objects.filter(customer=OuterRef("pk"))))
+        whens.append(When(~subscribed, then=Value(NO_ADDRESS)))
     if address:
         whens.append(When(Q(**{address: ""}), then=Value(NO_ADDRESS)))
-        suppressed = Suppression.objects.filter(channel=channel, address=OuterRef(match))
-        whens.append(When(Exists(suppressed), then=Value(SUPPRESSED)))
+        suppressions = Suppression.objects.filter(channel=channel)
+        if whole_audience:
+            suppressed = Q(**{f"{match}__in": suppressions.values("address")})
+        else:
+            suppressed = Q(Exists(suppressions.filter(address=OuterRef(match))))
+        whens.append(When(suppressed, then=Value(SUPPRESSED)))
     if purpose == Purpose.MARKETING:
         whens.append(When(~Q(**{f"consent_{channel}": ConsentRecord.Status.GRANTED}), then=Value(NO_CONSENT)))
         cap, hours = policy.cap(channel)
         if cap:
             recent = Message.objects.filter(
-                customer=OuterRef("pk"),
                 channel=channel,
                 purpose=Purpose.MARKETING,
                 status=Message.Status.SENT,
                 sent_at__gte=now - dt.timedelta(hours=hours),
             )
-            if cap == 1:
-                whens.append(When(Exists(recent), then=Value(CAPPED)))
+            if whole_audience:
+                at_cap = recent.order_by().values("customer_id")
+                if cap > 1:
+                    at_cap = at_cap.annotate(n=Count("pk")).filter(n__gte=cap)
+                capped = Q(pk__in=at_cap.values("customer_id"))
+            elif cap == 1:
+                capped = Q(Exists(recent.filter(customer=OuterRef("pk"))))
             else:
                 sent = Subquery(
-                    recent.order_by().values("customer").annotate(n=Count("pk")).values("n")[:1],
+                    recent.filter(customer=OuterRef("pk"))
+                    .order_by()
+                    .values("customer")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
                     output_field=IntegerField(),
                 )
-                whens.append(When(Q(_recent_sent__gte=cap), then=Value(CAPPED)))
                 customers = customers.annotate(_recent_sent=Coalesce(sent, 0))
+                capped = Q(_recent_sent__gte=cap)
+            whens.append(When(capped, then=Value(CAPPED)))
     else:
         latest = ConsentRecord.objects.filter(
             customer=OuterRef("pk"), channel=channel, purpose=ConsentRecord.Purpose.TRANSACTIONAL
@@ -99,14 +122,15 @@ def quiet_until(policy: Policy, channel: str, time_zone: str, now: dt.datetime) 
 
 
 def blocked_counts(customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime) -> dict[str, int]:
-    """reason → how many of `customers` it excludes ("" → how many may get the message)."""
-    rows = (
-        with_blocked(customers, channel=channel, purpose=purpose, now=now)
-        .order_by()
-        .values("blocked")
-        .annotate(n=Count("pk"))
+    """reason → how many of `customers` it excludes ("" → how many may get the message). One pass of counts with a
+    filter each, not a GROUP BY: the database cannot tell that the reasons are few, and sorts a million rows for it."""
+    reasons = (NO_ADDRESS, SUPPRESSED, NO_CONSENT, CAPPED)
+    counts = with_blocked(customers, channel=channel, purpose=purpose, now=now, whole_audience=True).aggregate(
+        everyone=Count("pk"), **{str(r): Count("pk", filter=Q(blocked=r)) for r in reasons}
     )
-    return {row["blocked"]: row["n"] for row in rows}
+    everyone = counts.pop("everyone")
+    blocked = {reason: n for reason, n in counts.items() if n}
+    return {"": everyone - sum(blocked.values()), **blocked}
 
 
 __all__ = ["blocked_counts", "current_policy", "quiet_until", "with_blocked"]
