@@ -83,6 +83,7 @@ def campaign_save(
     if throttle_per_hour is not None and throttle_per_hour < 1:
         raise KervanError(_("A throttle sends at least one message an hour."), field="throttle_per_hour")
     with transaction.atomic():
+        created = campaign is None
         campaign = campaign or Campaign(created_by_id=actor.user_id)
         campaign.name, campaign.channel, campaign.template = name.strip(), template.channel, template
         campaign.sender, campaign.throttle_per_hour = sender, throttle_per_hour
@@ -93,7 +94,7 @@ def campaign_save(
         campaign.save()
         campaign.segments.set(segments)
         campaign.excluded_segments.set(excluded_segments or [])
-        audit(actor=actor, action="campaigns.save", obj=campaign, changes={"name": campaign.name})
+        audit(actor=actor, action="create" if created else "update", obj=campaign, changes={"name": campaign.name})
     return campaign
 
 
@@ -115,7 +116,7 @@ def campaign_schedule(
     campaign.send_at, campaign.local_time = send_at or now, local_time
     campaign.status = Campaign.Status.SCHEDULED
     campaign.save(update_fields=["send_at", "local_time", "status", "updated_at"])
-    audit(actor=actor, action="campaigns.schedule", obj=campaign, changes={"send_at": campaign.send_at})
+    audit(actor=actor, action="update", obj=campaign, changes={"status": "scheduled", "send_at": campaign.send_at})
     if campaign.send_at <= now:
         enqueue_on_commit(campaign_tasks.campaign_start_task, campaign.pk)
     return campaign
@@ -187,7 +188,7 @@ def campaign_pause(*, actor: Actor, campaign: Campaign) -> int:
         paused = _unsent(campaign).update(due_at=None)
         campaign.status = Campaign.Status.PAUSED
         campaign.save(update_fields=["status", "updated_at"])
-        audit(actor=actor, action="campaigns.pause", obj=campaign, changes={"paused": paused})
+        audit(actor=actor, action="update", obj=campaign, changes={"status": "paused", "messages": paused})
     return paused
 
 
@@ -206,7 +207,7 @@ def campaign_resume(*, actor: Actor, campaign: Campaign) -> int:
             for pk, at in due.items():
                 Message.objects.filter(pk=pk).update(due_at=at)
         campaign.save(update_fields=["status", "updated_at"])
-        audit(actor=actor, action="campaigns.resume", obj=campaign, changes={"resumed": len(waiting)})
+        audit(actor=actor, action="update", obj=campaign, changes={"status": campaign.status, "messages": len(waiting)})
     enqueue_on_commit(messaging_tasks.messages_send_task)
     return len(waiting)
 
@@ -220,7 +221,7 @@ def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
         cancelled = _unsent(campaign).update(status=Message.Status.CANCELLED, due_at=None)
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, clock.now()
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
-        audit(actor=actor, action="campaigns.cancel", obj=campaign, changes={"cancelled": cancelled})
+        audit(actor=actor, action="update", obj=campaign, changes={"status": "cancelled", "messages": cancelled})
     return cancelled
 
 

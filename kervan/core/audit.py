@@ -22,6 +22,9 @@ def audit(
     customer_id: int | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditLog:
+    if action not in AuditLog.Action.values:
+        # SQLite would store any text; PostgreSQL refuses one longer than the column: the same answer on both.
+        raise ValueError(f"Unknown audit action {action!r}: one of {', '.join(AuditLog.Action.values)}.")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk

@@ -58,12 +58,13 @@ def template_save(
                 compiled.render(language, specimen_context(), inline_css=False)
     except TemplateProblem as problem:
         raise KervanError(str(problem), "template_invalid", field="content") from problem
+    created = template is None
     template = template or Template(created_by_id=actor.user_id)
     template.strict = strict
     template.name, template.channel, template.purpose = name.strip(), channel, purpose
     template.content, template.editor, template.blocks = content, editor, blocks or {}
     template.save()
-    audit(actor=actor, action="messaging.template_save", obj=template, changes={"name": template.name})
+    audit(actor=actor, action="create" if created else "update", obj=template, changes={"name": template.name})
     return template
 
 
@@ -88,7 +89,7 @@ def sender_save(
         sender = SenderIdentity.objects.create(
             channel=channel, address=address, name=name.strip(), reply_to=reply_to, is_default=is_default
         )
-        audit(actor=actor, action="messaging.sender_save", obj=sender, changes={"address": address})
+        audit(actor=actor, action="create", obj=sender, changes={"address": address})
     return sender
 
 
@@ -140,7 +141,7 @@ def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, no
             found.save(update_fields=["reason", "note", "updated_at"])
         return found
     suppression = Suppression.objects.create(channel=channel, address=key, reason=reason, note=note[:500])
-    audit(actor=actor, action="messaging.suppress", obj=suppression, changes={"address": key, "reason": reason})
+    audit(actor=actor, action="create", obj=suppression, changes={"address": key, "reason": reason})
     return suppression
 
 
@@ -152,7 +153,7 @@ def suppression_lift(*, actor: Actor, suppression: Suppression, by_customer: boo
         raise KervanError(
             _("This address bounced or complained: only staff can send to it again."), "suppression_sticky"
         )
-    audit(actor=actor, action="messaging.unsuppress", obj=suppression, changes={"address": suppression.address})
+    audit(actor=actor, action="delete", obj=suppression, changes={"address": suppression.address})
     suppression.delete()
 
 
@@ -355,7 +356,7 @@ def policy_update(*, actor: Actor, policy: Policy, values) -> Policy:  # noqa: A
         for field, value in changes.items():
             setattr(policy, field, value)
         policy.save()
-        audit(actor=actor, action="messaging.policy", obj=policy, changes={k: str(v) for k, v in changes.items()})
+        audit(actor=actor, action="update", obj=policy, changes={k: str(v) for k, v in changes.items()})
     return policy
 
 
