@@ -118,9 +118,9 @@ def _send_one(
         finish(message, status=Message.Status.FAILED, error=str(problem))
         return "failed"
     marketing = message.purpose == Purpose.MARKETING
-    own = set(links.values())
-    html = tracking.tracked_html(rendered.html, message, own_links=own) if rendered.html else ""
-    text = tracking.tracked_text(rendered.text, message, own_links=own)
+    own, clicks = set(links.values()), {}
+    html = tracking.tracked_html(rendered.html, message, own_links=own, clicks=clicks) if rendered.html else ""
+    text = tracking.tracked_text(rendered.text, message, own_links=own, clicks=clicks)
     if marketing and message.channel == "sms" and not _has_opt_out(text, links["unsubscribe_url"]):
         with translation.override(rendered.language):  # in the language the message is written in
             stop = _("To stop: reply RET")

@@ -19,6 +19,7 @@ MAX_AGE_S = 365 * 24 * 3600  # a link in an old email keeps working for a year
 SALT = "kervan.messaging.tracking"
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 # Fetches that are not a person reading: mail scanners, link checkers, prefetching proxies that say so.
+_URL = re.compile(r"https?://[^\s<>\"']+")
 MACHINE_AGENTS = re.compile(
     r"bot|crawler|spider|python|curl|wget|go-http|java/|okhttp|barracuda|mimecast|proofpoint|symantec|"
     r"messagelabs|ironport|forcepoint|trendmicro|safelinks|linkscanner|headless|preview",
@@ -41,7 +42,7 @@ def link(name: str, value: str) -> str:
 
 
 def token(kind: str, message_id: int, url: str = "") -> str:
-    return signing.dumps([kind, message_id, url], salt=SALT, compress=True)
+    return signing.dumps([kind, message_id, url], salt=SALT)
 
 
 def read_token(value: str, kind: str) -> tuple[int, str] | None:
@@ -62,7 +63,9 @@ def links_for(message: Message) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def with_utm(url: str, *, medium: str, campaign: str) -> str:
+    """`url` with UTM tags (kept if it has its own). Cached: every message of a campaign has the same links."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     names = {name for name, _ in query}
@@ -72,18 +75,16 @@ def with_utm(url: str, *, medium: str, campaign: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def tracked_html(html: str, message: Message, *, own_links: set[str]) -> str:
+def tracked_html(html: str, message: Message, *, own_links: set[str], clicks: dict[str, str]) -> str:
     """Links through the click redirect (with UTM tags), and the open pixel before </body>. The message's own
-    unsubscribe and preference links stay as they are: following them is not a click on the content."""
-    campaign = message.origin.replace(":", "-")
+    unsubscribe and preference links stay as they are: following them is not a click on the content. `clicks`
+    (original → tracked) is shared with the text part, so each link is signed once per message."""
 
     def rewrite(match: re.Match) -> str:
         href = unescape(match.group(3)).strip()
         if not href.startswith(("http://", "https://")) or href in own_links:
             return match.group(0)
-        target = with_utm(href, medium=message.channel, campaign=campaign)
-        tracked = link("messaging:click", token("click", message.pk, target))
-        return f"{match.group(1)}{match.group(2)}{escape(tracked)}{match.group(2)}"
+        return f"{match.group(1)}{match.group(2)}{escape(_click(href, message, clicks))}{match.group(2)}"
 
     html = _HREF.sub(rewrite, html)
     pixel_url = link("messaging:open", token("open", message.pk))
@@ -92,18 +93,21 @@ def tracked_html(html: str, message: Message, *, own_links: set[str]) -> str:
     return html[:at] + pixel + html[at:] if at >= 0 else html + pixel
 
 
-def tracked_text(text: str, message: Message, *, own_links: set[str]) -> str:
+def tracked_text(text: str, message: Message, *, own_links: set[str], clicks: dict[str, str]) -> str:
     """SMS and text parts: plain URLs through the click redirect."""
-    campaign = message.origin.replace(":", "-")
 
     def rewrite(match: re.Match) -> str:
         url = match.group(0)
-        if url in own_links:
-            return url
-        target = with_utm(url, medium=message.channel, campaign=campaign)
-        return link("messaging:click", token("click", message.pk, target))
+        return url if url in own_links else _click(url, message, clicks)
 
-    return re.sub(r"https?://[^\s<>\"']+", rewrite, text)
+    return _URL.sub(rewrite, text)
+
+
+def _click(url: str, message: Message, clicks: dict[str, str]) -> str:
+    if url not in clicks:
+        target = with_utm(url, medium=message.channel, campaign=message.origin.replace(":", "-"))
+        clicks[url] = link("messaging:click", token("click", message.pk, target))
+    return clicks[url]
 
 
 def is_machine(user_agent: str, seconds_since_sent: float | None) -> bool:

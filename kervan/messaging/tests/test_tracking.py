@@ -44,7 +44,7 @@ def path_of(url: str) -> str:
 
 
 def test_a_click_goes_only_to_the_link_in_the_message_with_utm_tags(client, message):
-    html = tracking.tracked_html('<a href="https://shop.example.com/p?id=3">x</a>', message, own_links=set())
+    html = tracking.tracked_html('<a href="https://shop.example.com/p?id=3">x</a>', message, own_links=set(), clicks={})
     tracked = html.split('href="')[1].split('"')[0]
     response = client.get(path_of(tracked), headers={"user-agent": "Mozilla/5.0 (iPhone)"})
     assert response.status_code == 302

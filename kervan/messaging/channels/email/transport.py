@@ -48,6 +48,8 @@ class EmailTransport:
         if message.html:
             email.attach_alternative(message.html, "text/html")
         try:
+            # Opened once and kept for the batch: send_messages() alone would connect and quit for every message.
+            self.connection.open()
             self.connection.send_messages([email])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
