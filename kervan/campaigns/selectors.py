@@ -19,8 +19,13 @@ COUNTED = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 def audience_preview(campaign: Campaign) -> dict:
     """How many the campaign reaches after consent, suppression and frequency caps, and how many each reason
     excludes — the same rules the sender applies to each message (kervan.messaging.policy)."""
+    template = campaign.template
     counts = blocked_counts(
-        audience(campaign), channel=campaign.channel, purpose=campaign.template.purpose, now=clock.now()
+        audience(campaign),
+        channel=campaign.channel,
+        purpose=template.purpose,
+        now=clock.now(),
+        topic_id=template.topic_id,
     )
     reachable = counts.pop("", 0)
     excluded = {reason: n for reason, n in counts.items() if n}

@@ -19,7 +19,17 @@ from kervan.customers.consent import consent_record
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.events.actions import event_record, events_record_many
 from kervan.messaging.context import specimen_context
-from kervan.messaging.models import Channel, Message, Policy, Purpose, SenderIdentity, Suppression, Template
+from kervan.messaging.models import (
+    Channel,
+    Message,
+    Policy,
+    Purpose,
+    SenderIdentity,
+    Suppression,
+    Template,
+    Topic,
+    TopicOptOut,
+)
 from kervan.messaging.rendering import TemplateProblem, compile_template
 
 SOFT_BOUNCE_LIMIT = 3  # temporary failures within SOFT_BOUNCE_DAYS that suppress an address
@@ -42,6 +52,7 @@ def template_save(
     editor: str = Template.Editor.HTML,
     blocks: dict | None = None,
     strict: bool = False,
+    topic: Topic | None = None,
     template: Template | None = None,
 ) -> Template:
     """Create or change a template. It must render: a syntax error, a forbidden lookup or empty content is refused
@@ -60,7 +71,7 @@ def template_save(
         raise KervanError(str(problem), "template_invalid", field="content") from problem
     created = template is None
     template = template or Template(created_by_id=actor.user_id)
-    template.strict = strict
+    template.strict, template.topic = strict, topic
     template.name, template.channel, template.purpose = name.strip(), channel, purpose
     template.content, template.editor, template.blocks = content, editor, blocks or {}
     template.save()
@@ -432,3 +443,28 @@ def push_unsubscribe(*, endpoint: str) -> bool:
                 source="browser push unsubscribed",
             )
     return True
+
+
+def topic_save(*, actor: Actor, name_tr: str, name_en: str = "") -> Topic:
+    actor.require("messaging", "write")
+    if not name_tr.strip():
+        raise KervanError(_("A topic needs a Turkish name."), field="name_tr")
+    topic = Topic.objects.create(name_tr=name_tr.strip()[:80], name_en=name_en.strip()[:80])
+    audit(actor=actor, action="create", obj=topic, changes={"name_tr": topic.name_tr})
+    return topic
+
+
+def topics_choose(*, customer: Customer, turned_off: Iterable[int]) -> None:
+    """The topics the customer turned off in the preference centre (the others back on): at once, for every channel."""
+    wanted_off = set(Topic.objects.filter(pk__in=list(turned_off)).values_list("pk", flat=True))
+    with transaction.atomic():
+        TopicOptOut.objects.filter(customer=customer).exclude(topic_id__in=wanted_off).delete()
+        have = set(TopicOptOut.objects.filter(customer=customer).values_list("topic_id", flat=True))
+        TopicOptOut.objects.bulk_create([TopicOptOut(customer=customer, topic_id=t) for t in wanted_off - have])
+        audit(
+            actor=Actor.system(),
+            action="update",
+            obj=customer,
+            customer_id=customer.pk,
+            changes={"topics turned off": sorted(wanted_off)},
+        )

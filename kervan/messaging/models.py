@@ -49,6 +49,34 @@ class SenderIdentity(TimeStampedModel):
         return f"{self.name} <{self.address}>" if self.name else self.address
 
 
+class Topic(models.Model):
+    """What a marketing message is about ("Kampanyalar", "Yeni ürünler", "Bülten"): a customer can stay subscribed
+    to a channel and still turn one topic off in the preference centre."""
+
+    name_tr = models.CharField(_("name (Turkish)"), max_length=80)
+    name_en = models.CharField(_("name (English)"), max_length=80)
+
+    class Meta:
+        ordering = ["name_tr", "id"]
+
+    def __str__(self) -> str:
+        return self.name_tr
+
+    def name_in(self, language: str) -> str:
+        return self.name_en if language == "en" and self.name_en else self.name_tr
+
+
+class TopicOptOut(models.Model):
+    """A customer who turned a topic off: no marketing message of that topic, on any channel."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="topic_opt_outs")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="opt_outs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "topic"], name="one_opt_out_per_topic")]
+
+
 class Template(TimeStampedModel):
     """A staff-written message: per language (`content["tr"]`, `content["en"]`) a subject, an HTML body and a text
     body (SMS and push use the text). `blocks` keeps the block editor's structure the HTML was made from."""
@@ -61,6 +89,9 @@ class Template(TimeStampedModel):
     name = models.CharField(_("name"), max_length=120)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=14, choices=Purpose.choices, default=Purpose.MARKETING)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="templates", verbose_name=_("topic")
+    )
     editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
     content = models.JSONField(default=dict)
     blocks = models.JSONField(default=dict, blank=True)  # language → the block editor's blocks
@@ -138,6 +169,7 @@ class Message(DueWork):
     class Skip(models.TextChoices):
         NO_ADDRESS = "no_address", _("No address")
         NO_CONSENT = "no_consent", _("No consent")
+        TOPIC = "topic", _("Topic turned off")
         SUPPRESSED = "suppressed", _("Suppressed")
         CAPPED = "capped", _("Frequency cap")
         MERGED = "merged", _("Profile merged")

@@ -4,7 +4,8 @@ names the first reason a customer is excluded, or "" when the message may go.
 
 Reasons, in order: no address on the channel; the address is suppressed; no consent (marketing needs a granted
 marketing consent for the address, from the ledger's cache on the customer; transactional needs only that the
-customer has not refused transactional messages); the marketing frequency cap is reached. Quiet hours do not
+customer has not refused transactional messages); the message's topic turned off in the preference centre; the
+marketing frequency cap is reached. Quiet hours do not
 exclude anyone: a message due inside them is held until the recipient's window opens (`quiet_until`).
 """
 
@@ -16,15 +17,16 @@ from django.db.models.functions import Coalesce
 
 from kervan.customers.consent_state import LATEST_FIRST
 from kervan.customers.models import ConsentRecord, Customer
-from kervan.messaging.models import Message, Policy, Purpose, PushSubscription, Suppression
+from kervan.messaging.models import Message, Policy, Purpose, PushSubscription, Suppression, TopicOptOut
 
 # The customer field a channel's messages go to, and the one its suppressions and consents are matched on.
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": None}
 MATCH_FIELD = {"email": "email_key", "sms": "phone", "push": None}
-NO_ADDRESS, SUPPRESSED, NO_CONSENT, CAPPED = (
+NO_ADDRESS, SUPPRESSED, NO_CONSENT, TOPIC, CAPPED = (
     Message.Skip.NO_ADDRESS,
     Message.Skip.SUPPRESSED,
     Message.Skip.NO_CONSENT,
+    Message.Skip.TOPIC,
     Message.Skip.CAPPED,
 )
 
@@ -34,7 +36,13 @@ def current_policy() -> Policy:
 
 
 def with_blocked(
-    customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime, whole_audience: bool = False
+    customers: QuerySet[Customer],
+    *,
+    channel: str,
+    purpose: str,
+    now: dt.datetime,
+    topic_id: int | None = None,
+    whole_audience: bool = False,
 ) -> QuerySet[Customer]:
     """`customers` annotated with `blocked`: the first reason (a Message.Skip value) they may not get a `purpose`
     message on `channel` now, or "".
@@ -62,6 +70,13 @@ def with_blocked(
         whens.append(When(suppressed, then=Value(SUPPRESSED)))
     if purpose == Purpose.MARKETING:
         whens.append(When(~Q(**{f"consent_{channel}": ConsentRecord.Status.GRANTED}), then=Value(NO_CONSENT)))
+        if topic_id is not None:  # the customer turned the message's topic off in the preference centre
+            opted_out = TopicOptOut.objects.filter(topic_id=topic_id)
+            if whole_audience:
+                turned_off = Q(pk__in=opted_out.values("customer_id"))
+            else:
+                turned_off = Q(Exists(opted_out.filter(customer=OuterRef("pk"))))
+            whens.append(When(turned_off, then=Value(TOPIC)))
         cap, hours = policy.cap(channel)
         if cap:
             recent = Message.objects.filter(
@@ -121,13 +136,14 @@ def quiet_until(policy: Policy, channel: str, time_zone: str, now: dt.datetime) 
     return opens.astimezone(dt.UTC)
 
 
-def blocked_counts(customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime) -> dict[str, int]:
+def blocked_counts(
+    customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime, topic_id: int | None = None
+) -> dict[str, int]:
     """reason → how many of `customers` it excludes ("" → how many may get the message). One pass of counts with a
     filter each, not a GROUP BY: the database cannot tell that the reasons are few, and sorts a million rows for it."""
-    reasons = (NO_ADDRESS, SUPPRESSED, NO_CONSENT, CAPPED)
-    counts = with_blocked(customers, channel=channel, purpose=purpose, now=now, whole_audience=True).aggregate(
-        everyone=Count("pk"), **{str(r): Count("pk", filter=Q(blocked=r)) for r in reasons}
-    )
+    reasons = (NO_ADDRESS, SUPPRESSED, NO_CONSENT, TOPIC, CAPPED)
+    blocked = with_blocked(customers, channel=channel, purpose=purpose, now=now, topic_id=topic_id, whole_audience=True)
+    counts = blocked.aggregate(everyone=Count("pk"), **{str(r): Count("pk", filter=Q(blocked=r)) for r in reasons})
     everyone = counts.pop("everyone")
     blocked = {reason: n for reason, n in counts.items() if n}
     return {"": everyone - sum(blocked.values()), **blocked}

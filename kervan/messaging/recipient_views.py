@@ -16,7 +16,7 @@ from kervan.customers.consent import consent_record
 from kervan.customers.consent_state import consent_state
 from kervan.customers.models import ConsentRecord
 from kervan.messaging import actions, tracking
-from kervan.messaging.models import Message
+from kervan.messaging.models import Message, Topic
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 CHANNELS = ("email", "sms", "push")
@@ -92,10 +92,15 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 )
             elif not wanted and now_granted:
                 actions.opt_out(customer=customer, channel=channel, source="preference centre", message=message)
+        turned_off = [t.pk for t in Topic.objects.all() if request.POST.get(f"topic-{t.pk}") != "on"]
+        actions.topics_choose(customer=customer, turned_off=turned_off)
         customer.refresh_from_db()
         saved = True
     states = {c: consent_state(customer, c) == ConsentRecord.Status.GRANTED for c in CHANNELS}
-    return _page(request, message, "messaging/preferences.html", states=states, saved=saved)
+    off = set(customer.topic_opt_outs.values_list("topic_id", flat=True))
+    language = customer.language if customer.language in ("tr", "en") else "tr"
+    topics = [{"id": t.pk, "name": t.name_in(language), "on": t.pk not in off} for t in Topic.objects.all()]
+    return _page(request, message, "messaging/preferences.html", states=states, topics=topics, saved=saved)
 
 
 def _page(request: HttpRequest, message: Message | None, template: str, status: int = 200, **context) -> HttpResponse:

@@ -241,13 +241,15 @@ def _failed(message: Message, error: TransportError, address: str) -> str:
 def _blocked(messages: list[Message], now: dt.datetime) -> dict[int, str]:
     """message id → why it may not go, by the policy's one annotation (kervan.messaging.policy)."""
     blocked: dict[int, str] = {}
-    groups: dict[tuple[str, str], list[Message]] = defaultdict(list)
+    topics = dict(Template.objects.filter(pk__in={m.template_id for m in messages}).values_list("pk", "topic_id"))
+    groups: dict[tuple[str, str, int | None], list[Message]] = defaultdict(list)
     for message in messages:
-        groups[(message.channel, message.purpose)].append(message)
-    for (channel, purpose), group in groups.items():
+        groups[(message.channel, message.purpose, topics.get(message.template_id))].append(message)
+    for (channel, purpose, topic_id), group in groups.items():
         ids = [m.customer_id for m in group]
+        customers = Customer.objects.filter(pk__in=ids)
         reasons = dict(
-            with_blocked(Customer.objects.filter(pk__in=ids), channel=channel, purpose=purpose, now=now).values_list(
+            with_blocked(customers, channel=channel, purpose=purpose, now=now, topic_id=topic_id).values_list(
                 "pk", "blocked"
             )
         )

@@ -14,7 +14,7 @@ from kervan.customers.models import Customer
 from kervan.messaging import actions
 from kervan.messaging.blocks import blocks_to_html, editor_spec
 from kervan.messaging.channels.base import TransportError
-from kervan.messaging.models import Channel, Policy, Purpose, SenderIdentity, Suppression, Template
+from kervan.messaging.models import Channel, Policy, Purpose, SenderIdentity, Suppression, Template, Topic
 from kervan.messaging.policy import current_policy
 from kervan.messaging.rendering import LANGUAGES, TemplateProblem
 from kervan.messaging.sending import render_for, send_test
@@ -55,6 +55,7 @@ def template_edit(request, template_id: int | None = None):
             "purposes": Purpose.choices,
             "editors": Template.Editor.choices,
             "block_editor": editor_spec(),
+            "topics": Topic.objects.all(),
             "error": error,
             "customers": Customer.objects.filter(merged_into__isnull=True).order_by("-id")[:20] if template else [],
         },
@@ -71,6 +72,7 @@ def _stored(template: Template) -> dict:
         "content": template.content,
         "blocks_json": json.dumps(template.blocks or {}, ensure_ascii=False),
         "strict": template.strict,
+        "topic": template.topic_id,
     }
 
 
@@ -87,6 +89,7 @@ def _form_data(request, template: Template | None) -> dict:
         "content": content,
         "blocks_json": post.get("blocks_json", "{}"),
         "strict": post.get("strict") == "on",
+        "topic": int(post["topic"]) if post.get("topic", "").isdigit() else None,
     }
 
 
@@ -115,6 +118,7 @@ def _save(request, template: Template | None) -> Template:
         editor=data["editor"],
         blocks=blocks,
         strict=data["strict"],
+        topic=Topic.objects.filter(pk=data["topic"]).first() if data["topic"] else None,
         template=template,
     )
 
@@ -182,6 +186,7 @@ def settings_page(request):
             "senders": SenderIdentity.objects.all(),
             "policy": policy,
             "suppressions": Suppression.objects.all()[:200],
+            "topics": Topic.objects.all(),
             "suppression_count": Suppression.objects.count(),
             "channels": Channel.choices,
             "reasons": [(r.value, r.label) for r in Suppression.Reason if r in (r.MANUAL, r.COMPLAINT, r.INVALID)],
@@ -203,6 +208,8 @@ def _settings_post(request, policy: Policy) -> None:
         )
     elif what == "policy":
         actions.policy_update(actor=request.actor, policy=policy, values=post)
+    elif what == "topic":
+        actions.topic_save(actor=request.actor, name_tr=post.get("name_tr", ""), name_en=post.get("name_en", ""))
     elif what == "suppress":
         actions.suppression_add(
             actor=request.actor,

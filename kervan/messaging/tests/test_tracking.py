@@ -115,3 +115,26 @@ def test_an_english_speaker_gets_the_pages_in_english(client, message):
     message.customer.save()
     page = client.get(f"/m/u/{tracking.token('unsubscribe', message.pk)}/").content.decode()
     assert "Stop marketing messages by Email?" in page
+
+
+def test_a_topic_turned_off_in_the_preference_centre_is_not_sent_and_the_rest_is(client, message, clock):
+    from kervan.customers.models import Customer
+    from kervan.messaging.actions import topic_save
+    from kervan.messaging.models import TopicOptOut
+    from kervan.messaging.policy import with_blocked
+
+    Message.objects.filter(pk=message.pk).update(sent_at=clock.now() - dt.timedelta(days=2))  # no cap in the way
+    offers = topic_save(actor=Actor.system(), name_tr="Kampanyalar", name_en="Offers")
+    news = topic_save(actor=Actor.system(), name_tr="Yeni ürünler", name_en="New products")
+    url = f"/m/p/{tracking.token('preferences', message.pk)}/"
+    page = client.get(url).content.decode()
+    assert "Kampanyalar" in page and f'name="topic-{offers.pk}" checked' in page
+    client.post(url, {"email": "on", f"topic-{news.pk}": "on"})  # offers left unticked
+    assert list(TopicOptOut.objects.values_list("topic_id", flat=True)) == [offers.pk]
+    assert consent_state(message.customer, "email") == "granted"  # the channel stays on
+
+    def blocked(topic):
+        qs = Customer.objects.filter(pk=message.customer_id)
+        return with_blocked(qs, channel="email", purpose="marketing", now=clock.now(), topic_id=topic.pk)[0].blocked
+
+    assert (blocked(offers), blocked(news)) == ("topic", "")
