@@ -182,8 +182,9 @@ def table_sizes(connection, models: dict) -> str:
 
 
 def _short(rows: int) -> str:
+    # From 95% of a unit on: the planner's 999,987 customers read "1M", not "1e+03k".
     for size, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if rows >= size:
+        if rows >= 0.95 * size:
             return f"{rows / size:.3g}{suffix}"
     return str(rows)
 
