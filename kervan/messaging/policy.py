@@ -139,14 +139,11 @@ def quiet_until(policy: Policy, channel: str, time_zone: str, now: dt.datetime) 
 def blocked_counts(
     customers: QuerySet[Customer], *, channel: str, purpose: str, now: dt.datetime, topic_id: int | None = None
 ) -> dict[str, int]:
-    """reason → how many of `customers` it excludes ("" → how many may get the message). One pass of counts with a
-    filter each, not a GROUP BY: the database cannot tell that the reasons are few, and sorts a million rows for it."""
-    reasons = (NO_ADDRESS, SUPPRESSED, NO_CONSENT, TOPIC, CAPPED)
+    """reason → how many of `customers` it excludes ("" → how many may get the message). One GROUP BY over the
+    reasons: with the audience and each exclusion as hashed sets, PostgreSQL aggregates the five groups by hash."""
     blocked = with_blocked(customers, channel=channel, purpose=purpose, now=now, topic_id=topic_id, whole_audience=True)
-    counts = blocked.aggregate(everyone=Count("pk"), **{str(r): Count("pk", filter=Q(blocked=r)) for r in reasons})
-    everyone = counts.pop("everyone")
-    blocked = {reason: n for reason, n in counts.items() if n}
-    return {"": everyone - sum(blocked.values()), **blocked}
+    rows = blocked.order_by().values("blocked").annotate(n=Count("pk"))
+    return {row["blocked"]: row["n"] for row in rows}
 
 
 __all__ = ["blocked_counts", "current_policy", "quiet_until", "with_blocked"]
