@@ -33,6 +33,10 @@ class CanonicalEvent(models.TextChoices):
     REDEEMED_POINTS = "Redeemed Points"
 
 
+# The tracker's high-volume names, left out of the by-name index (see Event.Meta).
+BROWSING_NAMES = ("Added to Cart", "Viewed Page", "Viewed Product")
+
+
 class Event(models.Model):
     """Append-only behaviour record. `dedupe_key` makes every delivery idempotent.
 
@@ -70,6 +74,15 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["customer", "name", "occurred_at"], name="event_customer_name_time_idx"),
             models.Index(fields=["occurred_at", "id"], name="event_time_idx"),
+            # The event list filtered by a rare name, newest first ("Ordered Product", 120 of 30M): without it the
+            # time index is walked back through everything (1.1 s at 30M events). Not for the browsing names that
+            # are most of what the tracker sends: they stay cheap to write, and a filter on one of them finds its 50
+            # rows quickly on the time index.
+            models.Index(
+                fields=["name", "occurred_at", "id"],
+                condition=~Q(name__in=BROWSING_NAMES),
+                name="event_name_time_idx",
+            ),
             models.Index(
                 fields=["anonymous_id"], condition=Q(customer__isnull=True), name="event_unidentified_anon_idx"
             ),
