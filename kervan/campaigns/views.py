@@ -90,12 +90,13 @@ def _save(request, campaign: Campaign | None) -> Campaign:
 @require_access("campaigns", "read")
 def campaign_detail(request, campaign_id: int):
     campaign = get_object_or_404(Campaign.objects.select_related("template", "sender"), pk=campaign_id)
-    context = {"campaign": campaign, "report": selectors.campaign_report(campaign)}
+    context = {
+        "campaign": campaign,
+        "report": selectors.campaign_report(campaign),
+        "reasons": dict(Message.Skip.choices),
+    }
     if campaign.status == Campaign.Status.DRAFT:
         context["preview"] = selectors.audience_preview(campaign)
-        context["reasons"] = dict(Message.Skip.choices)
-    else:
-        context["reasons"] = dict(Message.Skip.choices)
     return render(request, "campaigns/detail.html", context)
 
 

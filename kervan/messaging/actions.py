@@ -16,6 +16,7 @@ from kervan.core.emails import email_match_key
 from kervan.core.errors import KervanError, check_choice
 from kervan.core.phones import normalize_phone
 from kervan.customers.consent import consent_record
+from kervan.customers.consent_state import normalize_consent_address
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.events.actions import event_record, events_record_many
 from kervan.messaging.context import specimen_context
@@ -144,7 +145,7 @@ def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, no
     actor.require("messaging", "write")
     check_choice(channel, Channel, field="channel")
     check_choice(reason, Suppression.Reason, field="reason")
-    key = _address_key(channel, address)
+    key = normalize_consent_address(channel, address)  # as consent names it: one mailbox, one E.164 number
     found = Suppression.objects.filter(channel=channel, address=key).first()
     if found is not None:
         if reason in Suppression.STICKY and found.reason not in Suppression.STICKY:
@@ -333,14 +334,6 @@ def _mailbox(address: str) -> str:
         return email_match_key(address, field="address") if address else ""
     except KervanError:
         return ""
-
-
-def _address_key(channel: str, address: str) -> str:
-    if channel == "email":
-        return email_match_key(address, field="address")
-    if channel == "sms":
-        return normalize_phone(address, field="address")
-    return address
 
 
 def policy_update(*, actor: Actor, policy: Policy, values) -> Policy:  # noqa: ANN001 - a mapping (a form's POST)
