@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "kervan.predictions",
     "kervan.messaging",
     "kervan.campaigns",
+    "kervan.flows",
     "kervan.reports",
     "kervan.workspace",
     "kervan.customer360",

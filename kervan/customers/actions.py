@@ -94,6 +94,28 @@ def customers_tag(*, actor: Actor, customer_ids: list[int], tag: str) -> int:
 
 
 @transaction.atomic
+def customer_tags_change(*, actor: Actor, customer_id: int, add=(), remove=()) -> bool:
+    """Add and remove tags by name on one customer (a flow's tag step); audited when anything changed."""
+    actor.require("customers", "write")
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return False
+    old = sorted(customer.tags.values_list("name", flat=True))
+    wanted = (set(old) | {str(n).strip()[:64] for n in add if str(n).strip()}) - {str(n).strip() for n in remove}
+    if wanted == set(old):
+        return False
+    _set_tags(customer, wanted)
+    audit(
+        actor=actor,
+        action="update",
+        obj=customer,
+        customer_id=customer.pk,
+        changes={"tags": [old, sorted(wanted)]},
+    )
+    return True
+
+
+@transaction.atomic
 def customer_create(
     *,
     actor: Actor,

@@ -135,8 +135,14 @@ def messages_enqueue(
         for customer_id in customer_ids
     ]
     before = Message.objects.filter(origin=origin).count()
-    Message.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    messages_queue(rows)
     return Message.objects.filter(origin=origin).count() - before
+
+
+def messages_queue(messages: list[Message]) -> None:
+    """Queue built messages (each with its own origin, as a flow's steps make them); one already queued for its
+    origin and customer is left as it is, so queueing again after a retry sends once."""
+    Message.objects.bulk_create(messages, batch_size=2000, ignore_conflicts=True)
 
 
 def suppression_add(*, actor: Actor, channel: str, address: str, reason: str, note: str = "") -> Suppression:

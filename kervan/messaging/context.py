@@ -1,7 +1,8 @@
 """What a template can say about its recipient, loaded for a whole batch at once and only as far as the template
 reads it: `customer` (profile, custom fields, consent), `stats`, `predicted`, `last_order` (with its lines),
 `cart` (what they added to the cart since their last order), `products` (the shop's newest active products, for a
-product grid), `coupon("PREFIX")` (a code unique to the message), `unsubscribe_url`, `preferences_url`."""
+product grid), `coupon("PREFIX")` (a code unique to the message), `flow` (what the flow that sent it knew: the
+triggering event's `properties`, a `product`, the `coupon` a step issued), `unsubscribe_url`, `preferences_url`."""
 
 import hashlib
 import hmac
@@ -46,6 +47,7 @@ def batch_context(messages: list[Message], customers: dict[int, Customer], reads
             "cart": carts.get(customer.pk, []),
             "products": products,
             "coupon": _coupon_maker(message),
+            "flow": message.data or {},
         }
     return contexts
 
@@ -176,6 +178,14 @@ def specimen_context() -> dict[str, Any]:
         "cart": [cart_item],
         "products": [{"id": 1, "title": "Ürün", "brand": "Marka"}],
         "coupon": _coupon_maker(message),
+        "flow": {
+            "event": "Started Checkout",
+            "properties": {"items": [cart_item], "total": "100.00", "currency": "TRY"},
+            "product": {"id": 1, "title": "Ürün", "brand": "Marka"},
+            "coupon": "SEPET-7K3Q9XWA",
+            "old_price": "120.00",
+            "price": "100.00",
+        },
         "unsubscribe_url": "https://example.com/u",
         "preferences_url": "https://example.com/p",
     }

@@ -197,6 +197,9 @@ class Message(DueWork):
     opens = models.PositiveIntegerField(default=0)
     machine_opens = models.PositiveIntegerField(default=0)  # prefetching proxies and scanners, counted apart
     clicks = models.PositiveIntegerField(default=0)
+    # What the sender knew that the profile does not: a flow's trigger (the cart's items, the product back in stock)
+    # and the coupon a flow step issued; templates read it as `flow`.
+    data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -134,7 +134,7 @@ def _leaf(leaf: Leaf, row: Row, now: dt.datetime) -> bool:
             for name, at, props in row.events
             if name == leaf.name
             and _in(at, low, high)
-            and all(_json_equal(props.get(p), want) for p, want in leaf.where)
+            and all(json_equal(props.get(p), want) for p, want in leaf.where)
         )
         if op == "none":
             return n == 0
@@ -200,7 +200,7 @@ def _swap(measure, n: int):
     return op, n, bound
 
 
-def _json_equal(value, want) -> bool:
+def json_equal(value, want) -> bool:
     if isinstance(value, bool) or value is None:
         return False
     if isinstance(want, str) or isinstance(value, str):
