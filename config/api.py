@@ -26,6 +26,7 @@ from kervan.currency.api import router as currency_router
 from kervan.customer360.api import add_routes as add_customer360_routes
 from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
+from kervan.flows.api import router as flows_router
 from kervan.imports.api import router as imports_router
 from kervan.messaging.api import router as messaging_router
 from kervan.orders.api import router as orders_router
@@ -143,3 +144,4 @@ api.add_router("/exchange-rates", currency_router)
 api.add_router("/predictions", predictions_router)
 api.add_router("/messaging", messaging_router)
 api.add_router("/campaigns", campaigns_router)
+api.add_router("/flows", flows_router)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.catalog.models import Category, Product, StockLevel, StockMovement, Variant
+from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.money import to_amount, to_currency
 
@@ -90,6 +91,33 @@ def variant_create(
     StockLevel.objects.create(variant=variant, quantity=0)
     if stock:
         stock_adjust(actor=actor, variant=variant, delta=int(stock), reason=StockMovement.Reason.RESTOCK)
+    return variant
+
+
+@transaction.atomic
+def variant_update(
+    *, actor: Actor, variant: Variant, price=None, compare_at_price=None, title: str | None = None
+) -> Variant:
+    """Change a variant's price (a price drop is read from the change by flows) or title; audited."""
+    changes = {}
+    if price is not None:
+        amount = to_amount(price, "price")
+        if amount < 0:
+            raise KervanError(_("price cannot be negative."), "invalid_amount", field="price")
+        if amount != variant.price:
+            changes["price"] = [str(variant.price), str(amount)]
+            variant.price = amount
+    if compare_at_price is not None:
+        amount = to_amount(compare_at_price, "compare_at_price") if compare_at_price != "" else None
+        if amount != variant.compare_at_price:
+            changes["compare_at_price"] = [str(variant.compare_at_price), str(amount)]
+            variant.compare_at_price = amount
+    if title is not None and title.strip() != variant.title:
+        changes["title"] = [variant.title, title.strip()]
+        variant.title = title.strip()
+    if changes:
+        variant.save()
+        audit(actor=actor, action="update", obj=variant, changes=changes)
     return variant
 
 

@@ -94,7 +94,7 @@ def flow_publish(*, actor: Actor, flow: Flow) -> FlowVersion:
     """Check the draft and freeze it as the next version, which new entrants follow; the flow goes live. Runs
     already in an older version finish it. A problem is refused with the part it is in, and nothing starts."""
     actor.require("flows", "write")
-    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    caller, flow = flow, Flow.objects.select_for_update().get(pk=flow.pk)
     check_flow(flow.trigger, flow.graph, flow.settings, lookups=lookups())
     number = (flow.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     version = FlowVersion.objects.create(
@@ -108,6 +108,7 @@ def flow_publish(*, actor: Actor, flow: Flow) -> FlowVersion:
     )
     old = flow.status
     flow.live_version, flow.status = version, Flow.Status.LIVE
+    caller.live_version, caller.status = version, Flow.Status.LIVE
     flow.save(update_fields=["live_version", "status", "updated_at"])
     audit(actor=actor, action="update", obj=flow, changes={"status": [old, flow.status], "version": [None, number]})
     return version

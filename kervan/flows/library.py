@@ -372,4 +372,5 @@ def library_start(*, actor: Actor, key: str, publish: bool = True) -> Flow:
     )
     if publish:
         flow_publish(actor=actor, flow=flow)
+        flow.refresh_from_db()
     return flow

@@ -123,7 +123,7 @@ def read_events(*, limit: int = READ_BATCH) -> int:
         .values_list("waiting_for", flat=True)
         .distinct()[:200]
     )
-    names = set(entering) | set(exiting) | set(goals) | waiting
+    names = set(entering) | set(exiting) | set(goals) | waiting | {SUBSCRIBED}
     total = 0
     while names:
         start = max(cursor.position - REREAD_MARGIN, 0) if total == 0 else cursor.position
@@ -139,6 +139,7 @@ def read_events(*, limit: int = READ_BATCH) -> int:
             _exit(events, exiting)
             _convert(events, goals)
             _wake(events, waiting)
+            _subscribe([e for e in events if e["name"] == SUBSCRIBED])
             newest = max(e["id"] for e in events)
             if newest > cursor.position:
                 cursor.position = newest
@@ -218,6 +219,38 @@ def _wake(events: list[dict], waiting: set[str]) -> None:
             waiting_for__in=waiting,
             leased_until__isnull=True,
         ).update(due_at=clock.now())
+
+
+SUBSCRIBED = "Subscribed to Back in Stock"
+
+
+def _subscribe(events: list[dict]) -> None:
+    """A storefront's "tell me when it is back" (the tracker's event): `sku`, or `product_id` (Kervan's id or the
+    store's own), or `category_id` with `kind: "new_product"`. An event naming nothing known is left as an event."""
+    from kervan.catalog.models import Category, Product, Variant
+    from kervan.flows.actions import product_subscribe
+
+    for event in events:
+        props = event["properties"] if isinstance(event["properties"], dict) else {}
+        customer = Customer.objects.filter(pk=event["customer_id"], merged_into__isnull=True).first()
+        if customer is None:
+            continue
+        if props.get("kind") == ProductSubscription.Kind.NEW_PRODUCT:
+            category = Category.objects.filter(pk=_int(props.get("category_id"))).first()
+            if category:
+                product_subscribe(customer=customer, kind=ProductSubscription.Kind.NEW_PRODUCT, category=category)
+            continue
+        variant = Variant.objects.filter(sku=str(props.get("sku") or "")).first() if props.get("sku") else None
+        product = None
+        if variant is None and props.get("product_id") not in (None, ""):
+            raw = str(props["product_id"])
+            product = Product.objects.filter(external_id=raw).first() or (
+                Product.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            )
+        if variant or product:
+            product_subscribe(
+                customer=customer, kind=ProductSubscription.Kind.BACK_IN_STOCK, product=product, variant=variant
+            )
 
 
 # --- scans ------------------------------------------------------------------------------------------------------

@@ -58,13 +58,13 @@ def tick():
 def track(api, clock):
     """Send one event through the ingestion API, as the shop's site would."""
 
-    def send(name: str, customer, **properties) -> None:
+    def send(event_name: str, customer, **properties) -> None:
         body = {
             "batch": [
                 {
                     "type": "track",
                     "event_id": str(uuid.uuid4()),
-                    "name": name,
+                    "name": event_name,
                     "customer_id": customer.pk,
                     "occurred_at": (clock.now() - dt.timedelta(seconds=1)).isoformat(),
                     "properties": properties,
