@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from kervan.core.errors import KervanError
 from kervan.flows import graph as flow_graph
-from kervan.flows.graph import BRANCHING, EVENT_TRIGGERS
+from kervan.flows.graph import BRANCHING
 
 WEEKDAYS = [
     gettext_lazy("Mon"),
@@ -160,7 +160,9 @@ def trigger_words(trigger: dict, names: Names) -> str:
     """What lets a customer in, as a sentence."""
     kind = (trigger or {}).get("type")
     if kind == "event":
-        text = _("When %(event)s happens") % {"event": str(trigger.get("event") or "?") + _where_words(trigger.get("where"))}
+        text = _("When %(event)s happens") % {
+            "event": str(trigger.get("event") or "?") + _where_words(trigger.get("where"))
+        }
         unless = trigger.get("unless")
         if isinstance(unless, dict):
             text += " " + _("and no %(event)s within %(duration)s") % {

@@ -81,7 +81,8 @@ def run_due(*, worker: str, limit: int = 500) -> dict[str, int]:
     batch.sent_today = _flow_messages_today({r.customer_id for r in runs}, now)
     earlier = _unfinished_logs(runs)
     outcome: dict[str, int] = defaultdict(int)
-    active = list(runs)
+    # Higher-priority flows first: when two want to message one customer today, the first one takes the day's slot.
+    active = sorted(runs, key=lambda r: (versions[r.version_id].flow.priority, r.pk))
     for _hop in range(HOPS_PER_CLAIM):
         if not active:
             break
@@ -109,8 +110,9 @@ def run_due(*, worker: str, limit: int = 500) -> dict[str, int]:
         if not mine:
             return {"lost": len(runs)}
         ids = {r.pk for r in mine}
+        # A step begun with an outside effect left its row not done: this batch's entry for it replaces it.
+        FlowStepLog.objects.filter(run_id__in=ids, done=False).delete()
         FlowStepLog.objects.bulk_create([entry for entry in batch.logs if entry.run_id in ids], ignore_conflicts=True)
-        FlowStepLog.objects.filter(run_id__in=ids, done=False).update(done=True)
         messages_queue([m for m in batch.messages if _run_of(m) in ids])
         _write_profiles(batch, {r.customer_id for r in mine})
         for run in mine:
@@ -350,9 +352,9 @@ def coupon_code(run_id: int, step_id: str, prefix: str) -> str:
 
 def _outside(run: FlowRun, version: FlowVersion, step: dict, customer: Customer, batch: _Batch) -> _Move:
     """A webhook or a staff email: the log row is committed first (not done), then the call is made."""
-    FlowStepLog.objects.bulk_create(
-        [_log(run, run.step, step["type"], "started", batch.now, detail="")], ignore_conflicts=True
-    )
+    started = _log(run, run.step, step["type"], "started", batch.now)
+    started.done = False
+    FlowStepLog.objects.bulk_create([started], ignore_conflicts=True)
     nxt = step.get("next")
     payload = {
         "flow": {"id": run.flow_id, "name": version.flow.name, "version": version.number},

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError
 from kervan.customers.models import CustomFieldDefinition
+from kervan.events.models import CanonicalEvent
 from kervan.flows import actions, builder, selectors
 from kervan.flows.library import LIBRARY, library_start
 from kervan.flows.models import Flow
@@ -104,6 +105,7 @@ def _form_choices() -> dict:
         "trigger_types": builder.TRIGGER_TYPES,
         "order_statuses": builder.ORDER_STATUSES,
         "weekdays": list(enumerate(builder.WEEKDAYS)),
+        "event_names": CanonicalEvent.values,
         "templates": Template.objects.all(),
         "segments": Segment.objects.all(),
         "date_fields": [("birthday", _("Birthday")), ("first_order", _("First order"))]
@@ -114,18 +116,28 @@ def _form_choices() -> dict:
     }
 
 
+def _template_values(values) -> dict:
+    """Form values keyed so a template can read them ("wait-hours" → "wait_hours"); weekdays as numbers."""
+    getlist = getattr(values, "getlist", None)
+    out = {}
+    for key in values:
+        value = values.get(key)
+        if key.endswith("weekdays"):
+            value = [int(d) for d in (getlist(key) if getlist else values[key] or []) if str(d).isdigit()]
+        out[key.replace("-", "_")] = value
+    return out
+
+
 def _settings_form(flow: Flow, post) -> dict:
     """The trigger/settings form's values: what was just posted (shown back with its error), else the draft's."""
     trigger, settings = flow.trigger or {}, flow.settings or {}
     if post is not None:
-        return {"form": post, "form_posted": True}
+        return {"form": _template_values(post)}
     values = {
         "name": flow.name,
         "priority": flow.priority,
         "trigger-type": trigger.get("type", ""),
-        "filters": json.dumps(settings["filters"], ensure_ascii=False, indent=2)
-        if settings.get("filters")
-        else "",
+        "filters": json.dumps(settings["filters"], ensure_ascii=False, indent=2) if settings.get("filters") else "",
         "exit_on": ", ".join(settings.get("exit_on") or []),
         "goal": settings.get("goal") or "",
         "goal_days": settings.get("goal_days", ""),
@@ -141,7 +153,7 @@ def _settings_form(flow: Flow, post) -> dict:
             values[f"t-{kind}-unless_hours"] = value.get("hours", "")
             continue
         values[f"t-{kind}-{key}"] = "" if value is None else value
-    return {"form": values, "form_posted": False}
+    return {"form": _template_values(values)}
 
 
 @require_access("flows", "read")
@@ -176,7 +188,9 @@ def flow_save(request, flow_id: int):
     return _to_builder(flow, "settings")
 
 
-def _step_form(request, flow: Flow, *, step_id: str = "", after: str = "", branch: str = "next", values=None, error=None):
+def _step_form(
+    request, flow: Flow, *, step_id: str = "", after: str = "", branch: str = "next", values=None, error=None
+):
     step = (flow.graph.get("steps") or {}).get(step_id, {}) if step_id else {}
     if values is None:
         values = _step_values(step)
@@ -186,7 +200,7 @@ def _step_form(request, flow: Flow, *, step_id: str = "", after: str = "", branc
         "step_kind": step.get("type", ""),
         "after": after,
         "branch": branch,
-        "values": values,
+        "values": _template_values(values),
         "error": error,
         **_form_choices(),
     }
@@ -311,6 +325,8 @@ def flow_report(request, flow_id: int):
     names = _names()
     steps = (flow.live_version.graph if flow.live_version else flow.graph).get("steps") or {}
     revenue = selectors.attributed_revenue(flow)
+    uplift = selectors.uplift(flow)
+    conversion = uplift["conversion"]
     per_step = [
         (step_id, builder.step_words(steps[step_id], names) if step_id in steps else step_id, row)
         for step_id, row in sorted(revenue["steps"].items(), key=lambda item: -item[1]["revenue"])
@@ -323,6 +339,9 @@ def flow_report(request, flow_id: int):
             "summary": selectors.flow_summary(flow),
             "revenue": revenue,
             "per_step": per_step,
-            "uplift": selectors.uplift(flow),
+            "uplift": uplift,
+            "rates": {group: f"{uplift[group]['conversion_rate'] * 100:.1f}%" for group in ("treatment", "holdout")},
+            "conversion": conversion
+            and {key: f"{conversion[key] * 100:+.1f}" for key in ("difference", "low", "high")},
         },
     )
