@@ -55,6 +55,12 @@ TRIGGER_TYPES = [
     ("new_product", gettext_lazy("A new product in a subscribed category")),
     ("price_drop", gettext_lazy("Price drop on a viewed or carted product")),
 ]
+CHANNELS = {  # as in "Send email: …"
+    "email": gettext_lazy("email"),
+    "sms": gettext_lazy("SMS"),
+    "push": gettext_lazy("push notification"),
+    "whatsapp": gettext_lazy("WhatsApp"),
+}
 ORDER_STATUSES = [
     ("placed", gettext_lazy("placed")),
     ("shipped", gettext_lazy("shipped")),
@@ -115,7 +121,8 @@ def step_words(step: dict, names: Names) -> str:
         return _split_words(step, names)
     if kind == "send":
         template = names.templates.get(step.get("template"), _("(no template chosen)"))
-        return _("Send %(channel)s: %(template)s") % {"channel": step.get("channel") or "email", "template": template}
+        channel = CHANNELS.get(step.get("channel") or "email", step.get("channel"))
+        return _("Send %(channel)s: %(template)s") % {"channel": channel, "template": template}
     if kind == "tag":
         parts = []
         if step.get("add"):
@@ -245,7 +252,7 @@ def layout(graph: dict, counts: dict, names: Names, *, error_step: str = "", err
                 links.setdefault(target, []).append((sid, key))
 
     def movable(sid: str) -> bool:
-        return steps.get(sid, {}).get("type") not in (*BRANCHING, "exit")
+        return sid in steps and steps[sid].get("type") not in (*BRANCHING, "exit")
 
     def card(sid: str) -> Item:
         step = steps[sid]
@@ -259,7 +266,8 @@ def layout(graph: dict, counts: dict, names: Names, *, error_step: str = "", err
             words=step_words(step, names),
             counts=counts.get(sid, EMPTY_COUNTS),
             can_up=movable(sid) and len(before) == 1 and before[0][1] == "next",
-            can_down=movable(sid) and bool(step.get("next")) and movable(step["next"]),
+            # a step two paths reach is not swapped: the other path would change too
+            can_down=movable(sid) and movable(step.get("next") or "") and len(links.get(step.get("next"), [])) == 1,
             error=error if sid == error_step else "",
         )
         return item

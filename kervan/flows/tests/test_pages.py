@@ -2,11 +2,16 @@
 in the builder, the trigger and settings form, publishing (a problem points at its step and nothing goes live), the
 report; an analyst reads every page and changes nothing."""
 
+import datetime as dt
+
 import pytest
 
 from kervan.accounts.actors import Actor
+from kervan.core import clock
+from kervan.customers.tests.factories import make_customer, make_order
 from kervan.flows.actions import flow_create, flow_publish
-from kervan.flows.models import Flow
+from kervan.flows.models import Flow, FlowRun
+from kervan.flows.triggers import Entry, enroll
 from kervan.messaging.actions import template_save
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +26,9 @@ def marketer(client, make_user):
 @pytest.fixture
 def template():
     content = {"en": {"subject": "Your cart", "html": '<p>Hi</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>'}}
-    return template_save(actor=Actor.system(), name="Cart reminder", channel="email", purpose="marketing", content=content)
+    return template_save(
+        actor=Actor.system(), name="Cart reminder", channel="email", purpose="marketing", content=content
+    )
 
 
 def add(client, flow, *, after="", branch="next", **fields):
@@ -116,7 +123,9 @@ def test_a_bad_step_is_refused_with_the_reason_and_nothing_changes(marketer):
 
 def test_the_step_form_loads_under_a_plus_with_htmx(marketer):
     flow = flow_create(
-        actor=Actor.system(), name="F", graph={"start": "s1", "steps": {"s1": {"type": "wait", "hours": 3, "next": None}}}
+        actor=Actor.system(),
+        name="F",
+        graph={"start": "s1", "steps": {"s1": {"type": "wait", "hours": 3, "next": None}}},
     )
     fragment = marketer.get(f"/flows/{flow.pk}/steps/new/?after=s1&branch=next", HTTP_HX_REQUEST="true")
     html = fragment.content.decode()
@@ -219,6 +228,31 @@ def test_the_report_says_when_the_uplift_is_not_yet_significant(marketer):
     page = marketer.get(f"/flows/{flow.pk}/report/").content.decode()
     assert "Attributed revenue" in page and 'id="total-revenue">0.00<' in page
     assert "not yet significant" in page
+
+
+def test_the_report_shows_a_significant_uplift_against_the_holdout(marketer):
+    flow = flow_create(
+        actor=Actor.system(),
+        name="Kazan",
+        trigger={"type": "signup"},
+        graph={"start": "s1", "steps": {"s1": {"type": "wait", "hours": 3, "next": None}}},
+        settings={"goal": "Placed Order", "goal_days": 7, "holdout_percent": 50},
+    )
+    flow_publish(actor=Actor.system(), flow=flow)
+    entered = clock.now() - dt.timedelta(days=10)
+    customers = [make_customer() for _ in range(60)]
+    entries = [Entry(customer_id=c.pk, key="signup", context={}, at=entered) for c in customers]
+    assert enroll(flow.live_version, entries, now=entered) == 60
+    treated = list(FlowRun.objects.exclude(status=FlowRun.Status.HOLDOUT).values_list("customer_id", flat=True))
+    assert 10 < len(treated) < 50
+    for customer in customers:
+        if customer.pk in treated[::4]:
+            continue  # one in four of the treated does not order; nobody in the holdout does
+        if customer.pk in treated:
+            make_order(customer, placed_at=entered + dt.timedelta(days=1))
+    page = marketer.get(f"/flows/{flow.pk}/report/").content.decode()
+    assert 'data-group="treatment"' in page and "percentage points" in page
+    assert "the difference is significant (95%)" in page and "not yet significant" not in page
 
 
 def test_an_analyst_reads_every_page_and_changes_nothing(client, make_user, template):

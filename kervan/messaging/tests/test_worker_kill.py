@@ -21,11 +21,10 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
-from django.db import connection
 
 from kervan.accounts.actors import Actor
 from kervan.campaigns.actions import campaign_save, campaign_schedule, campaign_start
-from kervan.core.testing import free_port
+from kervan.core.testing import free_port, worker_database_url
 from kervan.customers.models import ConsentRecord, Customer
 from kervan.messaging.actions import sender_save, template_save
 from kervan.messaging.models import Message
@@ -83,17 +82,6 @@ def _nothing_sends_in_this_process(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 
 
-def _database_url() -> str:
-    """The test database as the worker process must open it (Django has already switched NAME to it)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        name = db["NAME"]
-        if name == ":memory:" or "mode=memory" in str(name):
-            pytest.skip("an in-memory SQLite test database cannot be shared with a worker process")
-        return f"sqlite:///{name}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _worker(name: str) -> list[str]:
     return [sys.executable, str(django_settings.BASE_DIR / "manage.py"), "messages_send", "--worker", name]
 
@@ -102,7 +90,7 @@ def _env(port: int) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": worker_database_url(),
         "KERVAN_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "KERVAN_EMAIL_HOST": "127.0.0.1",
         "KERVAN_EMAIL_PORT": str(port),
