@@ -300,7 +300,8 @@ ORDER_FIELDS = (
         "kargo firmasi",
         "kargo sirketi",
         "carrier",
-        "shipping company",
+        "shipping carrier",
+        # Not "shipping company": Shopify, WooCommerce and OpenCart exports name the shipping address's company so.
     ),
     _f(
         "tracking_number",
@@ -434,7 +435,9 @@ def _header_key(text: str) -> str:
 
 def guess_mapping(kind: str, columns: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
     """{column: field} for the columns whose header is a known spelling of a field (`known`: {header: field} of a
-    preset, looked at first); each field at most once, but every "line item N" column of a WooCommerce export."""
+    preset, looked at first; a header it maps to "" is left unmapped); each field at most once, but every "line item N"
+    column of a WooCommerce export."""
+    left_out = {_header_key(header) for header, name in (known or {}).items() if not name}
     lookup: dict[str, str] = {}
     for header, name in (known or {}).items():
         lookup.setdefault(_header_key(header), name)
@@ -446,6 +449,8 @@ def guess_mapping(kind: str, columns: list[str], known: dict[str, str] | None = 
     used: set[str] = set()
     for column in columns:
         key = _header_key(column)
+        if key in left_out:
+            continue
         name = lookup.get(key) or lookup.get(key.replace(" ", ""))
         if name is None and kind == ImportKind.ORDERS and _NUMBERED_LINE_ITEM.fullmatch(key):
             name = "line_item"

@@ -48,7 +48,8 @@ _SUGGESTED = {
     ),
     OrderStatus.PAID: (
         "paid", "odendi", "onaylandi", "odeme alindi", "processing", "hazirlaniyor", "approved", "invoiced",
-        "faturalandi", "faturalandirildi", "confirmed", "partially_refunded", "partially refunded",
+        "faturalandi", "faturalandirildi", "confirmed", "partially_refunded", "partially refunded", "processed",
+        "canceled reversal", "cancelled reversal",  # OpenCart: a payment reversal withdrawn, the money kept
     ),
     OrderStatus.FULFILLED: ("fulfilled", "hazirlandi", "paketlendi", "packed", "ready to ship", "picking", "ready"),
     OrderStatus.SHIPPED: (
@@ -60,10 +61,10 @@ _SUGGESTED = {
     ),
     OrderStatus.CANCELLED: (
         "cancelled", "canceled", "iptal", "iptal edildi", "unavailable", "voided", "void", "failed", "declined",
-        "rejected", "reddedildi", "tedarik edilemedi", "cancel", "iptal edilen",
+        "rejected", "reddedildi", "tedarik edilemedi", "cancel", "iptal edilen", "denied", "expired",
     ),
     RETURNED: ("returned", "iade", "iade edildi", "iade alindi", "return", "returned to sender", "iade edilen"),
-    REFUNDED: ("refunded", "odeme iadesi", "ucret iadesi", "para iadesi", "geri odendi"),
+    REFUNDED: ("refunded", "odeme iadesi", "ucret iadesi", "para iadesi", "geri odendi", "reversed", "chargeback"),
     SKIP: ("draft", "checkout-draft", "checkout draft", "trash", "abandoned", "taslak"),
 }  # fmt: skip
 SUGGESTIONS = {spelling: status for status, spellings in _SUGGESTED.items() for spelling in spellings}

@@ -11,13 +11,14 @@ customer: Order.customer is required because CustomerStats, the timeline, segmen
 with a profile the guest's revenue is in every report like any other order's. Without an email or phone nobody can
 message the profile, and the tag lets segments leave guests out.
 
-Cancellation documents. A document (its number starts with the file's cancellation prefix, or every line of it is
-negative) takes goods back from an earlier order. The order it names in the "original order" column, if mapped;
-otherwise the customer's latest earlier order in the file that holds the same product (SKU, else title) with units
-not yet taken back — what the UCI layout implies, as it names no original. Units so matched become a return (and its
-refund, at the document's prices) on that order; if the document takes back the whole of an order not yet shipped,
-the order is cancelled instead. Units matching no order (their sale is older than the file, or a guest's) are kept as
-a cancelled order of their own, which changes no totals: the sale they undo is not in Kervan either.
+Cancellation documents. A document (its number starts with the file's cancellation prefix, every line of it is
+negative, or its status is returned, refunded or cancelled and it names an original order) takes goods back from an
+earlier order: the order it names in the "original order" column, if mapped; otherwise the customer's latest earlier
+order in the file that holds the same product (SKU, else title) with units not yet taken back — what the UCI layout
+implies, as it names no original. Units so matched become a return (and its refund, at the document's prices) on that
+order; if the document takes back the whole of an order not yet shipped, the order is cancelled instead. Units
+matching no order (their sale is older than the file, or a guest's) are kept as a cancelled order of their own, which
+changes no totals: the sale they undo is not in Kervan either.
 """
 
 import datetime as dt
@@ -198,7 +199,9 @@ class Plan:
         documents = []
         for (draft, status, _keys), owner in zip(good, owners, strict=True):
             is_document = bool(draft.lines) and (
-                (prefix and draft.number.startswith(prefix)) or all(line.quantity < 0 for line in draft.lines)
+                (prefix and draft.number.startswith(prefix))
+                or all(line.quantity < 0 for line in draft.lines)
+                or _undoes_its_original(draft, status)
             )
             if is_document:
                 documents.append((draft, owner))
@@ -731,6 +734,19 @@ class Plan:
         if key not in self.rates:
             self.rates[key] = order_rate(order.currency, order.placed_at)
         order.rate = self.rates[key]
+
+
+def _undoes_its_original(draft: Draft, status: str) -> bool:
+    """A document the status column marks: its status undoes a sale and it names another order as its original (an
+    "İade Faturası" of F-1, its quantities written positive). Without an original, a returned or cancelled status is
+    the order's own (and so with WooCommerce's parent id 0, which names none)."""
+    original = draft.values.get("original_order", "")
+    return (
+        bool(original.strip("0"))
+        and original != draft.number
+        and status in (RETURNED, REFUNDED, OrderStatus.CANCELLED)
+        and all(line.quantity > 0 for line in draft.lines)
+    )
 
 
 def _line_total(line: Line) -> Decimal:

@@ -6,7 +6,8 @@ Adding a preset is adding a file:
       "label": "…",                       shown on the mapping page
       "kind": "orders",                   customers | products | orders
       "detect": [["InvoiceNo", "Invoice"], ["StockCode"]],   every group needs one of its headers in the file
-      "columns": {"InvoiceNo": "order_number", …},           header → field (headers compared as guess_mapping does)
+      "columns": {"InvoiceNo": "order_number", …},           header → field (headers compared as guess_mapping does;
+                                                             "" leaves a header unmapped that would be guessed wrong)
       "settings": {"date_order": "mdy", …},                  file settings (kervan.imports.file_settings)
       "statuses": {"approved": "paid", …},                   status suggestions for this platform's words
       "note": "…"

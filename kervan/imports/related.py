@@ -65,11 +65,13 @@ ROLE_FIELDS = {
     "payments": {f.name for f in PAYMENT_FIELDS},
     "reviews": {f.name for f in REVIEW_FIELDS},
 }
+# The fields a customers file's headers are guessed as (the user may still map its other columns to order fields).
+CUSTOMER_GUESSES = {"customer_id", "email", "phone", "first_name", "last_name", "full_name", "city", "country"}
 # A file's role from words of its name (checked in this order: "order_items" holds items, "order_payments" payments).
 _ROLE_WORDS = (
     ("reviews", ("review", "yorum", "degerlendirme", "rating")),
     ("payments", ("payment", "odeme", "tahsilat")),
-    ("items", ("item", "line", "kalem", "satir", "urunler")),
+    ("items", ("item", "line", "kalem", "satir", "urunler", "order product", "siparis urun")),  # oc_order_product
     ("customers", ("customer", "musteri", "uye", "client")),
     ("orders", ("order", "siparis")),
 )
@@ -350,9 +352,12 @@ def guess_related_mapping(described, roles, joins, chosen) -> dict[str, str]:
             continue
         known = (chosen.files.get(role, {}).get("columns", {}) if chosen else {}) or {}
         preset_lookup = {_header_key(header): name for header, name in known.items()}
+        left_out = {key for key, name in preset_lookup.items() if not name}  # the preset says: not this column
         lookup: dict[str, str] = {}
         field: Field
         for field in groups[role]:
+            if role == "customers" and field.name not in CUSTOMER_GUESSES:
+                continue  # a customers file's "status" or "total" is the customer's, not an order's
             for spelling in (field.name, *field.headers):
                 lookup.setdefault(_header_key(spelling), field.name)
         skip = set()
@@ -363,7 +368,7 @@ def guess_related_mapping(described, roles, joins, chosen) -> dict[str, str]:
         for table in (preset_lookup, lookup):  # the preset's columns first, then the headers guessed
             for column in info["columns"]:
                 target = f"{info['stem']}.{column}"
-                if column in skip or target in mapping:
+                if column in skip or target in mapping or _header_key(column) in left_out:
                     continue
                 name = table.get(_header_key(column))
                 if not name or name in used[group] or name == "line_item":
