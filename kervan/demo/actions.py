@@ -172,6 +172,7 @@ def _load(actor: Actor, settings: DemoSettings, *, bulk: bool, say) -> DemoLoadR
     with transaction.atomic():
         _reset_sequences()
         _messaging_examples(actor)
+        _flow_examples(actor)
         returns_settle()  # the generated refunds settle the returns they name, and fully refunded orders' returns
         counts = {table: generator.counts[table] for table in TABLE_ORDER} | catalogue_counts
         audit(
@@ -222,6 +223,17 @@ def _messaging_examples(actor: Actor) -> None:
         editor="text",
         content={"tr": {"text": "{{ customer.first_name }}, {{ last_order.number }} numaralı siparişiniz yolda."}},
     )
+
+
+def _flow_examples(actor: Actor) -> None:
+    """Ready-made flows as a shop would start them: the abandoned cart and the birthday live (from now on: the
+    demo's history does not replay into them), the welcome series as a draft (live, it would greet every demo
+    customer at once as new)."""
+    from kervan.flows.library import library_start
+
+    library_start(actor=actor, key="abandoned_cart")
+    library_start(actor=actor, key="birthday")
+    library_start(actor=actor, key="welcome", publish=False)
 
 
 def _writer_groups() -> list[list[str]] | None:

@@ -38,16 +38,16 @@ class FlowOut(Schema):
     updated_at: dt.datetime
 
 
-class StatusIn(Schema):
+class FlowStatusIn(Schema):
     status: str
 
 
-class LibraryIn(Schema):
+class LibraryFlowIn(Schema):
     key: str
     publish: bool = True
 
 
-class SubscriptionIn(Schema):
+class ProductSubscriptionIn(Schema):
     customer_id: int
     kind: str = "back_in_stock"
     product_id: int | None = None
@@ -93,13 +93,13 @@ def create_flow(request, payload: FlowIn):
 
 
 @router.post("/library", response={201: FlowOut, **ERRORS}, summary="Start a ready-made flow")
-def start_library_flow(request, payload: LibraryIn):
+def start_library_flow(request, payload: LibraryFlowIn):
     request.auth.require("flows", "write")
     return Status(201, _out(library_start(actor=request.auth, key=payload.key, publish=payload.publish)))
 
 
 @router.post("/subscriptions", response={201: dict[str, Any], **ERRORS}, summary="Subscribe to a product or category")
-def subscribe(request, payload: SubscriptionIn):
+def subscribe(request, payload: ProductSubscriptionIn):
     """Back in stock: a product (`product_id`) or a variant (`sku`); new products: a category (`category_id`)."""
     request.auth.require("customers", "write")
     customer = request.auth.scope("customers", Customer.objects.active()).filter(pk=payload.customer_id).first()
@@ -143,7 +143,7 @@ def publish_flow(request, flow_id: int):
 
 
 @router.post("/{flow_id}/status", response={200: FlowOut, **ERRORS}, summary="Pause or resume")
-def set_status(request, flow_id: int, payload: StatusIn):
+def set_status(request, flow_id: int, payload: FlowStatusIn):
     return _out(actions.flow_set_status(actor=request.auth, flow=_flow(request, flow_id), status=payload.status))
 
 

@@ -14,7 +14,7 @@ from kervan.accounts.decorators import require_access
 from kervan.core.errors import KervanError
 from kervan.customers.models import CustomFieldDefinition
 from kervan.events.models import CanonicalEvent
-from kervan.flows import actions, builder, selectors
+from kervan.flows import actions, builder, forms, selectors
 from kervan.flows.library import LIBRARY, library_start
 from kervan.flows.models import Flow
 from kervan.messaging.models import Template
@@ -76,13 +76,13 @@ def _unpublished(flow: Flow) -> bool:
 
 def _builder_context(flow: Flow, *, error: KervanError | None = None, form_post=None) -> dict:
     names = _names()
-    error_step = builder.error_step_id(error) if error else ""
+    error_step = forms.error_step_id(error) if error else ""
     path, apart = builder.layout(
         flow.graph,
         selectors.step_counts(flow),
         names,
         error_step=error_step,
-        error=builder.short_message(error) if error_step else "",
+        error=forms.short_message(error) if error_step else "",
     )
     return {
         "flow": flow,
@@ -147,7 +147,7 @@ def _settings_form(flow: Flow, post) -> dict:
     kind = trigger.get("type")
     for key, value in trigger.items():
         if key == "where":
-            value = builder.where_text(value)
+            value = forms.where_text(value)
         elif key == "unless":
             values[f"t-{kind}-unless_event"] = value.get("event", "")
             values[f"t-{kind}-unless_hours"] = value.get("hours", "")
@@ -168,9 +168,9 @@ def flow_save(request, flow_id: int):
     """The side form: name, priority, trigger and settings of the draft."""
     flow = _flow(request, flow_id)
     try:
-        trigger = builder.parse_trigger(request.POST)
-        settings = builder.parse_settings(request.POST, flow.settings)
-        builder.check_trigger_and_settings(trigger, settings, actions.lookups())
+        trigger = forms.parse_trigger(request.POST)
+        settings = forms.parse_settings(request.POST, flow.settings)
+        forms.check_trigger_and_settings(trigger, settings, actions.lookups())
         actions.flow_update(
             actor=request.actor,
             flow=flow,
@@ -216,7 +216,7 @@ def _step_values(step: dict) -> dict:
         if key in ("type", "next", "yes", "no"):
             continue
         if key == "where":
-            value = builder.where_text(value)
+            value = forms.where_text(value)
         elif key in ("add", "remove", "emails"):
             value = ", ".join(value or [])
         elif key == "condition":
@@ -226,8 +226,8 @@ def _step_values(step: dict) -> dict:
 
 
 def _posted_step(post) -> dict:
-    step = builder.parse_step(post, dict(Template.objects.values_list("pk", "channel")))
-    builder.check_step(step, actions.lookups())
+    step = forms.parse_step(post, dict(Template.objects.values_list("pk", "channel")))
+    forms.check_step(step, actions.lookups())
     return step
 
 
@@ -289,7 +289,7 @@ def step_move(request, flow_id: int, step_id: str, direction: str):
     try:
         actions.step_move(actor=request.actor, flow=flow, step_id=step_id, direction=direction)
     except KervanError as error:
-        messages.error(request, builder.short_message(error))
+        messages.error(request, forms.short_message(error))
     return _to_builder(flow, f"step-{step_id}")
 
 
@@ -301,7 +301,11 @@ def flow_publish(request, flow_id: int):
         version = actions.flow_publish(actor=request.actor, flow=flow)
     except KervanError as error:
         flow.refresh_from_db()
-        return render(request, "flows/builder.html", _builder_context(flow, error=error), status=400)
+        context = _builder_context(flow, error=error)
+        if context["error_area"] in ("trigger", "settings"):
+            field = forms.settings_input(error.field or "", flow.trigger or {})
+            context["settings_error"] = KervanError(forms.short_message(error), error.code, field=field)
+        return render(request, "flows/builder.html", context, status=400)
     messages.success(request, _("Published: version %(number)s is live.") % {"number": version.number})
     return _to_builder(flow)
 

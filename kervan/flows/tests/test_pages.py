@@ -222,6 +222,21 @@ def test_publishing_a_broken_flow_points_at_the_step_and_nothing_goes_live(marke
     assert flow.status == Flow.Status.LIVE
 
 
+def test_a_trigger_problem_on_publishing_marks_the_side_form(marketer):
+    flow = flow_create(
+        actor=Actor.system(),
+        name="Tetiksiz",
+        trigger={"type": "event", "event": ""},
+        graph={"start": "s1", "steps": {"s1": {"type": "wait", "hours": 3, "next": None}}},
+    )
+    response = marketer.post(f"/flows/{flow.pk}/publish/")
+    page = response.content.decode()
+    assert response.status_code == 400 and "Cannot publish:" in page
+    assert 'class="flow-trigger has-error"' in page and 'data-error-field="t-event-event"' in page
+    flow.refresh_from_db()
+    assert flow.live_version is None
+
+
 def test_the_report_says_when_the_uplift_is_not_yet_significant(marketer):
     marketer.post("/flows/library/welcome/")
     flow = Flow.objects.get()
