@@ -1,11 +1,18 @@
-"""What the web views share."""
+"""What the web views share: form posts that call an action, and the JSON answers of the public endpoints a shop's
+pages call (the tracker's collect, the push subscribe prompt)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
+import pydantic
 from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
+
+Schema = TypeVar("Schema", bound=pydantic.BaseModel)
 
 
 def form_action(request: Any, action: Callable[..., object], *, success: str | None = None, **kwargs: Any) -> bool:
@@ -19,3 +26,40 @@ def form_action(request: Any, action: Callable[..., object], *, success: str | N
     if success:
         messages.success(request, success)
     return True
+
+
+def parse_json(schema: type[Schema], body: bytes, *, status: int = 400) -> Schema:
+    """A JSON body read into `schema`, or a KervanError: "malformed_request" (400) when it is not JSON,
+    "validation_error" (`status`) naming the first field the schema refuses."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise KervanError(_("The body is not valid JSON."), "malformed_request")
+    try:
+        return schema.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        raise KervanError(
+            f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid"),
+            "validation_error",
+            status=status,
+            field=field or None,
+        )
+
+
+def json_error(status: int, detail: str, code: str, field: str | None = None) -> JsonResponse:
+    """The one error shape: {"detail", "code"} and, when a field is to blame, "field"."""
+    body = {"detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    return JsonResponse(body, status=status)
+
+
+def allow_origin(response: HttpResponse, origin: str | None) -> HttpResponse:
+    """Let a page on `origin` read the answer. Refusals for a foreign origin are sent with the header too, so a
+    script sees the 4xx (and stops retrying) instead of a network error."""
+    if origin is not None:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+    return response

@@ -22,6 +22,7 @@ from kervan.customers.identity import customer_identify, identities_lookup, iden
 from kervan.customers.models import Customer, Identity
 from kervan.customers.profile import clean_profile
 from kervan.events import storefront as storefronts
+from kervan.events.identified import visitor_identified
 from kervan.events.models import CanonicalEvent
 from kervan.events.store import events_attach_anonymous
 from kervan.events.storefront import Storefront
@@ -391,12 +392,14 @@ def _holders(identify: Identify, source: Source | None) -> dict[str, int | None]
 
 
 def identify_visitor(*, actor: Actor, anonymous_id: str, **identifiers) -> tuple[Customer, bool]:
-    """customer_identify, then the visitor's earlier anonymous events join the profile found or created."""
+    """customer_identify, then the visitor's earlier anonymous events join the profile found or created, and so
+    does what other apps keep by visitor id (kervan.events.identified)."""
     with transaction.atomic():
         customer, created = customer_identify(actor=actor, anonymous_id=anonymous_id, **identifiers)
         anonymous_id = (anonymous_id or "").strip()[:100]
         if anonymous_id:
             events_attach_anonymous(anonymous_id=anonymous_id, customer_id=customer.pk)
+            visitor_identified(anonymous_id=anonymous_id, customer_id=customer.pk)
     return customer, created
 
 

@@ -6,8 +6,6 @@ accepts only storefront events for visitors, answers CORS only for the site's or
 
 from pathlib import Path
 
-import orjson
-import pydantic
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
@@ -28,6 +26,7 @@ from kervan.core.errors import (
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
+from kervan.core.web import allow_origin, json_error, parse_json
 from kervan.events import actions, selectors
 from kervan.events import storefront as storefronts
 from kervan.events.schemas import CollectIn
@@ -54,9 +53,9 @@ def collect(request):
     JSON and with the CORS headers, so the tracker can read every answer (429 and 503 with Retry-After)."""
     origin = request.headers.get("Origin")
     if request.method == "OPTIONS":
-        return _preflight(request, origin)
+        return preflight(request, origin)
     if request.method != "POST":
-        return _cors(_error(405, _("Use POST."), "method_not_allowed"), request, origin)
+        return allow_origin(json_error(405, _("Use POST."), "method_not_allowed"), origin)
     try:
         address = client_ip(request)
         throttle.check(
@@ -65,11 +64,11 @@ def collect(request):
             detail=_("Too many requests from this address; the tracker will send them again later."),
             code="rate_limited",
         )
-        payload = _parse(_read_body(request))
+        payload = parse_json(CollectIn, _read_body(request), status=422)
         site = selectors.tracker_site_for_key(payload.key)
         if site is None:
             raise KervanError(_("Unknown or disabled site key."), "invalid_site_key", status=403, field="key")
-        if origin is not None and not _origin_allowed(request, origin, site.allowed_origins):
+        if origin is not None and not origin_allowed(request, origin, site.allowed_origins):
             raise KervanError(
                 _("%(origin)s may not send events with this site key.") % {"origin": origin},
                 "origin_not_allowed",
@@ -91,13 +90,13 @@ def collect(request):
             status=202,
         )
     except KervanError as exc:
-        response = _error(exc.status, exc.detail, exc.code, field=exc.field)
+        response = json_error(exc.status, exc.detail, exc.code, field=exc.field)
         if getattr(exc, "retry_after", None):
             response["Retry-After"] = str(exc.retry_after)
     except DATABASE_UNAVAILABLE_ERRORS:
-        response = _error(503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
+        response = json_error(503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-    return _cors(response, request, origin)
+    return allow_origin(response, origin)
 
 
 def _read_body(request) -> bytes:
@@ -124,24 +123,6 @@ def _read_body(request) -> bytes:
     return body
 
 
-def _parse(body: bytes) -> CollectIn:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise KervanError(_("The body is not valid JSON."), "malformed_request")
-    try:
-        return CollectIn.model_validate(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        raise KervanError(
-            f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid"),
-            "validation_error",
-            status=422,
-            field=field or None,
-        )
-
-
 def _collect_limit() -> int:
     return getattr(settings, "KERVAN_TRACKER_RATE_LIMIT", 600)  # requests/minute per client IP
 
@@ -150,23 +131,19 @@ def _own_origin(request) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
-def _origin_allowed(request, origin: str, allowed) -> bool:
+def origin_allowed(request, origin: str, allowed) -> bool:
+    """Whether a page on `origin` may use a tracker site's key: one of the site's origins, or Kervan's own."""
     return origin == _own_origin(request) or origin in allowed
 
 
-def _error(status: int, detail: str, code: str, field: str | None = None) -> JsonResponse:
-    body = {"detail": detail, "code": code}
-    if field:
-        body["field"] = field
-    return JsonResponse(body, status=status)
-
-
-def _preflight(request, origin):
+def preflight(request, origin):
+    """A CORS preflight from a shop's page, for the public storefront endpoints (the tracker's collect, the push
+    prompt's): allowed for the origins of any active tracker site."""
     if origin is None:
         return HttpResponse(status=204)
     allowed = any(origin in s.allowed_origins for s in selectors.tracker_sites().filter(is_active=True))
     if not (allowed or origin == _own_origin(request)):
-        return _error(
+        return json_error(
             403,
             _("%(origin)s is not an allowed origin for any tracker site.") % {"origin": origin},
             "origin_not_allowed",
@@ -175,16 +152,7 @@ def _preflight(request, origin):
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response["Access-Control-Allow-Headers"] = "Content-Type"
     response["Access-Control-Max-Age"] = "86400"
-    return _cors(response, request, origin)
-
-
-def _cors(response, request, origin):
-    """Let the page read the answer. Refusals for a foreign origin are still sent with the header, so the
-    tracker sees a 4xx (and stops retrying) instead of a network error."""
-    if origin is not None:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
-    return response
+    return allow_origin(response, origin)
 
 
 @require_access("settings", "read")
@@ -263,7 +231,7 @@ def event_list_live(request):
     try:
         position = selectors.read_marker(after)
     except KervanError as exc:
-        return _error(400, exc.detail, exc.code, field="after")
+        return json_error(400, exc.detail, exc.code, field="after")
     rows = selectors.events_newer(qs, after=position, limit=PAGE_SIZE + 1)
     if not rows:
         return HttpResponse(status=204)

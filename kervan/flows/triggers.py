@@ -31,7 +31,7 @@ from kervan.flows.models import Flow, FlowRun, FlowVersion, ProductSubscription,
 from kervan.flows.rules import event_matches, stable_percent
 
 READ_BATCH = 5_000
-REREAD_MARGIN = 10_000  # ids behind the position read again (see the module)
+REREAD_MARGIN = 2_000  # ids behind the position read again (see the module)
 SCAN_SLACK = dt.timedelta(days=7)  # a scan that did not run for a while still catches up this far
 
 
@@ -177,37 +177,58 @@ def _trigger_context(event: dict) -> dict:
 
 
 def _exit(events: list[dict], exiting: dict[str, list[FlowVersion]]) -> None:
+    """End the active runs of flows that exit on these events (one read of the runs, one update)."""
+    hits = [(e, {v.flow_id for v in exiting[e["name"]]}) for e in events if e["name"] in exiting]
+    if not hits:
+        return
+    flows = set().union(*(f for _e, f in hits))
+    runs = defaultdict(list)
+    for pk, customer_id, flow_id, entered_at in FlowRun.objects.filter(
+        customer_id__in={e["customer_id"] for e, _f in hits},
+        status=FlowRun.Status.ACTIVE,
+        flow_id__in=flows,
+        leased_until__isnull=True,  # a run a worker holds is checked again before its step runs
+    ).values_list("pk", "customer_id", "flow_id", "entered_at"):
+        runs[customer_id].append((pk, flow_id, entered_at))
+    ended: dict[str, list[int]] = defaultdict(list)
+    for event, flow_ids in hits:
+        for pk, flow_id, entered_at in runs.get(event["customer_id"], ()):
+            if flow_id in flow_ids and entered_at <= event["occurred_at"]:
+                ended[event["name"]].append(pk)
     now = clock.now()
-    for event in events:
-        flows = [v.flow_id for v in exiting.get(event["name"], ())]
-        if flows:
-            FlowRun.objects.filter(
-                customer_id=event["customer_id"],
-                status=FlowRun.Status.ACTIVE,
-                flow_id__in=flows,
-                entered_at__lte=event["occurred_at"],
-                leased_until__isnull=True,  # a run a worker holds is checked again before its step runs
-            ).update(
-                status=FlowRun.Status.EXITED,
-                exit_reason=f"event:{event['name']}"[:40],
-                ended_at=now,
-                due_at=None,
-                waiting_for="",
-            )
+    for name, pks in ended.items():
+        FlowRun.objects.filter(pk__in=pks, status=FlowRun.Status.ACTIVE).update(
+            status=FlowRun.Status.EXITED, exit_reason=f"event:{name}"[:40], ended_at=now, due_at=None, waiting_for=""
+        )
 
 
 def _convert(events: list[dict], goals: dict[str, list[FlowVersion]]) -> None:
-    for event in events:
-        versions = goals.get(event["name"], ())
-        for version in versions:
-            days = float(version.settings.get("goal_days") or 7)
-            FlowRun.objects.filter(
-                customer_id=event["customer_id"],
-                flow_id=version.flow_id,
-                converted_at__isnull=True,
-                entered_at__lte=event["occurred_at"],
-                entered_at__gte=event["occurred_at"] - dt.timedelta(days=days),
-            ).update(converted_at=event["occurred_at"])
+    """Mark the runs whose goal these events are (within the goal's days after entry) as converted, once."""
+    hits = [e for e in events if e["name"] in goals]
+    if not hits:
+        return
+    window = {
+        v.flow_id: dt.timedelta(days=float(v.settings.get("goal_days") or 7)) for vs in goals.values() for v in vs
+    }
+    goal_of = {v.flow_id: name for name, vs in goals.items() for v in vs}
+    earliest = min(e["occurred_at"] for e in hits) - max(window.values())
+    by_customer = defaultdict(list)
+    for e in hits:
+        by_customer[e["customer_id"]].append(e)
+    converted = []
+    for run in FlowRun.objects.filter(
+        customer_id__in=list(by_customer), converted_at__isnull=True, entered_at__gte=earliest, flow_id__in=list(window)
+    ).only("pk", "customer_id", "flow_id", "entered_at"):
+        times = [
+            e["occurred_at"]
+            for e in by_customer[run.customer_id]
+            if e["name"] == goal_of[run.flow_id]
+            and run.entered_at <= e["occurred_at"] <= run.entered_at + window[run.flow_id]
+        ]
+        if times:
+            run.converted_at = min(times)
+            converted.append(run)
+    FlowRun.objects.bulk_update(converted, ["converted_at"], batch_size=500)
 
 
 def _wake(events: list[dict], waiting: set[str]) -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from kervan.core.models import DueWork, TimeStampedModel
@@ -229,7 +230,11 @@ class PushSubscription(TimeStampedModel):
     last_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["customer"], name="push_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer"], name="push_customer_idx"),
+            # A visitor's subscriptions, looked up on every identify that carries a visitor id (events.identified).
+            models.Index(fields=["anonymous_id"], condition=Q(customer__isnull=True), name="push_visitor_idx"),
+        ]
 
     def info(self) -> dict:
         """The subscription as the Push API gives it (what pywebpush takes)."""

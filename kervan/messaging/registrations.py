@@ -1,4 +1,5 @@
-"""How messaging plugs into the rest: its permission area, its schedule, its page in the menu."""
+"""How messaging plugs into the rest: its permission area, its schedule, its page in the menu, the rows that follow
+a customer through a merge and a visitor through an identify."""
 
 import datetime as dt
 
@@ -9,10 +10,14 @@ def register() -> None:
     from kervan.accounts.permissions import READ, WRITE, register_area
     from kervan.core.schedule import register_schedule
     from kervan.customers.registry import register_merge
+    from kervan.events.identified import register_visitor_identified
     from kervan.messaging import actions, tasks
+    from kervan.messaging.channels.push.subscribe import attach_visitor
 
     register_area("messaging", _("Messaging"), marketing=WRITE, analyst=READ, support=READ)
     register_merge("messaging", actions.messaging_reassign)
+    # A browser subscribed to push before its visitor was known joins the customer the visitor turns out to be.
+    register_visitor_identified("messaging.push", attach_visitor)
     register_schedule("messages_send", tasks.messages_send_task, every=dt.timedelta(seconds=10))
 
     from anymail.signals import tracking

@@ -19,25 +19,29 @@ import ipaddress
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import orjson
 import pydantic
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from kervan.accounts import throttle
+from kervan.accounts.actors import Actor
 from kervan.accounts.api_auth import client_ip
+from kervan.core import clock
 from kervan.core.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE_DETAIL,
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
+from kervan.core.web import allow_origin, json_error, parse_json
+from kervan.customers.consent import consent_record
 from kervan.customers.identity import identities_lookup
-from kervan.customers.models import Identity
+from kervan.customers.models import ConsentRecord, Customer, Identity
 from kervan.events import selectors
 from kervan.events import views as tracker
 from kervan.messaging import actions
@@ -107,7 +111,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     subscription (the same endpoint again updates it). 201 when new, 200 when updated: {"subscribed": true}."""
 
     def answer(request: HttpRequest, origin: str | None) -> HttpResponse:
-        data = _parse(SubscribeIn, _body(request))
+        data = parse_json(SubscribeIn, _body(request))
         _site(request, data.key, origin)
         endpoint = check_endpoint(data.subscription.endpoint)
         p256dh, auth = check_keys(data.subscription.keys.p256dh, data.subscription.keys.auth)
@@ -129,7 +133,7 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     """POST {"key", "endpoint"}: forget the browser's subscription. {"unsubscribed": whether there was one}."""
 
     def answer(request: HttpRequest, origin: str | None) -> HttpResponse:
-        data = _parse(UnsubscribeIn, _body(request))
+        data = parse_json(UnsubscribeIn, _body(request))
         _site(request, data.key, origin)
         return JsonResponse({"unsubscribed": actions.push_unsubscribe(endpoint=data.endpoint)})
 
@@ -137,13 +141,32 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
 
 
 def attach_visitor(*, anonymous_id: str, customer_id: int) -> int:
-    """Give a visitor's unattached subscriptions to the customer they have just been identified as (to be called
-    where the tracker's identify joins a visitor to a profile). Returns how many."""
+    """Give a visitor's unattached subscriptions to the customer they have just been identified as; returns how
+    many. Registered with kervan.events.identified, so it runs inside every identify that names a visitor id: with
+    nothing waiting it is one query.
+
+    The visitor accepted our prompt and the browser's before anyone knew who they were: like a known visitor's
+    subscription (actions.push_subscribe), that is the customer's consent to marketing push, written to the ledger
+    as of when the browser last subscribed, so a refusal the customer gave since still wins."""
     if not anonymous_id:
         return 0
-    return PushSubscription.objects.filter(anonymous_id=anonymous_id, customer__isnull=True).update(
-        customer_id=customer_id
-    )
+    waiting = PushSubscription.objects.filter(anonymous_id=anonymous_id, customer__isnull=True)
+    last_subscribed = waiting.aggregate(at=Max("updated_at"))["at"]
+    if last_subscribed is None:
+        return 0
+    moved = waiting.update(customer_id=customer_id)
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if moved and customer is not None and customer.consent_push != ConsentRecord.Status.GRANTED:
+        consent_record(
+            actor=Actor.system(),
+            customer=customer,
+            channel="push",
+            status=ConsentRecord.Status.GRANTED,
+            source="browser push subscription",
+            iys_source=ConsentRecord.IysSource.WEB,
+            occurred_at=min(last_subscribed, clock.now()),
+        )
+    return moved
 
 
 def endpoint_hosts() -> tuple[str, ...]:
@@ -196,10 +219,10 @@ def _endpoint(request: HttpRequest, methods: tuple[str, ...], answer: Callable) 
     """What the three endpoints share with the tracker's: preflight, method, rate limit, JSON errors, CORS."""
     origin = request.headers.get("Origin")
     if request.method == "OPTIONS":
-        return tracker._preflight(request, origin)
+        return tracker.preflight(request, origin)
     if request.method not in methods:
-        response = tracker._error(405, _("Use %(method)s.") % {"method": methods[0]}, "method_not_allowed")
-        return tracker._cors(response, request, origin)
+        response = json_error(405, _("Use %(method)s.") % {"method": methods[0]}, "method_not_allowed")
+        return allow_origin(response, origin)
     try:
         throttle.check(
             f"push:requests:{throttle.hashed(client_ip(request))}",
@@ -209,20 +232,20 @@ def _endpoint(request: HttpRequest, methods: tuple[str, ...], answer: Callable) 
         )
         response = answer(request, origin)
     except KervanError as exc:
-        response = tracker._error(exc.status, exc.detail, exc.code, field=exc.field)
+        response = json_error(exc.status, exc.detail, exc.code, field=exc.field)
         if getattr(exc, "retry_after", None):
             response["Retry-After"] = str(exc.retry_after)
     except DATABASE_UNAVAILABLE_ERRORS:
-        response = tracker._error(503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
+        response = json_error(503, str(DATABASE_UNAVAILABLE_DETAIL), "database_unavailable")
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-    return tracker._cors(response, request, origin)
+    return allow_origin(response, origin)
 
 
 def _site(request: HttpRequest, key: str, origin: str | None):
     site = selectors.tracker_site_for_key(key) if key else None
     if site is None:
         raise KervanError(_("Unknown or disabled site key."), "invalid_site_key", status=403, field="key")
-    if origin is not None and not tracker._origin_allowed(request, origin, site.allowed_origins):
+    if origin is not None and not tracker.origin_allowed(request, origin, site.allowed_origins):
         raise KervanError(
             _("%(origin)s may not use this site key.") % {"origin": origin}, "origin_not_allowed", status=403
         )
@@ -238,23 +261,6 @@ def _body(request: HttpRequest) -> bytes:
     if declared > MAX_BODY or len(body) > MAX_BODY:
         raise KervanError(_("The request body is too large."), "request_too_large", status=413)
     return body
-
-
-def _parse(schema: type[pydantic.BaseModel], body: bytes):
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise KervanError(_("The body is not valid JSON."), "malformed_request")
-    try:
-        return schema.model_validate(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        raise KervanError(
-            f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid"),
-            "validation_error",
-            field=field or None,
-        )
 
 
 def _customer_of(anonymous_id: str) -> int | None:

@@ -4,7 +4,9 @@
     → {"code": "00", "jobid": "17377215342605050417149344", "description": "queued"}
 
 On a refusal the code says why (as a string, with its leading zero) and jobid is null, usually with an HTTP 4xx.
-The codes and shapes are from Netgsm's official client (@netgsm/sms, src/enums.ts and src/netgsm.ts).
+The codes and shapes are from Netgsm's official client (@netgsm/sms, src/enums.ts, src/netgsm.ts and src/types.ts),
+as kept in ../shared/data/sms/netgsm (the tests read its netgsm_codes.csv): the send answer codes here, and what a
+delivery report's status means (Report, read by the report webhook in webhooks.py).
 
 "iysfilter" makes Netgsm check a marketing message against İYS (the national consent register) and drop it for a
 recipient who refused there: "11" is marketing to an individual, "0" a transactional (informational) message that
@@ -12,6 +14,7 @@ recipient who refused there: "11" is marketing to an individual, "0" a transacti
 setting would either send marketing unchecked or keep order updates from people who refused marketing.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from kervan.core import http
@@ -41,6 +44,79 @@ SEND_CODES: dict[str, tuple[str, bool]] = {
     "101": ("Netgsm system error", False),
 }
 RATE_LIMITED = frozenset({"80", "85"})
+
+# A delivery report's "status" (SmsStatus): 0 the message is still on its way, 1 delivered; each other is final and
+# not delivered, as code → (what it means, the number itself is bad?). 100 ("all") only filters a report query.
+REPORT_PENDING = 0
+REPORT_DELIVERED = 1
+REPORT_FAILED: dict[int, tuple[str, bool]] = {
+    2: ("expired: not delivered within the validity period", False),
+    3: ("invalid or restricted number", True),
+    4: ("not sent to the operator", False),
+    11: ("rejected by the operator", False),
+    12: ("delivery error", False),
+    13: ("duplicate message", False),
+    14: ("insufficient credit", False),
+    # The recipient blocked the account's messages (Netgsm's blacklist): never worth sending to again.
+    15: ("the number is blacklisted", True),
+    # The recipient refused marketing in İYS: a consent answer, not a bad number (it still takes transactional ones).
+    16: ("refused in İYS", False),
+    17: ("İYS error", False),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """One message's state in a Netgsm delivery report: its job id and SmsStatus code."""
+
+    jobid: str
+    status: int
+
+    @property
+    def outcome(self) -> str:
+        """ "delivered", "failed" (final) or "pending" (still on its way, or a status Netgsm does not document: a
+        later report will say)."""
+        if self.status == REPORT_DELIVERED:
+            return "delivered"
+        return "failed" if self.status in REPORT_FAILED else "pending"
+
+    @property
+    def error(self) -> str:
+        meaning, _bad_number = REPORT_FAILED.get(self.status, ("not delivered", False))
+        return f"{PROVIDER} {self.status}: {meaning}"
+
+    @property
+    def bad_number(self) -> bool:
+        return REPORT_FAILED.get(self.status, ("", False))[1]
+
+
+def report_status(value: object) -> int | None:
+    """A report's status as its code: a JSON number (1) or the text of one ("1", "01"); None if it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else None
+
+
+def parse_reports(answer: object) -> list[Report]:
+    """The messages of a report in the REST v2 shape, {"code": "00", "jobs": [{"jobid", "status", ...}]}, or the
+    older {"response": {"job": [...]}}; entries without a job id or a numeric status are left out. Kervan sends one
+    number per job, so a job id names one message."""
+    if not isinstance(answer, dict):
+        return []
+    jobs = answer.get("jobs")
+    if jobs is None and isinstance(answer.get("response"), dict):
+        jobs = answer["response"].get("job")
+    reports = []
+    for job in jobs if isinstance(jobs, list) else []:
+        if not isinstance(job, dict):
+            continue
+        jobid, status = str(job.get("jobid") or "").strip(), report_status(job.get("status"))
+        if jobid and status is not None:
+            reports.append(Report(jobid=jobid, status=status))
+    return reports
 
 
 class NetgsmTransport:

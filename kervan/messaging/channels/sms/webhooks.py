@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kervan.messaging.channels.sms import netgsm
+from kervan.messaging.channels.sms.common import json_body
 from kervan.messaging.channels.sms.twilio import ADDRESS_CODES as TWILIO_ADDRESS_CODES
 
 CHANNEL = "sms"
@@ -34,24 +36,6 @@ TWILIO_FAILED = frozenset({"failed", "undelivered"})
 # destination handset, 30006 a landline or an unreachable carrier. 30003 (handset off), 30004 (blocked), 30007
 # (carrier filtering) and 30008 (unknown) are about this message, not the number.
 TWILIO_PERMANENT = frozenset(TWILIO_ADDRESS_CODES) | {30005, 30006}
-
-# Netgsm's report statuses (SmsStatus in its official client): status → (meaning, the number is bad?). 0 "pending"
-# is not final and is ignored; 1 is delivered.
-NETGSM_DELIVERED = "1"
-NETGSM_FAILED: dict[str, tuple[str, bool]] = {
-    "2": ("expired: not delivered within the validity period", False),
-    "3": ("invalid or restricted number", True),
-    "4": ("not sent to the operator", False),
-    "11": ("rejected by the operator", False),
-    "12": ("delivery error", False),
-    "13": ("duplicate message", False),
-    "14": ("insufficient credit", False),
-    "15": ("the number is blacklisted", True),
-    # The recipient refused marketing in İYS: a consent answer, not a bad number (the number still takes
-    # transactional messages).
-    "16": ("refused in İYS", False),
-    "17": ("İYS error", False),
-}
 
 
 @csrf_exempt
@@ -100,32 +84,40 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def netgsm_report(request: HttpRequest) -> HttpResponse:
-    """Netgsm's delivery report for one message: `jobid` and `status` (SmsStatus), as query or form parameters,
-    with the report URL's secret `token`."""
-    params = request.POST if request.method == "POST" else request.GET
+    """Netgsm's delivery report, with the report URL's secret `token` in the query: one message as `jobid` and
+    `status` (SmsStatus) query or form parameters, or a JSON body shaped like the REST v2 report's answer
+    ({"jobs": [{"jobid", "status", ...}]}). Statuses are read by netgsm.Report: 1 delivered, 0 and undocumented
+    ones still pending (nothing changes), the others failed, a bad number's suppressing it."""
     expected = str(_sms_settings().get("report_token") or "")
-    given = request.GET.get("token") or params.get("token") or ""
+    given = request.GET.get("token") or request.POST.get("token") or ""
     if not expected:
         return _error(_("SMS delivery reports are not configured."), "webhook_not_configured", 403)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return _error(_("The delivery report's token is wrong."), "invalid_token", 403)
-    jobid = params.get("jobid", "").strip()
-    status = params.get("status", "").strip()
-    if not jobid or not status:
-        return _error(_("jobid and status are required."), "invalid", 400)
+    if request.method == "POST" and request.content_type == "application/json":
+        reports = netgsm.parse_reports(json_body(request.body))
+        if not reports:
+            return _error(_("The report names no message with a numeric status."), "invalid", 400)
+    else:
+        params = request.POST if request.method == "POST" else request.GET
+        jobid = params.get("jobid", "").strip()
+        status = netgsm.report_status(params.get("status"))
+        if not jobid or status is None:
+            return _error(_("jobid and a numeric status are required."), "invalid", 400)
+        reports = [netgsm.Report(jobid=jobid, status=status)]
     from kervan.messaging.actions import message_delivery_update
 
-    if status == NETGSM_DELIVERED:
-        message_delivery_update(channel=CHANNEL, provider_id=jobid, delivered=True)
-    elif status in NETGSM_FAILED:
-        meaning, permanent = NETGSM_FAILED[status]
-        message_delivery_update(
-            channel=CHANNEL,
-            provider_id=jobid,
-            delivered=False,
-            error=f"Netgsm {status}: {meaning}",
-            permanent=permanent,
-        )
+    for report in reports:
+        if report.outcome == "delivered":
+            message_delivery_update(channel=CHANNEL, provider_id=report.jobid, delivered=True)
+        elif report.outcome == "failed":
+            message_delivery_update(
+                channel=CHANNEL,
+                provider_id=report.jobid,
+                delivered=False,
+                error=report.error,
+                permanent=report.bad_number,
+            )
     return JsonResponse({"ok": True})
 
 
