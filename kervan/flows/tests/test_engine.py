@@ -316,3 +316,19 @@ def test_a_merge_moves_runs_to_the_survivor_without_a_second_copy_of_one_flow(te
     runs = list(FlowRun.objects.filter(flow=flow).values_list("customer_id", "status"))
     assert sorted(runs) == [(survivor.pk, "active"), (survivor.pk, "exited")]
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.parametrize(("reentry_days", "again_after_two_days"), [(1, True), (None, False)])
+def test_re_entry_waits_for_the_cooldown_or_never_happens(
+    reentry_days, again_after_two_days, template, shopper, tick, clock
+):
+    flow = make_flow({"s1": {"type": "tag", "add": ["x"], "next": None}}, template=template,
+                     settings={"reentry_days": reentry_days})  # fmt: skip
+    ayse = shopper(email="ayse@example.com")
+    enter(flow, ayse, key="first")
+    tick()
+    enter(flow, ayse, key="second")  # completed, but within the cooldown (or once only)
+    assert FlowRun.objects.filter(flow=flow).count() == 1
+    clock.advance(dt.timedelta(days=2))
+    enter(flow, ayse, key="third")
+    assert FlowRun.objects.filter(flow=flow).count() == (2 if again_after_two_days else 1)
