@@ -29,6 +29,7 @@ urlpatterns = [
     path("m/", include("kervan.messaging.urls")),
     path("messaging/", include("kervan.messaging.staff_urls")),
     path("campaigns/", include("kervan.campaigns.urls")),
+    path("flows/", include("kervan.flows.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -223,6 +223,8 @@ def step_move(*, actor: Actor, flow: Flow, step_id: str, direction: str) -> None
         raise KervanError(_("Move up or down."), "invalid_direction", field="direction")
     if steps[second]["type"] in BRANCHING or steps[second]["type"] == "exit":
         raise problem(_("a branching step or an exit cannot be swapped."), f"steps.{second}")
+    if len(_links_to(steps, second)) > 1:  # another branch leads there too: swapping would change that branch
+        raise problem(_("another path leads to the next step: it cannot be swapped."), f"steps.{step_id}")
     # first → second → after  becomes  second → first → after
     after = steps[second].get("next")
     for sid, key in _links_to(steps, first):

@@ -268,7 +268,10 @@ def _execute(run, version, step, customer, templates, batch: _Batch, earlier) ->
     if kind == "exit":
         return _Move("exited", ends=FlowRun.Status.EXITED)
     if kind == "send":
-        return _send(run, version, step, templates[step["template"]], batch)
+        template = templates.get(step["template"])
+        if template is None:  # deleted since the version was published: the run goes on without it
+            return _Move("failed", nxt, detail="template deleted")
+        return _send(run, version, step, template, batch)
     if kind == "tag":
         batch.tags.append((run.customer_id, list(step.get("add", [])), list(step.get("remove", []))))
         return _Move("passed", nxt)

@@ -132,7 +132,7 @@ def check_step(step: dict, lookups: flow_graph.Lookups) -> None:
     elif probe["type"] != "exit":
         probe["next"] = None
     try:
-        flow_graph._check_step("probe", probe, {"probe": probe}, lookups)
+        flow_graph.check_step("probe", probe, {"probe": probe}, lookups)
     except KervanError as error:
         key = (error.field or "").split(".")[2] if (error.field or "").count(".") >= 2 else ""
         key = key.split("[")[0]

@@ -191,7 +191,7 @@ def check_graph(graph: Any, lookups: Lookups) -> None:
     for step_id, step in steps.items():
         if not isinstance(step_id, str) or not STEP_ID.match(step_id):
             raise problem(_("a step id of letters, digits, - and _."), f"steps.{step_id}")
-        _check_step(step_id, step, steps, lookups)
+        check_step(step_id, step, steps, lookups)
     reachable = _reachable(graph["start"], steps)
     for step_id in steps:
         if step_id not in reachable:
@@ -258,7 +258,7 @@ def _target(step: dict, key: str, steps: dict, path: str, *, required: bool) -> 
         raise problem(_("this leads to a step that does not exist."), f"{path}.{key}")
 
 
-def _check_step(step_id: str, step: Any, steps: dict, lookups: Lookups) -> None:
+def check_step(step_id: str, step: Any, steps: dict, lookups: Lookups) -> None:
     path = f"steps.{step_id}"
     if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
         raise problem(_("unknown kind of step."), f"{path}.type")

@@ -242,7 +242,7 @@ LIBRARY = [
     LibraryFlow(
         key="price_drop",
         name=_("Price drop"),
-        description=_("A product viewed or carted in the last 14 days is now at least 10% cheaper."),
+        description=_("A product viewed or carted in the last 14 days is now at least 10 percent cheaper."),
         trigger={"type": "price_drop", "percent": 10, "days": 14},
         steps={"s1": {"type": "send", "template": "price_drop", "next": None}},
         settings={"exit_on": [], "goal": "Placed Order", "goal_days": 5, "holdout_percent": 10, "reentry_days": 3},

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -290,6 +291,7 @@ def step_move(request, flow_id: int, step_id: str, direction: str):
         actions.step_move(actor=request.actor, flow=flow, step_id=step_id, direction=direction)
     except KervanError as error:
         messages.error(request, forms.short_message(error))
+        return _to_builder(flow)
     return _to_builder(flow, f"step-{step_id}")
 
 
@@ -323,6 +325,16 @@ def flow_status(request, flow_id: int, status: str):
     return _to_builder(flow)
 
 
+def _percent(row: dict) -> str:
+    """A conversion rate (0.123) as the page's language writes it: "12.3%", "%12,3"."""
+    return _("%(n)s%%") % {"n": number_format(row["conversion_rate"] * 100, 1)}
+
+
+def _points(difference: float) -> str:
+    """A difference of two rates in percentage points, signed: "+3.5", "−1.2"."""
+    return ("+" if difference >= 0 else "−") + number_format(abs(difference) * 100, 1)
+
+
 @require_access("flows", "read")
 def flow_report(request, flow_id: int):
     flow = _flow(request, flow_id)
@@ -332,7 +344,7 @@ def flow_report(request, flow_id: int):
     uplift = selectors.uplift(flow)
     conversion = uplift["conversion"]
     per_step = [
-        (step_id, builder.step_words(steps[step_id], names) if step_id in steps else step_id, row)
+        (step_id, builder.step_words(steps[step_id], names) if step_id in steps else step_id, row, _percent(row))
         for step_id, row in sorted(revenue["steps"].items(), key=lambda item: -item[1]["revenue"])
     ]
     return render(
@@ -342,10 +354,10 @@ def flow_report(request, flow_id: int):
             "flow": flow,
             "summary": selectors.flow_summary(flow),
             "revenue": revenue,
+            "revenue_rate": _percent(revenue),
             "per_step": per_step,
             "uplift": uplift,
-            "rates": {group: f"{uplift[group]['conversion_rate'] * 100:.1f}%" for group in ("treatment", "holdout")},
-            "conversion": conversion
-            and {key: f"{conversion[key] * 100:+.1f}" for key in ("difference", "low", "high")},
+            "rates": {group: _percent(uplift[group]) for group in ("treatment", "holdout")},
+            "conversion": conversion and {key: _points(conversion[key]) for key in ("difference", "low", "high")},
         },
     )

@@ -115,7 +115,3 @@ def test_a_library_flow_with_branches_fits_a_phone(page):
     expect(page.locator("#flow-status")).to_have_text("Live")
     expect(page.locator("[data-branch=no] .flow-goto")).to_contain_text("goes to step")
     fits_the_screen(page)
-    page.screenshot(path="/tmp/flowui-phone.png", full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.reload()
-    page.screenshot(path="/tmp/flowui-desktop.png", full_page=True)

@@ -58,6 +58,7 @@ def test_a_library_flow_starts_with_one_click(marketer):
     page = marketer.get(f"/flows/{flow.pk}/").content.decode()
     assert "Send email: Abandoned cart: cart_1" in page and "Wait 23 hours" in page and "Wait 2 days" in page
     assert "Live version 1" in page and "unpublished changes" not in page
+    assert 'id="publish"' not in page  # nothing new to publish
     assert marketer.post("/flows/library/nonsense/").status_code == 302
     assert Flow.objects.count() == 1
 
@@ -212,7 +213,7 @@ def test_publishing_a_broken_flow_points_at_the_step_and_nothing_goes_live(marke
 
     add(marketer, flow, after="s2", type="wait", **{"wait-hours": "2"})
     page = marketer.get(f"/flows/{flow.pk}/").content.decode()
-    assert "The draft has unpublished changes." in page and "Live version 1" in page
+    assert "The draft has unpublished changes." in page and "Live version 1" in page and 'id="publish"' in page
     marketer.post(f"/flows/{flow.pk}/status/paused/")
     flow.refresh_from_db()
     assert flow.status == Flow.Status.PAUSED
