@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core import clock
+from kervan.core.api import nul_path
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError
 from kervan.customers.models import Customer, CustomFieldDefinition
@@ -42,6 +43,8 @@ def flow_create(
     *, actor: Actor, name: str, trigger=None, graph=None, settings=None, priority: int = 100, library_key: str = ""
 ) -> Flow:
     actor.require("flows", "write")
+    for key, value in (("name", name), ("trigger", trigger), ("graph", graph), ("settings", settings)):
+        _storable(key, value)
     flow = Flow.objects.create(
         name=_name(name),
         trigger=trigger or {},
@@ -53,6 +56,13 @@ def flow_create(
     )
     audit(actor=actor, action="create", obj=flow, changes={"name": [None, flow.name]})
     return flow
+
+
+def _storable(key: str, value) -> None:
+    """No database stores a NUL character in text or JSON: refused here, whatever the caller (a form, the API)."""
+    where = nul_path(value)
+    if where is not None:
+        raise KervanError(_("%(key)s contains a NUL character.") % {"key": key}, "invalid_value", field=key)
 
 
 def _priority(value) -> int:
@@ -73,6 +83,7 @@ def flow_update(*, actor: Actor, flow: Flow, name=None, trigger=None, graph=None
     for key, value in (("name", name), ("trigger", trigger), ("graph", graph), ("settings", settings)):
         if value is None:
             continue
+        _storable(key, value)
         if key == "name":
             value = _name(value)
         elif not isinstance(value, dict):

@@ -7,7 +7,7 @@ from typing import Any
 from ninja import Router, Schema, Status
 
 from kervan.catalog.models import Category, Product, Variant
-from kervan.core.api import ERRORS
+from kervan.core.api import ERRORS, Id, InputSchema
 from kervan.core.errors import KervanError
 from kervan.customers.models import Customer
 from kervan.flows import actions, selectors
@@ -17,7 +17,7 @@ from kervan.flows.models import Flow
 router = Router(tags=["flows"])
 
 
-class FlowIn(Schema):
+class FlowIn(InputSchema):
     name: str | None = None
     trigger: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
@@ -38,21 +38,21 @@ class FlowOut(Schema):
     updated_at: dt.datetime
 
 
-class FlowStatusIn(Schema):
+class FlowStatusIn(InputSchema):
     status: str
 
 
-class LibraryFlowIn(Schema):
+class LibraryFlowIn(InputSchema):
     key: str
     publish: bool = True
 
 
-class ProductSubscriptionIn(Schema):
-    customer_id: int
+class ProductSubscriptionIn(InputSchema):
+    customer_id: Id
     kind: str = "back_in_stock"
-    product_id: int | None = None
+    product_id: Id | None = None
     sku: str | None = None
-    category_id: int | None = None
+    category_id: Id | None = None
 
 
 def _out(flow: Flow) -> dict:
@@ -70,7 +70,7 @@ def _out(flow: Flow) -> dict:
     }
 
 
-def _flow(request, flow_id: int) -> Flow:
+def _flow(request, flow_id: Id) -> Flow:
     return selectors.flow_get(actor=request.auth, flow_id=flow_id)
 
 
@@ -124,18 +124,18 @@ def _row(model, lookup: dict, field: str):  # noqa: ANN001, ANN202 - a model cla
 
 
 @router.get("/{flow_id}", response={200: FlowOut, **ERRORS}, summary="One flow")
-def get_flow(request, flow_id: int):
+def get_flow(request, flow_id: Id):
     return _out(_flow(request, flow_id))
 
 
 @router.patch("/{flow_id}", response={200: FlowOut, **ERRORS}, summary="Change the draft")
-def update_flow(request, flow_id: int, payload: FlowIn):
+def update_flow(request, flow_id: Id, payload: FlowIn):
     flow = actions.flow_update(actor=request.auth, flow=_flow(request, flow_id), **payload.dict(exclude_none=True))
     return _out(flow)
 
 
 @router.post("/{flow_id}/publish", response={200: FlowOut, **ERRORS}, summary="Check and publish the draft")
-def publish_flow(request, flow_id: int):
+def publish_flow(request, flow_id: Id):
     flow = _flow(request, flow_id)
     actions.flow_publish(actor=request.auth, flow=flow)
     flow.refresh_from_db()
@@ -143,12 +143,12 @@ def publish_flow(request, flow_id: int):
 
 
 @router.post("/{flow_id}/status", response={200: FlowOut, **ERRORS}, summary="Pause or resume")
-def set_status(request, flow_id: int, payload: FlowStatusIn):
+def set_status(request, flow_id: Id, payload: FlowStatusIn):
     return _out(actions.flow_set_status(actor=request.auth, flow=_flow(request, flow_id), status=payload.status))
 
 
 @router.get("/{flow_id}/report", response={200: dict[str, Any], **ERRORS}, summary="Counts, revenue, uplift")
-def flow_report(request, flow_id: int):
+def flow_report(request, flow_id: Id):
     flow = _flow(request, flow_id)
     return {
         "summary": selectors.flow_summary(flow),

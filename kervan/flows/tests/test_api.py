@@ -89,3 +89,11 @@ def test_a_read_only_key_reads_and_changes_nothing(make_api_key, template):
     assert reader.post("/flows", {"name": "x"}).status_code == 403
     assert reader.post("/flows/library", {"key": "welcome"}).status_code == 403
     assert not Flow.objects.exists()
+
+
+def test_nul_characters_and_ids_beyond_64_bits_are_400s(api):
+    nul = api.post("/flows", {"name": "x", "graph": {"steps": {"s\u0000": {}}}})
+    huge = api.post("/flows/subscriptions", {"customer_id": 2**64, "sku": "x"})
+    assert (nul.status_code, huge.status_code) == (422, 422)
+    assert api.post("/flows/subscriptions", {"customer_id": 1, "sku": "A\u0000"}).status_code == 422
+    assert not Flow.objects.exists()
