@@ -70,7 +70,9 @@ def claim_due(
         claimable.filter(pk__in=ids).update(
             leased_by=worker, leased_until=now + lease, lease_token=token, attempts=F("attempts") + 1
         )
-        return list(queryset.model._default_manager.using(db).filter(lease_token=token).order_by("due_at", "pk"))
+        # By primary key (the lease token has no index: a scan of the whole table at every claim).
+        claimed = queryset.model._default_manager.using(db).filter(pk__in=ids, lease_token=token)
+        return list(claimed.order_by("due_at", "pk"))
 
 
 def held(row: W) -> QuerySet[W]:

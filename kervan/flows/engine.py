@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings as django_settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from kervan.accounts.actors import Actor
@@ -118,26 +118,50 @@ def run_due(*, worker: str, limit: int = 500) -> dict[str, int]:
         for run in mine:
             run.leased_by, run.leased_until, run.lease_token = "", None, None
             outcome["ended" if run.status != FlowRun.Status.ACTIVE else "waiting"] += 1
-        FlowRun.objects.bulk_update(
-            mine,
-            [
-                "status",
-                "step",
-                "seq",
-                "step_started_at",
-                "waiting_for",
-                "due_at",
-                "ended_at",
-                "exit_reason",
-                "context",
-                "leased_by",
-                "leased_until",
-                "lease_token",
-            ],
-            batch_size=500,
-        )
+        _write_runs(mine)
     outcome["lost"] = len(runs) - len(mine)
     return dict(outcome)
+
+
+RUN_FIELDS = ("status", "step", "seq", "step_started_at", "waiting_for", "due_at", "ended_at", "exit_reason", "context")
+
+
+def _write_runs(runs: list[FlowRun]) -> None:
+    """The runs' new positions, leases given back. PostgreSQL: one statement fed by one JSON document (Django's
+    bulk_update writes a CASE per field with a branch per row: 9 × 500 branches to plan, the batch's main cost).
+    SQLite: one prepared UPDATE per row, which is cheap there."""
+    rows = [[r.pk, *(_jsonable(getattr(r, f)) for f in RUN_FIELDS)] for r in runs]
+    table = FlowRun._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""UPDATE {table} AS r SET status = v.status, step = v.step, seq = v.seq,
+                        step_started_at = v.step_started_at, waiting_for = v.waiting_for, due_at = v.due_at,
+                        ended_at = v.ended_at, exit_reason = v.exit_reason, context = v.context,
+                        leased_by = '', leased_until = NULL, lease_token = NULL
+                    FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, status text, step text, seq integer,
+                        step_started_at timestamptz, waiting_for text, due_at timestamptz, ended_at timestamptz,
+                        exit_reason text, context jsonb)
+                    WHERE r.id = v.id""",
+                [json.dumps([dict(zip(("id", *RUN_FIELDS), row, strict=True)) for row in rows])],
+            )
+        else:
+            assignments = ", ".join(f"{f} = %s" for f in RUN_FIELDS)
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments}, leased_by = '', leased_until = NULL, lease_token = NULL "
+                "WHERE id = %s",
+                [[*row[1:], row[0]] for row in rows],
+            )
+
+
+def _jsonable(value):  # noqa: ANN001, ANN202 - a field's value as its column takes it
+    if isinstance(value, dt.datetime):
+        if connection.vendor == "postgresql":
+            return value.isoformat()
+        return connection.ops.adapt_datetimefield_value(value)  # the ORM's own text form (naive UTC)
+    if isinstance(value, dict):
+        return value if connection.vendor == "postgresql" else json.dumps(value)
+    return value
 
 
 def _run_of(message: Message) -> int:

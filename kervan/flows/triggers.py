@@ -151,11 +151,25 @@ def read_events(*, limit: int = READ_BATCH) -> int:
     return total
 
 
+# An event from before a flow first went live does not let anyone in (the reader re-reads a margin, and a flow
+# published now must not answer yesterday's checkouts); a few minutes either side allow for clocks that disagree.
+BEFORE_LIVE = dt.timedelta(minutes=5)
+
+
 def _enter(events: list[dict], entering: dict[str, list[FlowVersion]]) -> None:
     by_version: dict[int, list[Entry]] = defaultdict(list)
     versions = {}
+    flows = {v.flow_id for vs in entering.values() for v in vs}
+    first_live = dict(
+        FlowVersion.objects.filter(flow_id__in=flows)
+        .values("flow_id")
+        .annotate(first=Min("published_at"))
+        .values_list("flow_id", "first")
+    )
     for event in events:
         for version in entering.get(event["name"], ()):
+            if event["occurred_at"] < first_live[version.flow_id] - BEFORE_LIVE:
+                continue
             if event_matches(event["properties"], trigger_where(version.trigger)):
                 versions[version.pk] = version
                 by_version[version.pk].append(

@@ -97,3 +97,18 @@ def test_a_second_checkout_while_in_the_flow_does_not_start_it_again(flow, shopp
     track("Started Checkout", ayse, items=ITEMS)
     tick()
     assert FlowRun.objects.filter(flow=flow, customer=ayse).count() == 1
+
+
+def test_a_flow_does_not_answer_checkouts_from_before_it_went_live(sender, shopper, track, tick, clock):
+    from kervan.flows.models import Flow
+
+    ayse = shopper(email="ayse@example.com")
+    track("Started Checkout", ayse, items=ITEMS)  # an hour before the shop starts the flow
+    tick()
+    clock.advance(dt.timedelta(hours=1))
+    flow = library_start(actor=Actor.system(), key="abandoned_cart")
+    tick()
+    assert not FlowRun.objects.filter(flow=flow).exists()
+    track("Started Checkout", ayse, items=ITEMS)
+    tick()
+    assert FlowRun.objects.filter(flow=Flow.objects.get(pk=flow.pk), customer=ayse).count() == 1
