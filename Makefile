@@ -12,11 +12,15 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/kervan
 
 # The project itself is installed in editable mode (pyproject.toml), so `kervan` and `config` import from anywhere
 # (bench/ scripts) without sys.path edits.
-$(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
+# The Segment-spec tests drive the real Node libraries (@segment/analytics-node, analytics-next in the browser),
+# pinned in $(NODE_TESTS)/package-lock.json.
+NODE_TESTS := kervan/events/tests/node
+$(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml $(NODE_TESTS)/package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools<81"
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	cd $(NODE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 $(CHROMIUM):

@@ -19,6 +19,7 @@ urlpatterns = [
     path("customers/", include("kervan.customers.urls")),
     path("customers/", include("kervan.customer360.urls")),
     path("events/", include("kervan.events.urls")),
+    path("v1/", include("kervan.events.segment_urls")),
     path("catalog/", include("kervan.catalog.urls")),
     path("orders/", include("kervan.orders.urls")),
     path("settings/exchange-rates/", include("kervan.currency.urls")),

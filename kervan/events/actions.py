@@ -59,7 +59,7 @@ def events_ingest(
     now = clock.now()
     tracks, identifies = ingest.prepare(items, now=now, refuse=refuse, clock_skew=clock_skew, storefront=storefront)
     default_key = default_source.key if default_source is not None else "api"
-    sources = ingest.sources_for(tracks, identifies, refuse)
+    sources = ingest.sources_for(tracks, identifies, refuse, known=default_source)
 
     def look_up() -> tuple[dict, bool]:
         merged_into, found = ingest.lookup(tracks)

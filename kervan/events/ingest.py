@@ -239,13 +239,16 @@ def verified_identifier(i: int, item, identify: Identify, storefront: Storefront
     return kind
 
 
-def sources_for(tracks, identifies, refuse) -> dict[str, Source]:
+def sources_for(tracks, identifies, refuse, known: Source | None = None) -> dict[str, Source]:
+    """{key: Source} for the source keys the items name; `known` (the caller's default source) needs no query."""
     first_use: dict[str, int] = {}
     for entry in (*tracks, *identifies):
         if entry.source_key:
             first_use.setdefault(entry.source_key, entry.index)
     if not first_use:
         return {}
+    if known is not None and first_use.keys() == {known.key}:
+        return {known.key: known}
     found = Source.objects.in_bulk(list(first_use), field_name="key")
     for key, index in first_use.items():
         if key not in found:
