@@ -62,7 +62,7 @@ def events_ingest(
     sources = ingest.sources_for(tracks, identifies, refuse, known=default_source)
 
     def look_up() -> tuple[dict, bool]:
-        merged_into, found = ingest.lookup(tracks)
+        merged_into, found = ingest.lookup(tracks, sources)
         customers = ingest.customers_for(tracks, merged_into, refuse)
         for track in tracks:
             track.resolved = customers[track.customer_id] if track.customer_id is not None else None

@@ -18,7 +18,7 @@ from kervan.core.emails import email_match_key, normalize_email
 from kervan.core.errors import KervanError
 from kervan.core.models import Source
 from kervan.core.phones import normalize_phone
-from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_batch
+from kervan.customers.identity import customer_identify, identities_lookup, identities_lookup_batch, store_id_key
 from kervan.customers.models import Customer, Identity
 from kervan.customers.profile import clean_profile
 from kervan.events import storefront as storefronts
@@ -256,17 +256,21 @@ def sources_for(tracks, identifies, refuse, known: Source | None = None) -> dict
     return found
 
 
-def lookup(tracks: list[Track]) -> tuple[dict[int, int | None], dict[tuple[str, str], int]]:
+def lookup(tracks: list[Track], sources: dict[str, Source]) -> tuple[dict[int, int | None], dict[tuple[str, str], int]]:
     """One query for the whole batch: the customer ids it names ({id: merged_into_id}, unknown ones missing) and
-    who its emails, phones and visitor ids belong to ({(kind, value): customer_id}, merged profiles followed)."""
+    who its emails, phones, visitor ids and store user ids belong to ({(kind, value): customer_id}, merged profiles
+    followed; a store user id under (store_id_key(source id), id))."""
     customer_ids: set[int] = set()
     emails: set[str] = set()
     phones: set[str] = set()
     visitors: set[str] = set()
+    store_ids: dict[int, set[str]] = defaultdict(set)
     for t in tracks:
         if t.customer_id is not None:
             customer_ids.add(t.customer_id)
             continue
+        if t.user_id and t.source_key in sources:
+            store_ids[sources[t.source_key].pk].add(t.user_id)
         if t.email:
             emails.add(t.email)
         if t.phone:
@@ -276,6 +280,7 @@ def lookup(tracks: list[Track]) -> tuple[dict[int, int | None], dict[tuple[str, 
     return identities_lookup_batch(
         customer_ids=customer_ids,
         values_by_kind={Identity.Kind.EMAIL: emails, Identity.Kind.PHONE: phones, Identity.Kind.ANONYMOUS: visitors},
+        store_ids=store_ids,
     )
 
 
@@ -410,15 +415,9 @@ def resolve_known(tracks: list[Track], sources: dict[str, Source], found: dict[t
     """Set `resolved` on each track not resolved by its customer_id from the identities already stored: store user
     id, then email, then phone (`found` is lookup()'s identities). Reads only. Returns whether a track names a
     person by an email, phone or store user id Kervan does not know yet (resolve_new creates their profile)."""
-    by_source: dict[str, set[str]] = defaultdict(set)
     for t in tracks:
-        if t.resolved is None and t.user_id:
-            by_source[t.source_key].add(t.user_id)
-    for key, values in by_source.items():
-        by_user_id = identities_lookup(Identity.Kind.SOURCE_ID, values, sources[key])
-        for t in tracks:
-            if t.resolved is None and t.source_key == key and t.user_id in by_user_id:
-                t.resolved = by_user_id[t.user_id]
+        if t.resolved is None and t.user_id and t.source_key in sources:
+            t.resolved = found.get((store_id_key(sources[t.source_key].pk), t.user_id))
     unknown = False
     for t in tracks:
         if t.resolved is None and (t.email or t.phone or t.user_id):
