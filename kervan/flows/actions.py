@@ -293,7 +293,7 @@ def runs_reassign(*, from_customer_id: int, to_customer_id: int) -> None:
         )
     )
     FlowRun.objects.filter(customer_id=from_customer_id, status=FlowRun.Status.ACTIVE, flow_id__in=busy).update(
-        status=FlowRun.Status.EXITED, exit_reason="merged", ended_at=clock.now(), due_at=None
+        status=FlowRun.Status.EXITED, exit_reason="merged", ended_at=clock.now(), due_at=None, waiting_for=""
     )
     for run in FlowRun.objects.filter(customer_id=from_customer_id):
         # entry keys are unique per (flow, key, customer): a clash means the survivor entered on the same trigger

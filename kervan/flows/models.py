@@ -96,6 +96,8 @@ class FlowRun(DueWork):
             models.Index(fields=["flow", "status", "step"], name="flow_run_step_idx"),
             # Active runs to exit or convert when their customer orders: (customer) among the active only.
             models.Index(fields=["customer"], condition=Q(status="active"), name="flow_run_active_idx"),
+            # The events that runs wait for ("until X happens"), read by the event reader on every pass.
+            models.Index(fields=["waiting_for"], condition=~Q(waiting_for=""), name="flow_run_waiting_idx"),
             # Conversions: a customer's runs that entered recently and have not converted yet.
             models.Index(
                 fields=["customer", "entered_at"], condition=Q(converted_at__isnull=True), name="flow_run_goal_idx"

@@ -118,8 +118,7 @@ def read_events(*, limit: int = READ_BATCH) -> int:
             exiting[name].append(version)
         goals[version.settings.get("goal") or "Placed Order"].append(version)
     waiting = set(
-        FlowRun.objects.filter(status=FlowRun.Status.ACTIVE)
-        .exclude(waiting_for="")
+        FlowRun.objects.exclude(waiting_for="")  # only active runs wait (flow_run_waiting_idx)
         .values_list("waiting_for", flat=True)
         .distinct()[:200]
     )
