@@ -1,5 +1,6 @@
 """Reads of flows: the list, per-step counts, attributed revenue per flow and step, and the holdout uplift."""
 
+import bisect
 import datetime as dt
 import math
 from collections import defaultdict
@@ -75,26 +76,39 @@ def attributed_revenue(flow: Flow) -> dict:
     for origin, n in mine.values_list("origin").annotate(n=Count("pk")).values_list("origin", "n"):
         recipients[origin.split(":")[2]] += n
     customers = mine.filter(opened_at__isnull=False).values("customer_id")
-    orders = Order.objects.filter(customer_id__in=customers).exclude(status="cancelled")
+    orders = list(
+        Order.objects.filter(customer_id__in=customers)
+        .exclude(status="cancelled")
+        .values_list("customer_id", "placed_at", "reporting_total")
+    )
     per_step: dict[str, dict] = defaultdict(lambda: {"revenue": Decimal("0"), "orders": 0})
-    longest = max(WINDOW_DAYS.values())
-    for order in orders.only("pk", "customer_id", "placed_at", "reporting_total").iterator():
-        last = (
+    if orders:
+        longest = dt.timedelta(days=max(WINDOW_DAYS.values()))
+        # Every message those customers engaged with (any flow or campaign) in the orders' span, in one read.
+        touches: dict[int, list[tuple[dt.datetime, int, str, str]]] = defaultdict(list)
+        for customer_id, opened, pk, origin, channel in (
             Message.objects.filter(
-                customer_id=order.customer_id,
-                opened_at__lte=order.placed_at,
-                opened_at__gte=order.placed_at - dt.timedelta(days=longest),
+                customer_id__in=customers,
+                opened_at__gte=min(o[1] for o in orders) - longest,
+                opened_at__lte=max(o[1] for o in orders),
             )
-            .order_by("-opened_at", "-id")
-            .values_list("origin", "channel", "opened_at")
-        )
-        for origin, channel, opened in last[:20]:
-            if opened >= order.placed_at - dt.timedelta(days=WINDOW_DAYS.get(channel, 1)):
-                if origin.startswith(prefix):
-                    step = per_step[origin.split(":")[2]]
-                    step["revenue"] += order.reporting_total or Decimal("0")
-                    step["orders"] += 1
-                break
+            .order_by("customer_id", "opened_at", "id")
+            .values_list("customer_id", "opened_at", "id", "origin", "channel")
+        ):
+            touches[customer_id].append((opened, pk, origin, channel))
+        for customer_id, placed_at, total in orders:
+            history = touches.get(customer_id, [])
+            # the customer's messages opened at or before the order, newest first, back to the longest window
+            i = bisect.bisect_right(history, (placed_at, float("inf"))) - 1
+            while i >= 0 and history[i][0] >= placed_at - longest:
+                opened, _pk, origin, channel = history[i]
+                if opened >= placed_at - dt.timedelta(days=WINDOW_DAYS.get(channel, 1)):
+                    if origin.startswith(prefix):
+                        step = per_step[origin.split(":")[2]]
+                        step["revenue"] += total or Decimal("0")
+                        step["orders"] += 1
+                    break
+                i -= 1
     steps = {}
     for step_id in set(recipients) | set(per_step):
         sent = recipients.get(step_id, 0)

@@ -149,3 +149,23 @@ def test_orders_go_to_the_last_message_opened_within_its_window(template, shoppe
     report = attributed_revenue(flow)
     assert (report["orders"], report["revenue"], report["recipients"]) == (1, Decimal("250.00"), 3)
     assert report["steps"]["s1"]["revenue_per_recipient"] == Decimal("83.33")
+
+
+def test_a_later_message_from_elsewhere_takes_the_order(template, shopper, track, tick, clock):
+    from kervan.messaging.actions import messages_queue
+
+    flow = live({"type": "event", "event": "Started Checkout"}, template)
+    ayse = shopper(email="ayse@example.com")
+    track("Started Checkout", ayse)
+    tick()
+    message_opened(message=Message.objects.get(customer=ayse), machine=False)
+    clock.advance(dt.timedelta(hours=2))
+    messages_queue(
+        [Message(origin="campaign:1", customer=ayse, channel="email", purpose="marketing", template=template)]
+    )
+    tick()
+    message_opened(message=Message.objects.get(origin="campaign:1"), machine=False)
+    clock.advance(dt.timedelta(hours=1))
+    make_order(ayse, placed_at=clock.now(), total_lines=((1, "300.00"),))
+    report = attributed_revenue(flow)
+    assert (report["orders"], report["revenue"]) == (0, Decimal("0"))  # the campaign was the last touch
