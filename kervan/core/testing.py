@@ -18,14 +18,19 @@ def other_session(*, autocommit: bool = True) -> psycopg.Connection:
 
 class LoopbackSite:
     """A real HTTP server on 127.0.0.1 standing in for a third party's API in tests: it answers GET `path` with the
-    (status, body) set in `pages`, 404 otherwise, and records the paths asked for. Use as a context manager."""
+    (status, body) set in `pages`, 404 otherwise, and records the paths asked for. A POST (a webhook we call) is
+    recorded in `posted` as (path, headers, body) and answered 204, after `delay` seconds (a slow receiver). Use as
+    a context manager."""
 
-    def __init__(self, pages: dict[str, tuple[int, bytes]]) -> None:
+    def __init__(self, pages: dict[str, tuple[int, bytes]] | None = None, *, delay: float = 0.0) -> None:
         import threading
+        import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        self.pages = pages
+        self.pages = pages or {}
         self.asked: list[str] = []
+        self.posted: list[tuple[str, dict[str, str], bytes]] = []
+        lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +41,14 @@ class LoopbackSite:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(delay)
+                with lock:
+                    site.posted.append((self.path, dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

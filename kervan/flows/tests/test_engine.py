@@ -5,14 +5,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
 
 from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
+from kervan.core.testing import LoopbackSite
 from kervan.customers.actions import customer_merge, customer_tags_change
 from kervan.customers.custom_fields import custom_field_define
 from kervan.customers.tests.factories import make_order
@@ -179,36 +178,20 @@ def test_the_holdout_receives_nothing_and_uplift_compares_the_groups(template, s
 # --- steps ---------------------------------------------------------------------------------------------------------
 
 
-class Hook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - the name http.server calls
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Hook.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def hook_url():
-    Hook.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
+def hook():
+    with LoopbackSite() as site:
+        yield site
 
 
-def test_webhook_notify_tag_field_and_coupon_steps(template, shopper, tick, smtp, hook_url):
+def test_webhook_notify_tag_field_and_coupon_steps(template, shopper, tick, smtp, hook):
     custom_field_define(actor=Actor.system(), key="segment_note", label="Not", field_type="text")
     flow = make_flow(
         {
             "s1": {"type": "coupon", "prefix": "HEDIYE", "next": "s2"},
             "s2": {"type": "tag", "add": ["akış"], "remove": ["yeni"], "next": "s3"},
             "s3": {"type": "field", "field": "segment_note", "value": "akıştan", "next": "s4"},
-            "s4": {"type": "webhook", "url": hook_url, "secret": "gizli", "next": "s5"},
+            "s4": {"type": "webhook", "url": f"{hook.url}/hook", "secret": "gizli", "next": "s5"},
             "s5": {"type": "notify", "emails": ["ekip@shop.example.com"], "message": "Yeni VIP", "next": "s6"},
             "s6": {"type": "send", "next": None},
         },
@@ -224,7 +207,8 @@ def test_webhook_notify_tag_field_and_coupon_steps(template, shopper, tick, smtp
     ayse.refresh_from_db()
     assert list(ayse.tags.values_list("name", flat=True)) == ["akış"]
     assert ayse.custom_fields["segment_note"] == "akıştan"
-    [(headers, body)] = Hook.received
+    [(path, headers, body)] = hook.posted
+    assert path == "/hook"
     expected = hmac.new(b"gizli", body, hashlib.sha256).hexdigest()
     assert headers["X-Kervan-Signature"] == f"sha256={expected}"
     assert json.loads(body)["customer"]["id"] == ayse.pk and json.loads(body)["context"]["coupon"] == code

@@ -11,15 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings as django_settings
 
 from kervan.accounts.actors import Actor
-from kervan.core.testing import worker_database_url
+from kervan.core.testing import LoopbackSite, worker_database_url
 from kervan.customers.models import Customer
 from kervan.flows.actions import flow_create, flow_publish
 from kervan.flows.models import FlowRun
@@ -34,29 +32,15 @@ KILL_AFTER = 40  # webhook calls
 CONTENT = {"tr": {"subject": "Merhaba", "html": "<p>Merhaba</p>"}}
 
 
-class SlowHook(BaseHTTPRequestHandler):
-    calls: list = []
-    lock = threading.Lock()
-
-    def do_POST(self):  # noqa: N802 - the name http.server calls
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        time.sleep(0.02)
-        with SlowHook.lock:
-            SlowHook.calls.append(body["run"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def hook_url():
-    SlowHook.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
+def slow_hook():
+    """A webhook receiver that answers slowly, so the kill lands in the middle of a batch."""
+    with LoopbackSite(delay=0.02) as site:
+        yield site
+
+
+def calls(site: LoopbackSite) -> list[int]:
+    return [json.loads(body)["run"] for _path, _headers, body in list(site.posted)]
 
 
 def _worker(*extra: str) -> list[str]:
@@ -64,7 +48,7 @@ def _worker(*extra: str) -> list[str]:
     return [sys.executable, manage, "flows_run", "--no-events", "--batch", "20", *extra]
 
 
-def test_a_killed_flow_worker_sends_nothing_twice_and_loses_nothing(hook_url):
+def test_a_killed_flow_worker_sends_nothing_twice_and_loses_nothing(slow_hook):
     system = Actor.system()
     first = template_save(actor=system, name="Bir", channel="email", purpose="marketing", content=CONTENT)
     second = template_save(actor=system, name="İki", channel="email", purpose="transactional", content=CONTENT)
@@ -76,7 +60,7 @@ def test_a_killed_flow_worker_sends_nothing_twice_and_loses_nothing(hook_url):
             "start": "s1",
             "steps": {
                 "s1": {"type": "send", "template": first.pk, "next": "s2"},
-                "s2": {"type": "webhook", "url": hook_url, "next": "s3"},
+                "s2": {"type": "webhook", "url": f"{slow_hook.url}/hook", "next": "s3"},
                 "s3": {"type": "send", "template": second.pk, "next": None},
             },
         },
@@ -91,10 +75,10 @@ def test_a_killed_flow_worker_sends_nothing_twice_and_loses_nothing(hook_url):
 
     worker = subprocess.Popen(_worker(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while len(SlowHook.calls) < KILL_AFTER:
+    while len(calls(slow_hook)) < KILL_AFTER:
         if worker.poll() is not None:
             pytest.fail(f"the worker ended before it was killed:\n{worker.stdout.read().decode()}")
-        assert time.monotonic() < deadline, f"only {len(SlowHook.calls)} webhook calls in 60 s"
+        assert time.monotonic() < deadline, f"only {len(calls(slow_hook))} webhook calls in 60 s"
         time.sleep(0.005)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
@@ -115,5 +99,5 @@ def test_a_killed_flow_worker_sends_nothing_twice_and_loses_nothing(hook_url):
     )
     assert [key for key, n in per_step.items() if n > 1] == [], "a message was queued twice"
     assert len(per_step) == 2 * RUNS, "a message was lost"
-    calls = collections.Counter(SlowHook.calls)
-    assert [run for run, n in calls.items() if n > 1] == [], "a webhook was called twice for one run"
+    made = collections.Counter(calls(slow_hook))
+    assert [run for run, n in made.items() if n > 1] == [], "a webhook was called twice for one run"
