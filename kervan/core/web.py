@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import orjson
 import pydantic
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -46,6 +47,24 @@ def parse_json(schema: type[Schema], body: bytes, *, status: int = 400) -> Schem
             status=status,
             field=field or None,
         )
+
+
+def read_body(request, limit: int, too_large: KervanError) -> bytes:
+    """The request body, refused with `too_large` past `limit` bytes: by its declared length before it is read,
+    and as read (Django's own refusal of a body over DATA_UPLOAD_MAX_MEMORY_SIZE is an HTML page)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large
+    try:
+        body: bytes = request.body
+    except RequestDataTooBig:
+        raise too_large from None
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def json_error(status: int, detail: str, code: str, field: str | None = None) -> JsonResponse:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import orjson
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -38,7 +37,7 @@ from kervan.core.errors import (
     KervanError,
 )
 from kervan.core.models import Source
-from kervan.core.web import allow_origin, json_error
+from kervan.core.web import allow_origin, json_error, read_body
 from kervan.events import actions, segment, selectors
 from kervan.events import storefront as storefronts
 from kervan.events.models import TrackerSite
@@ -103,18 +102,7 @@ def _read_body(request, limit: int) -> bytes:
         _("The request is larger than %(size)s KB; send fewer messages at a time.") % {"size": limit // 1024},
         "request_too_large",
     )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise too_large
-    if len(body) > limit:
-        raise too_large
+    body = read_body(request, limit, too_large)
     if request.headers.get("Content-Encoding", "").strip().lower() == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from kervan.core.errors import (
     DATABASE_UNAVAILABLE_ERRORS,
     KervanError,
 )
-from kervan.core.web import allow_origin, json_error, parse_json
+from kervan.core.web import allow_origin, json_error, parse_json, read_body
 from kervan.events import actions, selectors
 from kervan.events import storefront as storefronts
 from kervan.events.schemas import CollectIn
@@ -108,19 +107,7 @@ def _read_body(request) -> bytes:
         "request_too_large",
         status=413,
     )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise too_large
-    if len(body) > limit:
-        raise too_large
-    return body
+    return read_body(request, limit, too_large)
 
 
 def _collect_limit() -> int:
