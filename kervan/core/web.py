@@ -8,7 +8,7 @@ import orjson
 import pydantic
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from kervan.core.errors import KervanError
@@ -49,7 +49,7 @@ def parse_json(schema: type[Schema], body: bytes, *, status: int = 400) -> Schem
         )
 
 
-def read_body(request, limit: int, too_large: KervanError) -> bytes:
+def read_body(request: HttpRequest, limit: int, too_large: KervanError) -> bytes:
     """The request body, refused with `too_large` past `limit` bytes: by its declared length before it is read,
     and as read (Django's own refusal of a body over DATA_UPLOAD_MAX_MEMORY_SIZE is an HTML page)."""
     try:
