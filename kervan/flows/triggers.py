@@ -414,16 +414,13 @@ def _scan_back_in_stock(version: FlowVersion, since: dt.datetime, now: dt.dateti
     if not subs:
         return []
     product_ids = {s.product_id or s.variant.product_id for s in subs}
-    in_stock_variants = set(
+    in_stock = list(
         StockLevel.objects.filter(quantity__gt=0, variant__product_id__in=product_ids).values_list(
-            "variant_id", flat=True
+            "variant_id", "variant__product_id"
         )
     )
-    in_stock_products = set(
-        StockLevel.objects.filter(quantity__gt=0, variant__product_id__in=product_ids).values_list(
-            "variant__product_id", flat=True
-        )
-    )
+    in_stock_variants = {variant_id for variant_id, _product_id in in_stock}
+    in_stock_products = {product_id for _variant_id, product_id in in_stock}
     entries, answered = [], []
     for sub in subs:
         ok = sub.variant_id in in_stock_variants if sub.variant_id else sub.product_id in in_stock_products
