@@ -28,8 +28,10 @@ from kervan.customers.api import router as customers_router
 from kervan.events.api import router as events_router
 from kervan.flows.api import router as flows_router
 from kervan.imports.api import router as imports_router
+from kervan.integrations.api import router as integrations_router
 from kervan.messaging.api import router as messaging_router
 from kervan.orders.api import router as orders_router
+from kervan.outbound.api import router as outbound_router
 from kervan.predictions.api import router as predictions_router
 from kervan.segments.api import router as segments_router
 
@@ -145,3 +147,5 @@ api.add_router("/predictions", predictions_router)
 api.add_router("/messaging", messaging_router)
 api.add_router("/campaigns", campaigns_router)
 api.add_router("/flows", flows_router)
+api.add_router("/integrations", integrations_router)
+api.add_router("/outbound", outbound_router)

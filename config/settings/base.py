@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "kervan.messaging",
     "kervan.campaigns",
     "kervan.flows",
+    "kervan.outbound",
+    "kervan.integrations",
     "kervan.reports",
     "kervan.workspace",
     "kervan.customer360",
@@ -190,6 +192,11 @@ KERVAN_WEB_LOCK_TIMEOUT = os.environ.get("KERVAN_WEB_LOCK_TIMEOUT", "5s")
 # and what one visitor, one address and one site may send: (count, seconds) in fixed windows in the cache.
 KERVAN_TRACKER_RATE_LIMIT = int(os.environ.get("KERVAN_TRACKER_RATE_LIMIT", "600"))
 KERVAN_TRACKER_MAX_BODY = 1024 * 1024
+# Store and payment integrations (kervan.integrations): the largest webhook body accepted (Shopify's orders with
+# hundreds of lines stay well below), and the Fernet keys credentials are encrypted with — comma-separated, the
+# first encrypts, all decrypt (rotation: kervan/integrations/crypto.py). Empty: a key derived from SECRET_KEY.
+KERVAN_WEBHOOK_MAX_BODY = 5 * 1024 * 1024
+KERVAN_ENCRYPTION_KEYS = os.environ.get("KERVAN_ENCRYPTION_KEYS", "")
 KERVAN_TRACKER_LIMITS = {
     "visitors_per_request": 2,
     "visitor_items": (200, 600),

@@ -3,6 +3,7 @@
 Recording a change to a customer's data (customer_id given) also announces it (kervan.core.changes: the cached 360
 is forgotten, segments re-evaluate the customer), so no write site announces its changes by hand."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
@@ -49,6 +50,35 @@ def diff(instance: object, new_values: dict[str, Any]) -> dict[str, list[Any]]:
     return {
         name: [getattr(instance, name), value] for name, value in new_values.items() if getattr(instance, name) != value
     }
+
+
+ERASED = "[erased]"
+
+
+def audit_redact(*, customer_ids: Iterable[int]) -> list[str]:
+    """Erase the values these customers' audit rows recorded, keeping what was done, when, by whom and to which
+    fields (a KVKK/GDPR erasure, kervan.customers.privacy: the log must not keep what was erased). Rows that hold no
+    personal data are left: views, exports (their section names) and the erasures themselves. Returns the fields'
+    names, once each, if anything changed (nothing on a second call)."""
+    rows = (
+        AuditLog.objects.filter(customer_id__in=list(customer_ids))
+        .exclude(action__in=(AuditLog.Action.VIEW, AuditLog.Action.EXPORT))
+        .exclude(changes__has_key="anonymised")
+    )
+    redacted = False
+    for row in rows.only("pk", "changes").iterator():
+        names_only = _names_only(row.changes)
+        if names_only != row.changes:
+            row.changes = names_only
+            row.save(update_fields=["changes"])
+            redacted = True
+    return ["core.AuditLog.changes"] if redacted else []
+
+
+def _names_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _names_only(v) for k, v in value.items()}
+    return ERASED
 
 
 def _jsonable(value: Any) -> Any:

@@ -221,7 +221,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"\d+(\.\d+)?", value):  # "120", and Shopify's "2.0" (not RFC 9110, but what it sends)
         seconds = float(value)
     else:
         try:

@@ -42,6 +42,7 @@ class Source(TimeStampedModel):
         OPENCART = "opencart", "OpenCart"
         MARKETPLACE = "marketplace", _("Marketplace")
         POS = "pos", _("Store POS")
+        PAYMENTS = "payments", _("Payment provider")
 
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)

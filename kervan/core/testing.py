@@ -17,27 +17,37 @@ def other_session(*, autocommit: bool = True) -> psycopg.Connection:
 
 
 class LoopbackSite:
-    """A real HTTP server on 127.0.0.1 standing in for a third party's API in tests: it answers GET `path` with the
-    (status, body) set in `pages`, 404 otherwise, and records the paths asked for. A POST (a webhook we call) is
-    recorded in `posted` as (path, headers, body) and answered 204, after `delay` seconds (a slow receiver). Use as
-    a context manager."""
+    """A real HTTP server on 127.0.0.1 standing in for a third party's API in tests: it answers GET `path` (with its
+    query string) with the (status, body) or (status, body, headers) set in `pages`, 404 otherwise, and records the
+    paths asked for (and each request's headers in `asked_headers`). Answers queued in `once[path]` are given first,
+    one per request (a 429 before the page, a failure mid-backfill). A POST (a webhook we call) is recorded in
+    `posted` as (path, headers, body) and answered from `once[path]` the same way, else 204, after `delay` seconds
+    (a slow receiver). Use as a context manager."""
 
-    def __init__(self, pages: dict[str, tuple[int, bytes]] | None = None, *, delay: float = 0.0) -> None:
+    def __init__(self, pages: dict[str, tuple[Any, ...]] | None = None, *, delay: float = 0.0) -> None:
         import threading
         import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.pages = pages or {}
+        self.once: dict[str, list[tuple[Any, ...]]] = {}
         self.asked: list[str] = []
+        self.asked_headers: list[dict[str, str]] = []
         self.posted: list[tuple[str, dict[str, str], bytes]] = []
         lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                site.asked.append(self.path)
-                status, body = site.pages.get(self.path, (404, b"not found"))
+                with lock:
+                    site.asked.append(self.path)
+                    site.asked_headers.append(dict(self.headers))
+                    queued = site.once.get(self.path)
+                    answer = queued.pop(0) if queued else site.pages.get(self.path, (404, b"not found"))
+                status, body, headers = (*answer, {})[:3]
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -47,8 +57,15 @@ class LoopbackSite:
                 time.sleep(delay)
                 with lock:
                     site.posted.append((self.path, dict(self.headers), body))
-                self.send_response(204)
+                    queued = site.once.get(self.path)  # a receiver that fails first (500, 429 + Retry-After)
+                    answer = queued.pop(0) if queued else (204, b"")
+                status, reply, headers = (*answer, {})[:3]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -1,4 +1,7 @@
-"""The Customer 360 page: the customer core's header, the cards and the timeline other apps register."""
+"""The Customer 360 page: the customer core's header, the cards and the timeline other apps register; and an Admin's
+export and erasure of the person's data."""
+
+import json
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -12,21 +15,26 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from kervan.accounts.actors import Actor
 from kervan.accounts.context_processors import who_label
 from kervan.accounts.decorators import require_access
 from kervan.core.audit import audit_view
+from kervan.core.web import form_action
 from kervan.customer360.selectors import customer_360_read
 from kervan.customer360.timeline import TimelineItem, customer_timeline, timeline_present_many, visible_sources
 from kervan.customers import selectors
 from kervan.customers.cache import cached_360
 from kervan.customers.models import ConsentRecord, Customer
+from kervan.customers.privacy import customer_anonymise, customer_data_export
 from kervan.customers.registry import cards
 
 # The 360 page is rendered once per customer, language and role with these placeholders where each response
 # differs (the viewer's CSRF token, name and the page's own address), then filled in per response: a cached view
 # renders no template at all.
+# What an Admin may type, instead of the customer's email, to confirm an erasure (a profile may have no email).
+ANONYMISE_WORD = "ANONYMISE"
 _HOLES = {"csrf_token": "kervan-hole-csrf-token", "who": "kervan-hole-who", "here": "kervan-hole-here"}
 
 
@@ -166,3 +174,44 @@ def _shown_on_page(actor: Actor, item: TimelineItem, shown: dict) -> dict:
         if actor.can(area, "read"):
             shown["url"] = reverse(url_name, args=[object_id])
     return shown
+
+
+@require_POST  # it is audited: never a link a crawler or a prefetch could follow
+@require_access("privacy", "read")
+def personal_data_export(request, customer_id: int):
+    """Everything Kervan holds about the person as a JSON download (KVKK/GDPR subject access): Admins only."""
+    customer = selectors.customer_get(actor=request.actor, customer_id=customer_id)
+    data = customer_data_export(actor=request.actor, customer=customer)
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}-personal-data.json"'
+    return response
+
+
+@require_access("privacy", "write")
+def personal_data_anonymise(request, customer_id: int):
+    """Erase what identifies the person (customers.privacy), after the Admin types the customer's email (or
+    ANONYMISE when there is none) and a reason."""
+    customer = selectors.customer_get(actor=request.actor, customer_id=customer_id)
+    error = ""
+    if request.method == "POST":
+        typed = request.POST.get("confirm", "").strip()
+        expected = {ANONYMISE_WORD}
+        if customer.email:
+            expected.add(customer.email.casefold())
+        if typed.casefold() not in {e.casefold() for e in expected}:
+            error = _("Type the customer's email address or ANONYMISE to confirm.")
+        elif form_action(
+            request,
+            customer_anonymise,
+            customer=customer,
+            reason=request.POST.get("reason", ""),
+            success=_("The customer's personal data was erased; their orders are kept."),
+        ):
+            return redirect("customer360:detail", customer_id=customer.pk)
+    return render(
+        request,
+        "customer360/anonymise.html",
+        {"customer": customer, "error": error, "reason": request.POST.get("reason", "")},
+    )

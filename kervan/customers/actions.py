@@ -7,6 +7,7 @@ from kervan.accounts.actors import Actor
 from kervan.core.audit import audit, diff
 from kervan.core.emails import email_match_key
 from kervan.core.errors import Conflict, KervanError, NotFound, check_choice
+from kervan.core.outgoing import emit
 from kervan.core.phones import normalize_phone
 from kervan.customers.consent_state import consent_cache_refresh
 from kervan.customers.custom_fields import clean_custom_fields
@@ -149,6 +150,7 @@ def customer_create(
         customer_id=customer.pk,
         changes={k: [None, v] for k, v in cleaned.items() if v not in ("", None)},
     )
+    emit("customer.created", event_id=f"customer:{customer.pk}:created", data={"customer": _outbound(customer)})
     return customer
 
 
@@ -300,7 +302,16 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
         changes={"merged_customer": [merged.pk, survivor.pk], **filled},
     )
     audit(actor=actor, action="merge", obj=merged, customer_id=merged.pk, changes={"merged_into": [None, survivor.pk]})
+    emit(
+        "customer.merged", event_id=f"merge:{record.pk}", data={"customer": _outbound(survivor), "merged_id": merged.pk}
+    )
     return record
+
+
+def _outbound(customer: Customer) -> dict:
+    """A customer as outgoing webhooks show it (kervan.core.outgoing)."""
+    fields = ("first_name", "last_name", "email", "phone", "city", "country", "language", "created_at")
+    return {"id": customer.pk, **{name: getattr(customer, name) for name in fields}}
 
 
 def customer_for_update(customer_id: int) -> Customer:

@@ -7,7 +7,7 @@ from kervan.core.api import ERRORS, STORABLE
 from kervan.core.errors import NotFound
 from kervan.core.models import Source
 from kervan.core.pagination import paginate
-from kervan.customers import actions, consent, custom_fields, selectors
+from kervan.customers import actions, consent, custom_fields, privacy, selectors
 from kervan.customers.export import customers_export_response
 from kervan.customers.models import ConsentRecord, Customer, CustomFieldDefinition
 from kervan.customers.schemas import (
@@ -23,6 +23,7 @@ from kervan.customers.schemas import (
     IdentityIn,
     MergeIn,
     NoteIn,
+    PersonalDataAnonymiseIn,
 )
 
 router = Router(tags=["customers"])
@@ -60,6 +61,7 @@ def customer_out(customer: Customer) -> dict:
         "time_zone": customer.time_zone,
         "created_at": customer.created_at,
         "merged_into_id": customer.merged_into_id,
+        "anonymised_at": customer.anonymised_at,
         "consent": {c: getattr(customer, f"consent_{c}") or "unknown" for c in ConsentRecord.Channel.values},
         "stats": stats,
     }
@@ -177,4 +179,22 @@ def merge_customer(request, customer_id: int, payload: MergeIn):
     survivor = _customer(request, customer_id, "write")
     merged = selectors.customer_get(actor=request.auth, customer_id=payload.merged_id)
     actions.customer_merge(actor=request.auth, survivor=survivor, merged=merged)
+    return customer_out(selectors.customer_get(actor=request.auth, customer_id=customer_id))
+
+
+@router.post("/{int:customer_id}/export", response={200: dict, **ERRORS})
+def export_personal_data(request, customer_id: int):
+    """Everything Kervan holds about the person (KVKK/GDPR subject access), as JSON. Admin-scoped keys only."""
+    request.auth.require("privacy", "read")
+    customer = _customer(request, customer_id, "read")
+    return privacy.customer_data_export(actor=request.auth, customer=customer)
+
+
+@router.post("/{int:customer_id}/anonymise", response={200: CustomerOut, **ERRORS})
+def anonymise_customer(request, customer_id: int, payload: PersonalDataAnonymiseIn):
+    """Erase what identifies the person, keeping their orders' amounts (customers.privacy). Admin-scoped keys only;
+    a second call changes nothing."""
+    request.auth.require("privacy", "write")
+    customer = _customer(request, customer_id, "write")
+    privacy.customer_anonymise(actor=request.auth, customer=customer, reason=payload.reason)
     return customer_out(selectors.customer_get(actor=request.auth, customer_id=customer_id))

@@ -18,6 +18,8 @@ class CustomersConfig(AppConfig):
             "customers", _("Customers"), marketing=WRITE, sales=WRITE, support=WRITE, analyst=READ, readonly=READ
         )
 
+        # Exporting and erasing a person's data (customers.privacy): Admins only, and API keys given this area.
+        register_area("privacy", _("Personal data requests"))
         timeline.register()
         register_list(CUSTOMER_LIST)
         register_nav(NavItem("customers", _("Customers"), "customers:list", area="customers", position=10))

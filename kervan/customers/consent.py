@@ -8,6 +8,7 @@ from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.errors import KervanError, check_choice
+from kervan.core.outgoing import emit
 from kervan.customers.actions import customer_for_update
 from kervan.customers.consent_state import consent_address, consent_cache_refresh, normalize_consent_address
 from kervan.customers.models import ConsentRecord, Customer
@@ -75,4 +76,6 @@ def consent_record(
         customer_id=customer.pk,
         changes={f"consent.{channel}.{purpose}": [None, status]},
     )
+    data = {"customer_id": customer.pk, "channel": channel, "purpose": purpose, "status": status}
+    emit("consent.changed", event_id=f"consent:{record.pk}", data={**data, "source": record.source, "at": occurred_at})
     return record

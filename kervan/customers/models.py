@@ -69,6 +69,8 @@ class Customer(TimeStampedModel):
     # The mailbox `email` reaches (kervan.core.emails.email_match_key): email consent is matched on it, so a refusal
     # given for "ayse.kaya+shop@googlemail.com" covers "aysekaya@gmail.com". Set wherever email is.
     email_key = models.CharField(max_length=254, blank=True, default="")
+    # Set when the person's data was erased (KVKK/GDPR, kervan.customers.privacy): the row stays for its orders.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     objects = CustomerQuerySet.as_manager()
 

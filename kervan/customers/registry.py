@@ -10,6 +10,8 @@ about customers, never the other way round. Each of them tells the core, from it
   kervan.customer360.timeline merges the sources into one paginated stream.
 - `register_card(Card(...))`: a card on the Customer 360 page (e.g. "Recent orders"), shown to roles that may read
   its permission area.
+- `register_privacy(PrivacyHandler(...))`: what it holds about a person, for a subject access export, and how to
+  erase what identifies them (kervan.customers.privacy).
 
 Registration is explicit (a call in ready()), not a signal: the list of what extends a customer can be read in one
 place at run time (`merge_handlers()`, `timeline_sources()`, `cards()`), and a missing registration fails a test
@@ -65,11 +67,40 @@ class Card:
     position: int = 100
 
 
+@dataclass(frozen=True)
+class PrivacySubject:
+    """The person a privacy request is about: their profile and every profile merged into it, the visitor ids
+    they browsed under (events and push subscriptions made before they were identified), and the identifying
+    strings (email, phone, name …) a handler scrubs from free text it keeps."""
+
+    customer_ids: tuple[int, ...]
+    anonymous_ids: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivacyHandler:
+    """One app's part of a privacy request.
+
+    `export(subject)` → {section: rows}: everything the app holds about the person (plain values; the caller makes
+    Decimals, dates and times JSON). `anonymise(subject)` erases what identifies the person in the app's rows and
+    keeps what the shop's accounting needs (amounts, times, names of events); it returns the names of the fields it
+    changed ("orders.Refund.note"), never their values, and nothing when there was nothing left to erase, so a
+    second request changes nothing. `models` names every model ("orders.Order") of the app that points at a customer:
+    a test checks that no such model is left out of every handler."""
+
+    name: str
+    export: Callable[[PrivacySubject], dict[str, Any]]
+    anonymise: Callable[[PrivacySubject], list[str]]
+    models: Sequence[str] = ()
+
+
 @dataclass
 class _Registry:
     merges: dict[str, Reassign] = field(default_factory=dict)
     timeline: dict[str, TimelineSource] = field(default_factory=dict)
     cards: dict[str, Card] = field(default_factory=dict)
+    privacy: dict[str, PrivacyHandler] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -136,3 +167,11 @@ def timeline_source(kind: str) -> TimelineSource:
 
 def cards() -> list[Card]:
     return sorted(_registry.cards.values(), key=lambda c: (c.position, c.name))
+
+
+def register_privacy(handler: PrivacyHandler) -> None:
+    _add(_registry.privacy, handler.name, handler)
+
+
+def privacy_handlers() -> list[PrivacyHandler]:
+    return sorted(_registry.privacy.values(), key=lambda h: h.name)

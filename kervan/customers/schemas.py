@@ -81,6 +81,7 @@ class CustomerOut(Schema):
     time_zone: str
     created_at: dt.datetime
     merged_into_id: int | None
+    anonymised_at: dt.datetime | None = None  # when the person's data was erased (customers.privacy)
     consent: dict[str, str]
     stats: StatsOut | None
 
@@ -105,6 +106,10 @@ class CustomerPage(Schema):
 
 class NoteIn(InputSchema):
     body: str = Field(..., max_length=10_000)
+
+
+class PersonalDataAnonymiseIn(InputSchema):
+    reason: str = Field(..., max_length=500)  # why (a request by the person, a store removed …), for the audit log
 
 
 class IdentityIn(InputSchema):

@@ -62,6 +62,10 @@ _present = _Present()
 
 def register() -> None:
     register_merge("events", events_reassign)
+    from kervan.customers.registry import register_privacy
+    from kervan.events import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     register_timeline_source(
         TimelineSource(
             kind="event",

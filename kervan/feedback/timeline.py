@@ -31,4 +31,8 @@ def _review(review: Review) -> dict[str, Any]:
 
 def register() -> None:
     register_merge("feedback", reviews_reassign)
+    from kervan.customers.registry import register_privacy
+    from kervan.feedback import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     register_model_timeline("review", gettext_lazy("Reviews"), 35, "customers", Review, "submitted_at", _review)

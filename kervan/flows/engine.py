@@ -29,6 +29,7 @@ from django.db.models import Q
 from kervan.accounts.actors import Actor
 from kervan.core import clock, http
 from kervan.core.claim import claim_due
+from kervan.core.signing import signed_headers
 from kervan.customers.models import Customer
 from kervan.events.models import Event
 from kervan.flows.graph import BRANCHING, exit_events
@@ -393,8 +394,7 @@ def _outside(run: FlowRun, version: FlowVersion, step: dict, customer: Customer,
     }
     if step["type"] == "webhook":
         body = json.dumps(payload, sort_keys=True, default=str).encode()
-        secret = (step.get("secret") or django_settings.SECRET_KEY).encode()
-        signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        secret = step.get("secret") or django_settings.SECRET_KEY
         try:
             http.request(
                 "POST",
@@ -403,7 +403,7 @@ def _outside(run: FlowRun, version: FlowVersion, step: dict, customer: Customer,
                 timeout=WEBHOOK_TIMEOUT,
                 headers={
                     "Content-Type": "application/json",
-                    "X-Kervan-Signature": f"sha256={signature}",
+                    **signed_headers(secret, body),  # the outgoing webhooks' signature (kervan.core.signing)
                     "Idempotency-Key": f"flow-run-{run.pk}-{run.seq}",
                 },
                 retry=http.Retry(attempts=2),

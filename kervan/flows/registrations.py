@@ -14,6 +14,10 @@ def register() -> None:
 
     register_area("flows", _("Flows"), marketing=WRITE, analyst=READ)
     register_merge("flows", runs_reassign)
+    from kervan.customers.registry import register_privacy
+    from kervan.flows import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     # Events to triggers, exits and conversions, then the due steps: every few seconds. Scanned triggers (dates,
     # win-back, stock) every few minutes: a birthday does not need the second it starts.
     register_schedule("flows_tick", tasks.flows_tick_task, every=dt.timedelta(seconds=5))

@@ -220,6 +220,7 @@ ORDER_FIELDS = (
         "invoice",
         "fatura no",
     ),
+    _f("order_name", _("Order number shown to the customer"), "order name shown", "display number", "gorunen siparis no"),
     _f(
         "placed_at",
         _("Order date"),

@@ -46,6 +46,7 @@ from kervan.orders.models import Marketplace, SalesChannel
 
 # Values of the order, read from any of its rows.
 ORDER_LEVEL = (
+    "order_name",
     "placed_at",
     "status",
     "currency",
@@ -180,6 +181,7 @@ class OrderImport(Importer):
         when = memoized(datetime_parser(self.job.options.get("date_order", "dmy"), self._zone()))
         parsers = {
             "order_number": text(64),
+            "order_name": text(64),
             "placed_at": when,
             "paid_at": when,
             "cancelled_at": when,

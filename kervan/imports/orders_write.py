@@ -267,7 +267,9 @@ class OrderWriter:
             values = order.values
             rate = order.rate
             placed = self.when(order.placed_at)
-            number = order.number
+            # The order number column is the store's key (the external id); the number customers see may be its own
+            # column (a store's API: Shopify's id 820982911946154508 is order #1001).
+            external_id, number = order.number, values.get("order_name") or order.number
             channel = values.get("sales_channel") or plan.settings.sales_channel
             # Refunds in the reporting currency: the converted refunded total after each less the one before.
             refunded = ZERO
@@ -289,7 +291,7 @@ class OrderWriter:
                     returned[i] += units
             orders.append(
                 (
-                    order_id, now, now, source_id, number, number, customer, order.status, order.currency,
+                    order_id, now, now, source_id, external_id, number, customer, order.status, order.currency,
                     str(order.subtotal), str(order.discount_total), str(order.tax_total), str(order.shipping),
                     str(order.total), str(refunded), None if rate is None else str(rate),
                     None if rate is None else str(reporting_total),

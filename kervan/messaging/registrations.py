@@ -16,6 +16,10 @@ def register() -> None:
 
     register_area("messaging", _("Messaging"), marketing=WRITE, analyst=READ, support=READ)
     register_merge("messaging", actions.messaging_reassign)
+    from kervan.customers.registry import register_privacy
+    from kervan.messaging import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     # A browser subscribed to push before its visitor was known joins the customer the visitor turns out to be.
     register_visitor_identified("messaging.push", attach_visitor)
     register_schedule("messages_send", tasks.messages_send_task, every=dt.timedelta(seconds=10))

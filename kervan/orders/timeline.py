@@ -161,6 +161,10 @@ def _recent_orders(customer: Customer) -> dict[str, Any] | None:
 
 def register() -> None:
     register_merge("orders", orders_reassign)
+    from kervan.customers.registry import register_privacy
+    from kervan.orders import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     hide_emitted_events(*EMITTED_EVENT_PREFIXES)
     register_reference("order_id", _order_numbers)
     register_timeline_source(

@@ -22,6 +22,10 @@ class PredictionsConfig(AppConfig):
             Card(name="predictions", template="predictions/_360_card.html", area="analytics", context=cards.card_360)
         )
         cards.register_today()
+        from kervan.customers.registry import register_privacy
+        from kervan.predictions import privacy
+
+        register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
         # Refit and rescore every customer each night (after the 04:00 stats check).
         register_schedule(
             "predictions_refresh", predictions_refresh_task, every=dt.timedelta(days=1), at=dt.time(4, 30)

@@ -14,6 +14,7 @@ from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.cache import customer_360
 from kervan.core.errors import KervanError
+from kervan.core.outgoing import emit_many
 from kervan.customers.models import Customer
 from kervan.events.models import Event
 from kervan.segments.compiler import compile_tree
@@ -215,6 +216,8 @@ def _record_changes(segment: Segment, entered: list[int], exited: list[int], now
         for c in ids
     ]
     Event.objects.bulk_create(events, batch_size=BATCH, ignore_conflicts=True)
+    for ids, kind, name in ((entered, "in", "segment.entered"), (exited, "out", "segment.exited")):
+        emit_many(name, ((f"segment:{segment.pk}:{c}:{kind}:{stamp}", {**props, "customer_id": c}) for c in ids))
     # Their cached 360 (timeline, chips) is out of date. Not announced as a change of their data: that would queue
     # them for re-evaluation again; segments that refer to this one are rebuilt after it (rebuild_order).
     customer_360.changed(entered + exited)

@@ -16,6 +16,10 @@ def register() -> None:
 
     register_area("segments", _("Segments"), marketing=WRITE, analyst=READ, sales=READ)
     register_schedule("segments_move_with_time", tasks.segments_move_with_time, every=freshness.MOVE_EVERY)
+    from kervan.customers.registry import register_privacy
+    from kervan.segments import privacy
+
+    register_privacy(privacy.HANDLER)  # its part of a personal data export or erasure
     register_change_listener(
         ChangeListener("segments", freshness.segments_touch, freshness.segments_everything_changed)
     )

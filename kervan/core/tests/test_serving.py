@@ -42,6 +42,7 @@ def test_check_deploy_reports_nothing_with_production_settings():
     env = _env(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         KERVAN_SECRET_KEY=secrets.token_urlsafe(50),
+        KERVAN_ENCRYPTION_KEYS="M2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2Y=",
         KERVAN_ALLOWED_HOSTS="crm.example.com",
     )
     done = subprocess.run(
@@ -65,7 +66,8 @@ def _production_settings(**env: str) -> dict:
     done = subprocess.run(
         [PYTHON, "-c", code],
         cwd=ROOT,
-        env=_env(DJANGO_SETTINGS_MODULE="config.settings.production", KERVAN_SECRET_KEY="x" * 60, **env),
+        env=_env(DJANGO_SETTINGS_MODULE="config.settings.production", KERVAN_SECRET_KEY="x" * 60,
+                 KERVAN_ENCRYPTION_KEYS="M2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2Y=", **env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -71,6 +71,14 @@ API_CASES = {
         lambda api, x: api.post(f"/customers/{x.pk}/merge", {"merged_id": make_customer().pk}),
         lambda r, z: r.status_code == 200 and r.json()["id"] == z.pk,
     ),
+    ("post", "/export"): (
+        lambda api, x: api.post(f"/customers/{x.pk}/export"),
+        lambda r, z: r.json()["customer"]["id"] == z.pk and len(r.json()["merged_profiles"]) == 2,
+    ),
+    ("post", "/anonymise"): (
+        lambda api, x: api.post(f"/customers/{x.pk}/anonymise", {"reason": "asked"}),
+        lambda r, z: r.json()["id"] == z.pk and not Customer.objects.filter(anonymised_at__isnull=True).exists(),
+    ),
 }
 
 

@@ -16,6 +16,7 @@ def _settings(name: str, monkeypatch) -> list[str]:
     if module in sys.modules:
         return list(sys.modules[module].INSTALLED_APPS)
     monkeypatch.setenv("KERVAN_SECRET_KEY", "test-only")  # production requires it
+    monkeypatch.setenv("KERVAN_ENCRYPTION_KEYS", "M2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2Y=")
     return list(runpy.run_module(module)["INSTALLED_APPS"])
 
 

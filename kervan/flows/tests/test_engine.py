@@ -209,7 +209,8 @@ def test_webhook_notify_tag_field_and_coupon_steps(template, shopper, tick, smtp
     assert ayse.custom_fields["segment_note"] == "akıştan"
     [(path, headers, body)] = hook.posted
     assert path == "/hook"
-    expected = hmac.new(b"gizli", body, hashlib.sha256).hexdigest()
+    signed = headers["X-Kervan-Timestamp"].encode() + b"." + body  # kervan.core.signing, as outgoing webhooks
+    expected = hmac.new(b"gizli", signed, hashlib.sha256).hexdigest()
     assert headers["X-Kervan-Signature"] == f"sha256={expected}"
     assert json.loads(body)["customer"]["id"] == ayse.pk and json.loads(body)["context"]["coupon"] == code
     assert smtp.to("ekip@shop.example.com")[0].message["Subject"].startswith("[Kervan] Akış")

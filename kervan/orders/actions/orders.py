@@ -18,6 +18,7 @@ from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.models import Source
 from kervan.core.money import check_amount, to_amount, to_currency
+from kervan.core.outgoing import emit
 from kervan.core.sources import manual_source
 from kervan.currency.selectors import convert, reporting_currency
 from kervan.customers import stats
@@ -338,6 +339,9 @@ def _order_create(*, actor: Actor, new_order: NewOrder, adjust_stock: bool) -> O
         customer_id=customer.pk,
         changes={"order": [None, order.number], "total": [None, str(total)]},
     )
+    lines = [{"sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price, "total": x.total} for x in order_lines]
+    more = {"status": status, "customer_id": customer.pk, "placed_at": placed_at, "source": source.key, "lines": lines}
+    emit("order.placed", event_id=f"order:{order.pk}:placed", data={"order": {**placed["properties"], **more}})
     return order
 
 

@@ -1,0 +1,33 @@
+"""Background work for outbound: thin and idempotent."""
+
+import os
+import socket
+
+from django_tasks import task
+
+BATCH = 50
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+@task()
+def outbound_send_task() -> int:
+    """Every few seconds: send the due webhook deliveries until none is due."""
+    from kervan.outbound.sending import deliver_due
+
+    total = 0
+    while True:
+        done = sum(deliver_due(worker=worker_name(), limit=BATCH).values())
+        total += done
+        if done < BATCH:
+            return total
+
+
+@task()
+def exports_run_task() -> int:
+    """Every minute: mail the scheduled exports that are due."""
+    from kervan.outbound.schedules import run_due
+
+    return run_due(worker=worker_name())
