@@ -34,6 +34,7 @@ from kervan.orders.api import router as orders_router
 from kervan.outbound.api import router as outbound_router
 from kervan.predictions.api import router as predictions_router
 from kervan.segments.api import router as segments_router
+from kervan.support.api import router as support_router
 
 logger = logging.getLogger("kervan.api")
 
@@ -149,3 +150,4 @@ api.add_router("/campaigns", campaigns_router)
 api.add_router("/flows", flows_router)
 api.add_router("/integrations", integrations_router)
 api.add_router("/outbound", outbound_router)
+api.add_router("/support", support_router)

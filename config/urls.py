@@ -31,6 +31,8 @@ urlpatterns = [
     path("messaging/", include("kervan.messaging.staff_urls")),
     path("campaigns/", include("kervan.campaigns.urls")),
     path("flows/", include("kervan.flows.urls")),
+    path("support/", include("kervan.support.urls")),
+    path("help/", include("kervan.support.public_urls")),
     path("settings/outbound/", include("kervan.outbound.urls")),
     path("integrations/", include("kervan.integrations.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

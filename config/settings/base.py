@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "kervan.reports",
     "kervan.workspace",
     "kervan.customer360",
+    "kervan.support",
 ]  # kervan.demo (the demo-shop generator, `manage.py demo_load`) is added by local.py and test.py only
 
 MIDDLEWARE = [

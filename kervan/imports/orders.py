@@ -399,13 +399,14 @@ class OrderImport(Importer):
         return self.column_of.get(field_name, "")
 
 
-def parse_refund_items(cell: str, when, amount) -> list[tuple[Decimal, str, object]]:
+def parse_refund_items(cell: str, when, amount) -> list[tuple[Decimal, str, object, str]]:
     """WooCommerce's refund_items: "amount:46.00|reason:refund|date:2019-06-19 12:13:48", several separated by ";"
-    → [(amount, reason, date or None)]."""
+    → [(amount, reason, date or None, id)]. An "id:…" part (a store's refund id, as a backfill writes it) becomes the
+    refund's external id, so the store's later word on the same refund is recognised."""
     found = []
     for item in filter(None, (part.strip() for part in cell.split(";"))):
         parts = dict(part.split(":", 1) for part in item.split("|") if ":" in part)
         value = amount(parts.get("amount", "") or "")
         date = when(parts["date"]) if parts.get("date") else None
-        found.append((value, (parts.get("reason") or "").strip()[:500], date))
+        found.append((value, (parts.get("reason") or "").strip()[:500], date, (parts.get("id") or "").strip()[:100]))
     return found

@@ -513,21 +513,26 @@ class Plan:
                 lines = [(i, units) for i, units in enumerate(order.left) if units]
                 order.returns.append(ReturnPlan(lines, placed_at, "", ZERO))
                 order.left = [0] * len(order.left)
-            refunds.append((order.refundable(), "", placed_at))
+            refunds.append((order.refundable(), "", placed_at, ""))
         elif values.get("refunded_amount"):
-            refunds.append((values["refunded_amount"] - order.refunded, "", values.get("cancelled_at") or placed_at))
+            refunds.append(
+                (values["refunded_amount"] - order.refunded, "", values.get("cancelled_at") or placed_at, "")
+            )
         if values.get("refund_items"):
             try:
-                refunds += [(a, note, when or placed_at) for a, note, when in self.read_refunds(values["refund_items"])]
+                refunds += [
+                    (a, note, when or placed_at, ref)
+                    for a, note, when, ref in self.read_refunds(values["refund_items"])
+                ]
             except KervanError as exc:
                 problem = exc.detail
-        for amount, note, when in refunds:
+        for amount, note, when, ref in refunds:
             if amount <= 0 or problem:
                 continue
             if amount > order.refundable():
                 problem = _("the refunds come to more than its total.")
                 break
-            order.refunds.append(RefundPlan(amount, when, note=note))
+            order.refunds.append(RefundPlan(amount, when, external_id=ref, note=note))
             order.refunded += amount
         if problem:
             self.importer.order_error(

@@ -10,7 +10,6 @@ from kervan.core import clock
 from kervan.core.audit import audit
 from kervan.core.errors import Conflict, KervanError, check_choice
 from kervan.core.models import Source
-from kervan.integrations import crypto
 from kervan.integrations.models import Backfill, Connection, Delivery, Platform
 from kervan.integrations.platforms import MODULES, platform_for
 from kervan.integrations.platforms.base import CheckFailed
@@ -138,16 +137,6 @@ def connection_rotate_token(*, actor: Actor, connection: Connection) -> Connecti
     connection.save(update_fields=["token", "updated_at"])
     audit(actor=actor, action="update", obj=connection, changes={"webhook_address": ["•", "•"]})
     return connection
-
-
-def credentials_reencrypt() -> int:
-    """Re-encrypt every connection's credentials with the first key of KERVAN_ENCRYPTION_KEYS (key rotation)."""
-    count = 0
-    for connection in Connection.objects.exclude(credentials_encrypted=""):
-        rotated = crypto.rotate(connection.credentials_encrypted)
-        Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=rotated)
-        count += 1
-    return count
 
 
 def delivery_replay(*, actor: Actor, delivery: Delivery) -> Delivery:

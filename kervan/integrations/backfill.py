@@ -122,7 +122,7 @@ def _write(connection: Connection, kind: str, records: list, *, label: str) -> d
         known = imported["known"]
         records = [r for r in records if not isinstance(r, StoreOrder) or r.external_id in known]
     if records:
-        result = sync.apply(connection, records, skip_missing=True)
+        result = sync.apply(connection, records, skip_failures=True)
         for what, n in result.counts.get(kind, {}).items():  # the kind's own counts, not its customers'
             counts[what] = counts.get(what, 0) + n
     return counts
@@ -169,7 +169,7 @@ def connection_poll(connection: Connection, *, pages: int = 100) -> int:
             Connection.objects.filter(pk=connection.pk).update(poll_error=str(failure)[:2000])
             return written
         with transaction.atomic():
-            sync.apply(connection, page.records)
+            sync.apply(connection, page.records, skip_failures=True)
             cursor = page.next_cursor or connection.poll_cursor
             Connection.objects.filter(pk=connection.pk).update(poll_cursor=cursor, polled_at=clock.now(), poll_error="")
             connection.poll_cursor = cursor

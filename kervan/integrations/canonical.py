@@ -50,7 +50,7 @@ class StoreRefund:
     reason: str = ""  # free text from the platform (kept as the refund's note)
     # Units taken back: (index of the line in StoreOrder.lines, or its sku when the refund arrives on its own, units).
     lines: tuple[tuple[str, int], ...] = ()
-    restock: bool = False
+    restock: bool = False  # the store put the units back in its stock (its new count reaches Kervan on its own)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ def encryption_keys_set(app_configs, **kwargs):
         checks.Warning(
             "KERVAN_ENCRYPTION_KEYS is not set: store credentials are encrypted with a key derived from SECRET_KEY, "
             "so a leaked SECRET_KEY would also open them.",
-            hint="Set KERVAN_ENCRYPTION_KEYS to a Fernet key (kervan/integrations/crypto.py says how to make one).",
+            hint="Set KERVAN_ENCRYPTION_KEYS to a Fernet key (kervan/core/crypto.py says how to make one).",
             id="kervan.integrations.W001",
         )
     ]

@@ -41,10 +41,14 @@ def _when(value) -> str:
     return value.isoformat() if value else ""
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", " ").replace(";", " ")
+
+
 def _rows(order: c.StoreOrder):
     person = order.customer
     refunds = ";".join(
-        f"amount:{r.amount}|reason:{r.reason.replace('|', ' ').replace(';', ' ')[:200]}|date:{_when(r.occurred_at)}"
+        f"amount:{r.amount}|reason:{_cell(r.reason)[:200]}|date:{_when(r.occurred_at)}|id:{_cell(r.external_id)}"
         for r in order.refunds
     )
     head = [

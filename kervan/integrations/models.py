@@ -2,7 +2,7 @@
 
 - Connection: one shop (or payment account) of one platform, with its own Source (so its customer ids and order
   ids are scoped to it, and the same person in two shops is one customer by identity resolution) and its
-  credentials encrypted at rest (kervan.integrations.crypto).
+  credentials encrypted at rest (kervan.core.crypto).
 - Delivery: a webhook as it arrived, stored before anything is read from it (kervan.integrations.intake), then
   processed by a worker (kervan.integrations.worker). The raw body stays for inspection and replay; a delivery that
   cannot be processed after its retries is "dead": the dead-letter list of the sync-health page.
@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kervan.core import crypto
 from kervan.core.models import DueWork, TimeStampedModel
-from kervan.integrations import crypto
 
 
 def _new_token() -> str:

@@ -7,8 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 def register() -> None:
     from kervan.accounts.permissions import READ, register_area
+    from kervan.core.crypto import register_encrypted_field
     from kervan.core.schedule import register_schedule
     from kervan.integrations import tasks
+    from kervan.integrations.models import Connection
+
+    register_encrypted_field(Connection, "credentials_encrypted")
 
     # Credentials and replays are an Admin's; analysts may look at sync health.
     register_area("integrations", _("Integrations"), analyst=READ)

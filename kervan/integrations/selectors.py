@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Q
 
 from kervan.accounts.actors import Actor
-from kervan.core import clock
+from kervan.core import clock, crypto
 from kervan.core.errors import NotFound
-from kervan.integrations import crypto
 from kervan.integrations.models import Backfill, Connection, Delivery
 
 HEALTH_WINDOW = dt.timedelta(hours=24)

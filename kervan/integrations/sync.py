@@ -68,25 +68,42 @@ class Result:
         return {"counts": self.counts, "notes": self.notes}
 
 
-def apply(connection: Connection, records: list, *, actor: Actor | None = None, skip_missing: bool = False) -> Result:
-    """Write `records` (one delivery, or one page of a poll or backfill) in one transaction. A record that needs
-    what Kervan does not have yet raises RetryLater (the delivery is tried again later), or with `skip_missing` (a
-    backfill: a payment of an order the shop no longer has would otherwise stop it for ever) is left out and noted."""
+def apply(connection: Connection, records: list, *, actor: Actor | None = None, skip_failures: bool = False) -> Result:
+    """Write `records` (one delivery, or a page of a poll or a backfill) in one transaction.
+
+    A webhook delivery is all or nothing: a refused record (KervanError) fails it, to the dead-letter list, and one
+    that needs what Kervan does not have yet (RetryLater) makes it wait. A backfill or poll (`skip_failures`) goes on
+    past such a record — one bad order in a shop's ten-year history must not stop the rest, nor a payment of an order
+    the shop no longer has — counting it as "refused" or "missing" with the reason in the notes."""
     actor = actor or Actor.system()
     result = Result()
     writer = Writer(connection, actor, result)
     with transaction.atomic():
         for record in records:
-            if not skip_missing:
+            if not skip_failures:
                 writer.write(record)
                 continue
             try:
                 with transaction.atomic():
                     writer.write(record)
             except RetryLater as missing:
-                result.count("missing", "skipped")
+                result.count(_kind(record), "missing")
                 result.note(str(missing))
+            except KervanError as refused:
+                result.count(_kind(record), "refused")
+                result.note(refused.detail)
     return result
+
+
+def _kind(record) -> str:
+    """The counts' name for a record's kind (as backfills name theirs)."""
+    if isinstance(record, (c.StoreOrder, c.OrderDeleted)):
+        return "orders"
+    if isinstance(record, (c.StoreCustomer, c.CustomerDeleted)):
+        return "customers"
+    if isinstance(record, (c.StoreProduct, c.ProductDeleted, c.StockLevel)):
+        return "products"
+    return "payments" if isinstance(record, c.OrderPayment) else "other"
 
 
 class Writer:
@@ -249,6 +266,7 @@ class Writer:
                 utm_campaign=record.utm_campaign,
                 discount_codes=record.discount_codes,
             ),
+            adjust_stock=False,  # the store keeps its stock and sends its own counts (products, stock levels)
         )
         return order
 
@@ -271,6 +289,7 @@ class Writer:
                 carrier=record.carrier,
                 tracking_number=record.tracking_number,
                 payment=self.payment_details(record) if status == OrderStatus.PAID else None,
+                restock=False,
             )
         if order.status != record.status and record.status not in _reached(order):
             self.result.note(
@@ -323,7 +342,7 @@ class Writer:
             note=refund.reason[:500],
             occurred_at=refund.occurred_at,
             external_id=refund.external_id,
-            restock=refund.restock,
+            restock=False,  # the store's own stock count comes with its stock updates
         )
         return returned
 
@@ -340,7 +359,9 @@ class Writer:
         if order is None or OrderStatus.CANCELLED not in NEXT_STATUSES[order.status]:
             self.result.count("orders", "ignored")
             return
-        order_set_status(actor=self.actor, order=order, status=OrderStatus.CANCELLED, note="deleted in the store")
+        order_set_status(
+            actor=self.actor, order=order, status=OrderStatus.CANCELLED, note="deleted in the store", restock=False
+        )
         self.result.count("orders", "cancelled")
 
     def payment(self, record: c.OrderPayment) -> None:

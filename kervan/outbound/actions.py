@@ -135,7 +135,7 @@ def endpoint_rotate_secret(*, actor: Actor, endpoint: WebhookEndpoint) -> Webhoo
     actor.require(AREA, "write")
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     endpoint.secret = new_secret()
-    endpoint.save(update_fields=["secret", "updated_at"])
+    endpoint.save(update_fields=["secret_encrypted", "updated_at"])
     audit(actor=actor, action="update", obj=endpoint, changes={"secret": ["rotated"]})
     return endpoint
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kervan.core import crypto
 from kervan.core.models import DueWork, TimeStampedModel
 
 
@@ -16,9 +17,9 @@ class WebhookEndpoint(TimeStampedModel):
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
     events = models.JSONField(default=list)  # event names (kervan.core.outgoing)
-    # The HMAC key. It must be readable to sign with, so it is stored as it is; the pages show it once, on creation
-    # and rotation, and a hint (its first characters) after that.
-    secret = models.CharField(max_length=100)
+    # The HMAC key, encrypted at rest (kervan.core.crypto: it must be read back to sign with); the pages show it
+    # once, on creation and rotation, and a hint (its first characters) after that.
+    secret_encrypted = models.TextField()
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -29,6 +30,14 @@ class WebhookEndpoint(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.description or self.url
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt_text(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt_text(value)
 
     @property
     def secret_hint(self) -> str:

@@ -19,11 +19,14 @@ BUILT_IN_EVENTS = [
 
 def register() -> None:
     from kervan.accounts.permissions import register_area
+    from kervan.core.crypto import register_encrypted_field
     from kervan.core.outgoing import register_outbound_event, set_outbound_sink
     from kervan.core.schedule import register_schedule
     from kervan.outbound import tasks
+    from kervan.outbound.models import WebhookEndpoint
     from kervan.outbound.outbox import deliveries_add
 
+    register_encrypted_field(WebhookEndpoint, "secret_encrypted")
     register_area("outbound", _("Webhooks and exports"))  # Admin only: endpoints hold secrets, exports all data
     for name, label in BUILT_IN_EVENTS:
         register_outbound_event(name, label)

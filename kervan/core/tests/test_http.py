@@ -387,7 +387,8 @@ def test_parse_retry_after(clock):
         assert http.parse_retry_after(email.utils.format_datetime(now + dt.timedelta(minutes=2), usegmt=True)) == 120
         assert http.parse_retry_after(email.utils.format_datetime(now - dt.timedelta(hours=1), usegmt=True)) == 0
         assert http.parse_retry_after(str(10**12)) == http.RETRY_AFTER_LIMIT
-        for unreadable in (None, "", "soon", "-5", "1.5", "Mon, 99 Foo 2026"):
+        assert http.parse_retry_after("2.0") == 2.0  # Shopify's 429s say "2.0" (decimal seconds, not RFC 9110)
+        for unreadable in (None, "", "soon", "-5", "1.", ".5", "Mon, 99 Foo 2026"):
             assert http.parse_retry_after(unreadable) is None
 
 

@@ -33,13 +33,14 @@ from kervan.customers.tests.factories import make_order
 from kervan.events.actions import events_ingest, tracker_site_default, tracker_site_update
 from kervan.events.models import Event
 from kervan.feedback.actions import review_create
+from kervan.feedback.models import Review
 from kervan.messaging.actions import messages_enqueue, sender_save, template_save
 from kervan.messaging.models import Message, PushSubscription
 from kervan.messaging.sending import deliver_due
 from kervan.messaging.tests.test_push import Browser
 from kervan.orders.actions import order_set_status, refund_create, return_create
 from kervan.orders.daily_sales import sales_by_day
-from kervan.orders.models import Order, OrderLine
+from kervan.orders.models import Order, OrderLine, OrderStatusChange, Refund, Return, Shipment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -261,9 +262,6 @@ def _rows_of(customer_ids) -> str:
         Order.objects.filter(customer_id__in=ids).values(),
         OrderLine.objects.filter(order__customer_id__in=ids).values(),
     ]
-    from kervan.feedback.models import Review
-    from kervan.orders.models import OrderStatusChange, Refund, Return, Shipment
-
     parts += [
         Review.objects.filter(customer_id__in=ids).values(),
         Shipment.objects.filter(order__customer_id__in=ids).values(),
@@ -361,8 +359,13 @@ def test_an_anonymised_customer_is_out_of_search_and_marketing(admin, person, sm
         rows, _order = customer_list(actor=admin, filters=CustomerFilters(q=words))
         assert not rows.exists(), words
     template = template_save(actor=admin, name="Kampanya", channel="email", purpose="marketing", content=TEMPLATE)
-    messages_enqueue(origin="campaign:99", customer_ids=[person.customer.pk], channel="email", purpose="marketing",
-                     template=template)  # fmt: skip
+    messages_enqueue(
+        origin="campaign:99",
+        customer_ids=[person.customer.pk],
+        channel="email",
+        purpose="marketing",
+        template=template,
+    )
     assert deliver_due(worker="w1") == {"skipped": 1}
     assert Message.objects.get(origin="campaign:99").skip_reason == "no_address"
     assert len(smtp.received) == received  # only the welcome email sent before the erasure

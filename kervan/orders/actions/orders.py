@@ -356,8 +356,11 @@ def order_set_status(
     tracking_number: str = "",
     note: str = "",
     payment: dict | None = None,
+    restock: bool = True,
 ) -> Order:
-    """Move an order along its life: paid, fulfilled, shipped (carrier + tracking number), delivered, cancelled."""
+    """Move an order along its life: paid, fulfilled, shipped (carrier + tracking number), delivered, cancelled.
+    A cancellation puts the unreturned units back in stock; `restock=False` when the stock is not Kervan's to keep
+    (a connected store's, which sends its own counts)."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     check_choice(status, OrderStatus, field="status")
     if status not in NEXT_STATUSES[order.status]:
@@ -388,7 +391,7 @@ def order_set_status(
         details=details,
     )
     if status == OrderStatus.CANCELLED:
-        _cancel_effects(actor, order)
+        _cancel_effects(actor, order, restock=restock)
     if status in STATUS_EVENTS:
         event_record(
             name=STATUS_EVENTS[status],
@@ -402,7 +405,7 @@ def order_set_status(
     return order
 
 
-def _cancel_effects(actor: Actor, order: Order) -> None:
+def _cancel_effects(actor: Actor, order: Order, *, restock: bool) -> None:
     """A cancelled order leaves the customer's aggregates (unless it awaits a rate: it was never in them) and puts
     unreturned stock back."""
 
@@ -419,6 +422,8 @@ def _cancel_effects(actor: Actor, order: Order) -> None:
             net_amount=order.reporting_total - order.reporting_refunded,
             remaining_span=remaining_span,
         )
+    if not restock:
+        return
     for line in order.lines.filter(variant__isnull=False).select_related("variant"):
         back = line.quantity - line.returned_quantity
         if back:

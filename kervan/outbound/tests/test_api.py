@@ -102,7 +102,7 @@ def test_a_read_only_key_reads_and_is_refused_every_write(api, reader, receiver)
                                                                                    "customer.merged"]  # fmt: skip
     delivery = WebhookDelivery.objects.create(endpoint_id=created["id"], event="customer.created", event_id="x",
                                               payload={}, status="failed")  # fmt: skip
-    before = list(WebhookEndpoint.objects.values_list("url", "events", "active", "secret"))
+    before = list(WebhookEndpoint.objects.values_list("url", "events", "active", "secret_encrypted"))
     writes = [
         ("post", "/api/v1/outbound/endpoints", {"url": "https://example.com/h", "events": ["order.placed"]}),
         ("patch", f"/api/v1/outbound/endpoints/{created['id']}", {"active": False}),
@@ -115,7 +115,7 @@ def test_a_read_only_key_reads_and_is_refused_every_write(api, reader, receiver)
         response = getattr(reader, method)(path, json.dumps(body) if body else None, content_type="application/json")
         assert response.status_code == 403, (method, path)
         assert response.json()["code"] == "permission_denied"
-    assert list(WebhookEndpoint.objects.values_list("url", "events", "active", "secret")) == before
+    assert list(WebhookEndpoint.objects.values_list("url", "events", "active", "secret_encrypted")) == before
     delivery.refresh_from_db()
     assert (delivery.status, delivery.replays) == ("failed", 0)
 

@@ -59,7 +59,7 @@ def test_only_admin_sees_the_pages(hook, export, delivery):
 
 def test_refused_forms_change_nothing(hook, export, delivery):
     def snapshot():
-        return (list(WebhookEndpoint.objects.values_list("url", "secret", "active")),
+        return (list(WebhookEndpoint.objects.values_list("url", "secret_encrypted", "active")),
                 list(WebhookDelivery.objects.values_list("status", "replays", "due_at")),
                 list(ExportSchedule.objects.values_list("name")))  # fmt: skip
 

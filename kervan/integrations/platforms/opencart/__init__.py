@@ -120,8 +120,8 @@ class OpenCartPlatform(Platform):
             if rows:
                 cursor["customers"] = [rows[-1]["customer_id"]]
             for kind, key in (("products", "product_id"), ("orders", "order_id")):
-                since = cursor.get(kind)
-                rows = reader.page_modified(kind, tuple(since) if since else None, self.page_size)
+                after_pair = cursor.get(kind)
+                rows = reader.page_modified(kind, tuple(after_pair) if after_pair else None, self.page_size)
                 records += self._records(connection, reader, kind, rows, zone)
                 if rows:
                     cursor[kind] = [mapping.db_time(rows[-1]["date_modified"]), rows[-1][key]]

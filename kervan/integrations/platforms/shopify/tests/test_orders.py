@@ -233,3 +233,18 @@ def test_a_retried_delivery_and_a_replay_change_nothing(admin_actor):
     testing.process_all()
     assert Delivery.objects.get().status == Delivery.Status.DONE
     assert state() == before
+
+
+def test_a_refund_in_the_order_and_in_refunds_create_is_counted_once():
+    conn = connection()
+    deliver(conn, live_order(), "orders/fulfilled")
+    deliver(conn, testing.sample("shopify/refunds_create.json"), "refunds/create")
+    updated = live_order()
+    updated.update(updated_at="2022-01-02T10:00:00-05:00", financial_status="partially_refunded",
+                   refunds=[payload("refunds_create.json")])  # fmt: skip
+    deliver(conn, updated, "orders/updated")
+
+    assert Delivery.objects.get(topic="orders/updated").result["counts"]["refunds"] == {"ignored": 1}
+    order = Order.objects.get()
+    assert order.refunds.count() == 1 and order.returns.count() == 1
+    assert order.refunded_total == Decimal("85.00")

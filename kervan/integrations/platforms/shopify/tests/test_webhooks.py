@@ -39,6 +39,18 @@ def test_customers_create_then_delete():
     assert (identity.value, identity.source, identity.customer) == ("706405506930370084", conn.source, customer)
     assert not ConsentRecord.objects.exists()  # 2025-01+ customer bodies carry no consent
 
+    # An update of an older API version, with tags ("a, b") and a dated email consent.
+    update = payload("customers_create.json")
+    update.update(updated_at="2022-01-02T10:00:00-05:00", tags="VIP, wholesale",
+                  email_marketing_consent={"state": "subscribed", "opt_in_level": "single_opt_in",
+                                           "consent_updated_at": "2022-01-02T09:00:00-05:00"})  # fmt: skip
+    deliver(conn, update, "customers/update")
+    customer.refresh_from_db()
+    assert sorted(customer.tags.values_list("name", flat=True)) == ["VIP", "wholesale"]
+    consent = ConsentRecord.objects.get()
+    assert (consent.status, consent.occurred_at) == ("granted", dt.datetime(2022, 1, 2, 14, 0, tzinfo=dt.UTC))
+    assert consent.proof == "Shopify: state=subscribed, opt_in_level=single_opt_in"
+
     deliver(conn, testing.sample("shopify/customers_delete.json"), "customers/delete")
     assert not Identity.objects.filter(kind=Identity.Kind.SOURCE_ID).exists()
     assert Customer.objects.get().email == "bob@biller.com"  # the profile stays
