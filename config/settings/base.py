@@ -197,6 +197,7 @@ KERVAN_TRACKER_MAX_BODY = 1024 * 1024
 # hundreds of lines stay well below), and the Fernet keys credentials are encrypted with — comma-separated, the
 # first encrypts, all decrypt (rotation: kervan/integrations/crypto.py). Empty: a key derived from SECRET_KEY.
 KERVAN_WEBHOOK_MAX_BODY = 5 * 1024 * 1024
+KERVAN_WEBHOOK_RETENTION_DAYS = int(os.environ.get("KERVAN_WEBHOOK_RETENTION_DAYS", "30"))  # dead ones: 3× as long
 KERVAN_ENCRYPTION_KEYS = os.environ.get("KERVAN_ENCRYPTION_KEYS", "")
 KERVAN_TRACKER_LIMITS = {
     "visitors_per_request": 2,

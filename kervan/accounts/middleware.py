@@ -11,7 +11,8 @@ class TwoFactorMiddleware:
     The API is not redirected: its session authentication refuses such a session with 401 itself.
     """
 
-    EXEMPT_PREFIXES = ("/static/", "/api/", "/i18n/")
+    # The public help centre and webhook intake have no staff session to check (and public pages stay cacheable).
+    EXEMPT_PREFIXES = ("/static/", "/api/", "/i18n/", "/help/", "/integrations/hooks/")
 
     def __init__(self, get_response):
         self.get_response = get_response

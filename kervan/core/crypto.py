@@ -35,20 +35,13 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in _keys()])
 
 
-def encrypt_json(value: dict) -> str:
-    return _fernet().encrypt(json.dumps(value, sort_keys=True).encode()).decode()
+def encrypt_json(value: dict[str, Any]) -> str:
+    return encrypt_text(json.dumps(value, sort_keys=True))
 
 
-def decrypt_json(token: str) -> dict:
-    if not token:
-        return {}
-    try:
-        return json.loads(_fernet().decrypt(token.encode()))
-    except InvalidToken:
-        raise KervanError(
-            _("A stored secret cannot be decrypted with the configured keys (KERVAN_ENCRYPTION_KEYS)."),
-            "secret_unreadable",
-        ) from None
+def decrypt_json(token: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(decrypt_text(token)) if token else {}
+    return found
 
 
 def encrypt_text(value: str) -> str:

@@ -8,8 +8,12 @@ twice (sync is idempotent anyway). Rate limits: the platform clients go through 
 """
 
 import datetime as dt
+import logging
+import threading
 import time
+from dataclasses import dataclass, field
 
+from django.db import connections as db_connections
 from django.db import transaction
 
 from kervan.core import clock, http
@@ -20,13 +24,16 @@ from kervan.integrations.canonical import ConsentChange, StoreCustomer, StoreOrd
 from kervan.integrations.models import Backfill, Connection
 from kervan.integrations.worker import LeaseLost, retry_wait, worker_name
 
+log = logging.getLogger(__name__)
+
 STEP_RECORDS = 5_000  # records read before they are written and the cursor moves (one import job for orders)
 MAX_RETRIES = 10  # failures in a row before a backfill stops as failed (it can be resumed from its cursor)
 LEASE = dt.timedelta(minutes=2)
 
 
 def backfills_run(*, budget: float = 50.0, worker: str | None = None) -> int:
-    """Run due backfills for up to `budget` seconds; returns the pages written."""
+    """Run due backfills for up to `budget` seconds; returns the steps written. While a step is written, the next
+    one is read (Reader): the platform's API and Kervan's database work at the same time."""
     deadline = time.monotonic() + budget
     written = 0
     for backfill in claim_due(Backfill.objects.filter(connection__status=Connection.Status.ACTIVE),
@@ -35,38 +42,104 @@ def backfills_run(*, budget: float = 50.0, worker: str | None = None) -> int:
             backfill.started_at = backfill.started_at or clock.now()
             held(backfill).update(status=Backfill.Status.RUNNING, started_at=backfill.started_at)
             backfill.status = Backfill.Status.RUNNING
-        while time.monotonic() < deadline:
-            outcome = backfill_page(backfill)
-            if outcome != "written":
-                break
-            written += 1
-            if not extend(backfill, lease=LEASE):
-                break
-        else:
-            release(backfill, due_at=clock.now())  # more to read: due again at once
+        reader = Reader(ahead=True)
+        try:
+            while time.monotonic() < deadline:
+                outcome = backfill_page(backfill, reader)
+                if outcome != "written":
+                    break
+                written += 1
+                if not extend(backfill, lease=LEASE):
+                    break
+            else:
+                release(backfill, due_at=clock.now())  # more to read: due again at once
+        finally:
+            reader.discard()
     return written
 
 
-def backfill_page(backfill: Backfill) -> str:
-    """Read the next pages (up to STEP_RECORDS records) and write them; "written", "done", "waiting" (put off after
-    a failure) or "failed". The cursor moves only once what was read is written."""
-    connection = Connection.objects.select_related("source").get(pk=backfill.connection_id)
+@dataclass
+class Read:
+    """What one step read: its records from `start`, the cursor after them, or the failure that stopped it."""
+
+    kind: str
+    start: dict | None
+    records: list = field(default_factory=list)
+    cursor: dict | None = None
+    total: int | None = None
+    pages: int = 0
+    error: Exception | None = None
+
+
+class Reader:
+    """Reads a step's pages (up to STEP_RECORDS records); with `ahead`, reads the next step in a thread while the
+    caller writes this one. A read ahead is used only if the backfill goes on from where it ended (the write went
+    through); otherwise it is dropped and the step read again. Platforms' fetch never touches Kervan's database."""
+
+    def __init__(self, *, ahead: bool = False) -> None:
+        self.ahead = ahead
+        self.pending: tuple[threading.Thread, Read] | None = None
+
+    def read(self, connection: Connection, kind: str, start: dict | None) -> Read:
+        if self.pending is not None:
+            thread, read = self.pending
+            self.pending = None
+            thread.join()
+            if (read.kind, read.start) == (kind, start):
+                return read
+        return _read(connection, kind, start)
+
+    def read_next(self, connection: Connection, kind: str, start: dict | None) -> None:
+        if not self.ahead or start is None:
+            return
+        read = Read(kind=kind, start=start)
+        thread = threading.Thread(target=_read, args=(connection, kind, start, read), daemon=True)
+        thread.start()
+        self.pending = (thread, read)
+
+    def discard(self) -> None:
+        if self.pending is not None:
+            self.pending[0].join()
+            self.pending = None
+
+
+def _read(connection: Connection, kind: str, start: dict | None, read: Read | None = None) -> Read:
+    read = read or Read(kind=kind, start=start)
     platform = connection.platform_impl
-    kind = backfill.kind or backfill.kinds[0]
-    records: list = []
-    cursor, total, pages = backfill.cursor, None, 0
+    cursor = start
     try:
         while True:
             page = platform.fetch(connection, kind, cursor)
-            records += _of_kind(kind, page.records)
-            cursor, pages = page.next_cursor, pages + 1
-            total = page.total if page.total is not None else total
-            if cursor is None or len(records) >= STEP_RECORDS:
+            read.records += _of_kind(kind, page.records)
+            cursor, read.pages = page.next_cursor, read.pages + 1
+            read.total = page.total if page.total is not None else read.total
+            if cursor is None or len(read.records) >= STEP_RECORDS:
                 break
-    except http.RetryableError as failure:
-        return _failed(backfill, str(failure), retryable=True)
-    except (http.PermanentError, KervanError) as failure:
-        return _failed(backfill, str(failure), retryable=False)
+    except (http.HttpError, KervanError) as failure:
+        read.error = failure
+    except Exception as failure:  # a page the mapping cannot read (UnexpectedPayload), or a bug: the backfill stops
+        log.exception("integrations: backfill read of %s failed", kind)  # with the reason, for an Admin to see
+        read.error = failure
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            db_connections.close_all()  # a thread that opened a database connection gives it back
+    read.cursor = cursor
+    return read
+
+
+def backfill_page(backfill: Backfill, reader: Reader | None = None) -> str:
+    """Read the next pages (up to STEP_RECORDS records) and write them; "written", "done", "waiting" (put off after
+    a failure) or "failed". The cursor moves only once what was read is written."""
+    connection = Connection.objects.select_related("source").get(pk=backfill.connection_id)
+    kind = backfill.kind or backfill.kinds[0]
+    reader = reader or Reader()
+    read = reader.read(connection, kind, backfill.cursor)
+    if isinstance(read.error, http.RetryableError):
+        return _failed(backfill, str(read.error), retryable=True)
+    if read.error is not None:
+        return _failed(backfill, str(read.error), retryable=False)
+    records, cursor, total, pages = read.records, read.cursor, read.total, read.pages
+    reader.read_next(connection, kind, cursor)
     by_kind = dict(backfill.counts.get(kind, {}))
     by_kind["read"] = by_kind.get("read", 0) + len(records)
     try:

@@ -13,6 +13,11 @@ def register() -> None:
     from kervan.integrations.models import Connection
 
     register_encrypted_field(Connection, "credentials_encrypted")
+    from kervan.customers.registry import register_privacy
+    from kervan.integrations import privacy
+
+    register_privacy(privacy.HANDLER)  # stored payloads that name the person lose their body
+    register_schedule("integrations_prune", tasks.deliveries_prune_task, every=dt.timedelta(days=1))
 
     # Credentials and replays are an Admin's; analysts may look at sync health.
     register_area("integrations", _("Integrations"), analyst=READ)

@@ -87,9 +87,11 @@ def apply(connection: Connection, records: list, *, actor: Actor | None = None, 
                 with transaction.atomic():
                     writer.write(record)
             except RetryLater as missing:
+                writer.people.clear()
                 result.count(_kind(record), "missing")
                 result.note(str(missing))
             except KervanError as refused:
+                writer.people.clear()
                 result.count(_kind(record), "refused")
                 result.note(refused.detail)
     return result
@@ -112,6 +114,9 @@ class Writer:
         self.source = connection.source
         self.actor = actor
         self.result = result
+        # The people this delivery named, resolved once: an order's payload names its customer for the order, the
+        # profile and the consent alike. Forgotten when a record is rolled back (its savepoint may undo a creation).
+        self.people: dict[c.StoreCustomer, tuple[Customer | None, bool]] = {}
 
     def write(self, record) -> None:
         handlers = {
@@ -166,6 +171,11 @@ class Writer:
     def find_or_create_customer(self, record: c.StoreCustomer) -> tuple[Customer | None, bool]:
         """The customer behind `record` (identity resolution: the store's id, then email, then phone), created if
         new; (None, False) when the record names nobody (a guest without contact details)."""
+        if record not in self.people:
+            self.people[record] = self._identify(record)
+        return self.people[record]
+
+    def _identify(self, record: c.StoreCustomer) -> tuple[Customer | None, bool]:
         email = _readable(normalize_email, record.email)
         phone = _readable(normalize_phone, record.phone, record.country or None)
         if not (record.external_id or email or phone):

@@ -27,6 +27,10 @@ def register() -> None:
     from kervan.outbound.outbox import deliveries_add
 
     register_encrypted_field(WebhookEndpoint, "secret_encrypted")
+    from kervan.customers.registry import register_privacy
+    from kervan.outbound import privacy
+
+    register_privacy(privacy.HANDLER)  # payloads that name the person lose their data
     register_area("outbound", _("Webhooks and exports"))  # Admin only: endpoints hold secrets, exports all data
     for name, label in BUILT_IN_EVENTS:
         register_outbound_event(name, label)

@@ -114,7 +114,9 @@ def article_save(
     slug = _slug(slug)
     if slug in RESERVED_SLUGS:
         raise KervanError(_("This address is reserved; choose another."), "slug_reserved", field="slug")
-    category = ArticleCategory.objects.filter(pk=category_id if str(category_id or "").isdigit() else None).first()
+    given = str(category_id or "")
+    category_pk = int(given) if given.isdigit() and len(given) < 19 else None  # beyond bigint: no such category
+    category = ArticleCategory.objects.filter(pk=category_pk).first() if category_pk else None
     if category is None:
         raise KervanError(_("Choose a category."), "invalid_category", field="category")
     cleaned = _texts(texts)

@@ -1,8 +1,8 @@
 """A small, safe Markdown subset for article bodies: every character of the source is HTML-escaped first, then a
 few constructs become tags — headings (#, ##, ###), paragraphs, bullet (- or *) and numbered (1.) lists, **bold**,
-*italic*, `code` and [links](https://…). Links keep only http(s), mailto and site-relative addresses, so no
-`javascript:` survives; raw HTML in the source is shown as text. No third-party sanitiser is needed because nothing
-the author typed is ever passed through unescaped."""
+*italic*, `code` and [links](https://…). Links keep only http(s), mailto and site-relative addresses (not //host/),
+so no `javascript:` or `data:` survives; raw HTML in the source is shown as text. No third-party sanitiser is
+needed because nothing the author typed is ever passed through unescaped."""
 
 import re
 
@@ -16,7 +16,7 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _ITALIC = re.compile(r"(?<![*\w])\*(?=\S)(.+?)(?<=\S)\*(?![*\w])")
 # Matched on the escaped text: the address may not hold quotes (escaped to &quot;/&#x27;) or spaces.
-_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:|/)[^\s()&\"'<>]*(?:&amp;[^\s()&\"'<>]*)*)\)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:|/(?!/))[^\s()&\"'<>]*(?:&amp;[^\s()&\"'<>]*)*)\)")
 
 
 def _inline(text: str) -> str:

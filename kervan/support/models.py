@@ -22,6 +22,8 @@ class ArticleCategory(models.Model):
 
     class Meta:
         ordering = ["position", "name_tr", "id"]
+        verbose_name = _("help category")  # how the audit log names it
+        verbose_name_plural = _("help categories")
 
     def __str__(self) -> str:
         return self.name_tr
@@ -41,12 +43,16 @@ class Article(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=100)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["position", "-published_at", "id"]
+        verbose_name = _("help article")
+        verbose_name_plural = _("help articles")
         indexes = [models.Index(fields=["status", "category"], name="support_article_status_cat")]
 
     def __str__(self) -> str:

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -66,8 +66,8 @@ def _page(request, template: str, language: str, context: dict, *, status: int =
 
 
 _LIMITED = {
-    "search_rate_limited": _lazy("Too many searches from your address; please wait a minute and try again."),
-    "feedback_rate_limited": _lazy("Too many answers from your address; please try again later."),
+    "search_rate_limited": gettext_lazy("Too many searches from your address; please wait a minute and try again."),
+    "feedback_rate_limited": gettext_lazy("Too many answers from your address; please try again later."),
 }
 
 
@@ -90,7 +90,10 @@ def category(request, language: str, slug: str):
     if found is None:
         raise Http404
     return _page(
-        request, "support/help/category.html", language, {"category": found, "name": found.name(language), "texts": texts}
+        request,
+        "support/help/category.html",
+        language,
+        {"category": found, "name": found.name(language), "texts": texts},
     )
 
 

@@ -5,6 +5,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
+from kervan.core.api import MAX_ID
 from kervan.core.errors import KervanError
 from kervan.support.models import Article, ArticleCategory, ArticleTranslation, SearchMiss
 
@@ -40,7 +41,8 @@ def article_list(
 
 
 def article_get(*, actor: Actor, article_id: int) -> Article:
-    article = actor.scope("support", Article.objects.select_related("category")).filter(pk=article_id).first()
+    rows = actor.scope("support", Article.objects.select_related("category"))
+    article = rows.filter(pk=article_id).first() if 0 < article_id <= MAX_ID else None
     if article is None:
         raise KervanError(_("There is no such article."), "article_not_found", status=404)
     return article

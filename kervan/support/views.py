@@ -27,7 +27,9 @@ def kb_list(request):
     articles = selectors.article_list(
         actor=request.actor,
         status=filters["status"],
-        category_id=int(filters["category"]) if filters["category"].isdigit() else None,
+        category_id=int(filters["category"])
+        if filters["category"].isdigit() and len(filters["category"]) < 19
+        else None,
         language=filters["language"],
         text=filters["q"].strip(),
     )[:500]
@@ -151,4 +153,3 @@ def kb_categories(request):
 def kb_searches(request):
     misses = selectors.search_misses(actor=request.actor)[:200]
     return render(request, "support/kb/searches.html", {"misses": misses})
-

@@ -127,11 +127,13 @@ def build_shop(admin_user) -> Shop:
     )
 
 
-# Paths not rendered as pages: the API (the translation test checks its errors), machinery, POST-only paths, and the
-# demo storefront (a stand-in for the shop's own website, in the shop's language, not Kervan's interface).
+# Paths not rendered as pages: the API (the translation test checks its errors), machinery, POST-only paths, the
+# demo storefront (a stand-in for the shop's own website, in the shop's language, not Kervan's interface), and the
+# public help centre, whose address names its language (/help/ Turkish, /help/en/ English), not the user's choice
+# (kervan/support/tests/test_help_centre.py checks each in its language).
 SKIP_PREFIXES = (
     "api/", "i18n/", "accounts/logout/", "accounts/login/", "events/tracker.js", "events/collect",
-    "events/tracker/demo/",
+    "events/tracker/demo/", "help/",
 )  # fmt: skip
 
 

@@ -11,12 +11,12 @@ discount amounts are negative.
 import datetime as dt
 import functools
 import json
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kervan.imports.file_settings import SKIP, suggest_status
 from kervan.integrations import canonical as c
 from kervan.integrations.platforms.base import UnexpectedPayload
+from kervan.integrations.platforms.values import ident, moment, money, need
 from kervan.orders.models import OrderStatus
 
 PRESET = Path(__file__).resolve().parents[3] / "imports" / "presets" / "magento2_order_grid.json"
@@ -39,49 +39,6 @@ INVOICE_PAID = 2  # Magento\Sales\Model\Order\Invoice::STATE_PAID
 def statuses() -> dict[str, str]:
     """The history import's Magento status words (one mapping for files and webhooks)."""
     return json.loads(PRESET.read_text())["statuses"]
-
-
-def need(payload, key: str):
-    if not isinstance(payload, dict):
-        raise UnexpectedPayload(f"expected a JSON object, got {type(payload).__name__}")
-    value = payload.get(key)
-    if value is None or value == "":
-        raise UnexpectedPayload(f"'{key}' is missing")
-    return value
-
-
-def ident(value) -> str:
-    """An entity id as Magento wrote it (an integer, or a numeric string); "" for none."""
-    if value is None or value == "" or value == 0:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise UnexpectedPayload(f"not an id: {value!r}")
-    return str(value).strip()
-
-
-def money(value, key: str = "amount") -> Decimal:
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}")
-    return amount
-
-
-def when(value, key: str = "created_at") -> dt.datetime | None:
-    """'2017-08-21 22:22:19' (UTC, no zone) as an aware datetime; None when empty."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise UnexpectedPayload(f"'{key}' is not a date: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def units(value, key: str = "qty") -> int:
@@ -113,8 +70,8 @@ def customer(payload: dict) -> c.StoreCustomer:
         city=str(default.get("city") or ""),
         country=str(default.get("country_id") or ""),
         birth_date=birth_date,
-        created_at=when(payload.get("created_at")),
-        updated_at=when(payload.get("updated_at"), "updated_at"),
+        created_at=moment(payload.get("created_at")),
+        updated_at=moment(payload.get("updated_at"), "updated_at"),
     )
 
 
@@ -138,8 +95,8 @@ def order(payload: dict) -> c.StoreOrder | None:
     status = order_status(payload)
     if status == SKIP:
         return None
-    placed_at = when(need(payload, "created_at"))
-    updated_at = when(payload.get("updated_at"), "updated_at") or placed_at
+    placed_at = moment(need(payload, "created_at"))
+    updated_at = moment(payload.get("updated_at"), "updated_at") or placed_at
     if not isinstance(payload.get("items"), list):
         raise UnexpectedPayload("'items' is missing")
     items = [item for item in payload["items"] if isinstance(item, dict) and not item.get("parent_item_id")]
@@ -222,14 +179,14 @@ def invoice(payload: dict) -> c.StoreOrder | None:
     order_id = ident(need(payload, "order_id"))
     if payload.get("state") != INVOICE_PAID:
         return None
-    paid_at = when(need(payload, "created_at"))
+    paid_at = moment(need(payload, "created_at"))
     return _progress(order_id, paid_at, status=OrderStatus.PAID, paid_at=paid_at)
 
 
 def shipment(payload: dict) -> c.StoreOrder:
     """A shipment: the order is shipped, with its first tracking number."""
     order_id = ident(need(payload, "order_id"))
-    shipped_at = when(need(payload, "created_at"))
+    shipped_at = moment(need(payload, "created_at"))
     tracks = [t for t in payload.get("tracks") or () if isinstance(t, dict) and t.get("track_number")]
     track = tracks[0] if tracks else {}
     return _progress(
@@ -258,7 +215,7 @@ def creditmemo(payload: dict) -> c.OrderRefunds:
     refund = c.StoreRefund(
         external_id=ident(need(payload, "entity_id")),
         amount=money(need(payload, "grand_total"), "grand_total"),
-        occurred_at=when(need(payload, "created_at")),
+        occurred_at=moment(need(payload, "created_at")),
         reason="; ".join(comments) or str(payload.get("customer_note") or ""),
         lines=tuple((sku, n) for sku, n in taken_back.items() if n),
         restock=bool(restocked),
@@ -301,5 +258,5 @@ def product(payload: dict, currency: str) -> c.StoreProduct:
         currency=currency,
         variants=variants,
         active=payload.get("status", 1) == 1,
-        updated_at=when(payload.get("updated_at"), "updated_at"),
+        updated_at=moment(payload.get("updated_at"), "updated_at"),
     )

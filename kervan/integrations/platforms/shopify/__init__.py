@@ -136,7 +136,7 @@ def _check_message(connection, failure: http.HttpError) -> str:
         return _("Shopify accepted the token but the app may not read the shop: give it the read_orders, "
                  "read_customers and read_products scopes.")  # fmt: skip
     if failure.status == 404:
-        return _("No Shopify shop answers at %(address)s: use the shop's https://<shop>.myshopify.com address.") % {
+        return _("No Shopify shop answers at %(address)s: use the shop's https://your-shop.myshopify.com address.") % {
             "address": connection.base_url
         }
     if failure.status is None:

@@ -15,10 +15,11 @@ Choices where Shopify's data needs reading (orders.py says those of orders):
 """
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from kervan.integrations import canonical as c
 from kervan.integrations.platforms.base import UnexpectedPayload
+from kervan.integrations.platforms.values import ident, moment, money, need, text
 
 ZERO = Decimal(0)
 GRANTED_STATES = {"subscribed"}
@@ -26,48 +27,6 @@ REFUSED_STATES = {"not_subscribed", "unsubscribed", "redacted", "invalid"}  # "p
 
 
 # -- values -----------------------------------------------------------------------------------------------------------
-
-
-def need(data, key: str, what: str = ""):
-    """data[key], or UnexpectedPayload naming what is missing (the delivery is dead, nothing written)."""
-    if not isinstance(data, dict):
-        raise UnexpectedPayload(f"{what or 'payload'} is not an object")
-    value = data.get(key)
-    if value is None or value == "":
-        raise UnexpectedPayload(f"{what or 'payload'} has no {key}")
-    return value
-
-
-def ident(value) -> str:
-    """An id as Shopify wrote it ("" for null); a float id has already lost digits somewhere: refused."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        raise UnexpectedPayload(f"id {value!r} is not an integer")
-    return str(value)
-
-
-def money(value, default: Decimal = ZERO) -> Decimal:
-    if value is None or value == "":
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise UnexpectedPayload(f"{value!r} is not an amount") from None
-
-
-def when(value) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise UnexpectedPayload(f"{value!r} is not a date and time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def text(value) -> str:
-    return "" if value is None else str(value).strip()
 
 
 def tags(value) -> tuple[str, ...]:
@@ -102,8 +61,8 @@ def customer(data: dict | None, *, email: str = "", phone: str = "", language: s
         country=text(address.get("country_code")).upper(),
         language=text(data.get("locale")) or language,
         tags=tags(data.get("tags")),
-        created_at=when(data.get("created_at")),
-        updated_at=when(data.get("updated_at")),
+        created_at=moment(data.get("created_at")),
+        updated_at=moment(data.get("updated_at")),
     )
 
 
@@ -121,12 +80,12 @@ def customer_consents(data: dict, person: c.StoreCustomer) -> list[c.ConsentChan
     for channel, key in (("email", "email_marketing_consent"), ("sms", "sms_marketing_consent")):
         details = data.get(key)
         if isinstance(details, dict):
-            change = consent(person, channel, details.get("state"), when(details.get("consent_updated_at")),
+            change = consent(person, channel, details.get("state"), moment(details.get("consent_updated_at")),
                              _consent_proof(details))  # fmt: skip
             if change:
                 found.append(change)
     if "email_marketing_consent" not in data and data.get("accepts_marketing") is not None:
-        at = when(data.get("accepts_marketing_updated_at"))
+        at = moment(data.get("accepts_marketing_updated_at"))
         state = "subscribed" if data.get("accepts_marketing") else "unsubscribed"
         proof = f"Shopify: accepts_marketing={bool(data['accepts_marketing'])}"
         if data.get("marketing_opt_in_level"):
@@ -162,7 +121,7 @@ def consent_topic(data: dict, channel: str, now: dt.datetime) -> list:
     )
     if not (person.external_id or person.email or person.phone):
         raise UnexpectedPayload("consent update names no customer")
-    at = when(details.get("consent_updated_at")) or now
+    at = moment(details.get("consent_updated_at")) or now
     change = consent(person, channel, details.get("state"), at, _consent_proof(details))
     return [change] if change else []
 
@@ -198,7 +157,7 @@ def product_record(data: dict, source_key: str, *, currency: str, base_url: str)
         image_url=text(image.get("src")),
         category=text(data.get("product_type")),
         active=status == "active" if status else data.get("published_at") is not None,
-        updated_at=when(data.get("updated_at")),
+        updated_at=moment(data.get("updated_at")),
     )
 
 
@@ -209,7 +168,7 @@ def stock_record(data: dict) -> list:
     sku = text(data.get("sku"))
     if not sku or data.get("available") is None:
         return []
-    return [c.StockLevel(sku=sku[:64], stock=int(data["available"]), updated_at=when(data.get("updated_at")))]
+    return [c.StockLevel(sku=sku[:64], stock=int(data["available"]), updated_at=moment(data.get("updated_at")))]
 
 
 # -- privacy ----------------------------------------------------------------------------------------------------------

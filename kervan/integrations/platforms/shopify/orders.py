@@ -27,10 +27,10 @@ from kervan.integrations.platforms.shopify.mapping import (
     customer_consents,
     fallback_sku,
     ident,
+    moment,
     money,
     need,
     text,
-    when,
 )
 from kervan.orders.models import OrderStatus, Payment, SalesChannel
 
@@ -148,7 +148,7 @@ def refund(data: dict, source_key: str) -> c.StoreRefund:
     return c.StoreRefund(
         external_id=ident(need(data, "id", "refund")),
         amount=amount,
-        occurred_at=when(data.get("processed_at")) or when(need(data, "created_at", "refund")),
+        occurred_at=moment(data.get("processed_at")) or moment(need(data, "created_at", "refund")),
         reason=text(data.get("note")),
         lines=tuple(units),
         restock=bool(data.get("restock")) or bool(restock_types & {"return", "cancel"}),
@@ -158,7 +158,7 @@ def refund(data: dict, source_key: str) -> c.StoreRefund:
 def order_records(data: dict, source_key: str) -> list:
     """An order (webhook body or REST resource): the customer, the order, and the consent it carries."""
     external_id = ident(need(data, "id", "order"))
-    placed_at = when(data.get("processed_at")) or when(need(data, "created_at", "order"))
+    placed_at = moment(data.get("processed_at")) or moment(need(data, "created_at", "order"))
     language = text(data.get("customer_locale"))[:2]
     embedded = data.get("customer") if isinstance(data.get("customer"), dict) else None
     person = customer(embedded, email=text(data.get("email") or data.get("contact_email")),
@@ -182,7 +182,7 @@ def order_records(data: dict, source_key: str) -> list:
         number=text(data.get("name")) or text(data.get("order_number")) or external_id,
         customer=person,
         placed_at=placed_at,
-        updated_at=when(data.get("updated_at")),
+        updated_at=moment(data.get("updated_at")),
         currency=text(need(data, "currency", "order")).upper(),
         lines=lines(data.get("line_items"), source_key, order=data),
         status=order_status(data, fulfilment),
@@ -194,11 +194,11 @@ def order_records(data: dict, source_key: str) -> list:
         sales_channel=CHANNELS.get(text(data.get("source_name")), ""),
         **utm(data.get("landing_site")),
         payment_method=payment_method(gateways[0] if gateways else ""),
-        cancelled_at=when(data.get("cancelled_at")),
-        shipped_at=when(fulfilment.get("created_at")) if fulfilment else None,
+        cancelled_at=moment(data.get("cancelled_at")),
+        shipped_at=moment(fulfilment.get("created_at")) if fulfilment else None,
         carrier=text(fulfilment.get("tracking_company"))[:100] if fulfilment else "",
         tracking_number=text(fulfilment.get("tracking_number"))[:100] if fulfilment else "",
-        delivered_at=when(fulfilment.get("updated_at")) if delivered else None,
+        delivered_at=moment(fulfilment.get("updated_at")) if delivered else None,
         refunds=tuple(refund(r, source_key) for r in data.get("refunds") or []),
         test=bool(data.get("test")),
     )
@@ -237,7 +237,7 @@ def transaction_records(data: dict) -> list:
             status=outcome,
             amount=money(need(data, "amount", "transaction")),
             currency=text(data.get("currency")).upper(),
-            occurred_at=when(data.get("processed_at")) or when(need(data, "created_at", "transaction")),
+            occurred_at=moment(data.get("processed_at")) or moment(need(data, "created_at", "transaction")),
             reference=ident(need(data, "id", "transaction")),
             method=payment_method(details.get("payment_method_name") or data.get("gateway")),
         )
@@ -261,8 +261,8 @@ def checkout_record(data: dict, source_key: str) -> list:
             lines=lines(data.get("line_items"), source_key),
             total=money(data.get("total_price")),
             recovery_url=text(data.get("abandoned_checkout_url")),
-            occurred_at=when(data.get("created_at")),
-            updated_at=when(data.get("updated_at")),
+            occurred_at=moment(data.get("created_at")),
+            updated_at=moment(data.get("updated_at")),
             completed=bool(data.get("completed_at")),
         )
     ]

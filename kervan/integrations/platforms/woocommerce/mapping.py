@@ -9,12 +9,13 @@ total} with a negative total.
 import datetime as dt
 import functools
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from kervan.imports.file_settings import SKIP, suggest_status
 from kervan.integrations import canonical as c
 from kervan.integrations.platforms.base import UnexpectedPayload
+from kervan.integrations.platforms.values import ident, moment, money, need
 from kervan.orders.models import OrderStatus, SalesChannel
 
 PRESET = Path(__file__).resolve().parents[3] / "imports" / "presets" / "woocommerce_orders.json"
@@ -35,49 +36,6 @@ PAYMENT_METHODS = {"bacs": "bank_transfer", "cheque": "bank_transfer", "cod": "c
 def statuses() -> dict[str, str]:
     """The history import's WooCommerce status words (one mapping for files and webhooks)."""
     return json.loads(PRESET.read_text())["statuses"]
-
-
-def need(payload: dict, key: str):
-    """payload[key], or UnexpectedPayload naming what is missing (the delivery is dead, nothing written)."""
-    if not isinstance(payload, dict):
-        raise UnexpectedPayload(f"expected a JSON object, got {type(payload).__name__}")
-    value = payload.get(key)
-    if value is None or value == "":
-        raise UnexpectedPayload(f"'{key}' is missing")
-    return value
-
-
-def ident(value) -> str:
-    """An id as WooCommerce wrote it (an integer, exact); "" for 0 (a guest, no parent)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise UnexpectedPayload(f"not an id: {value!r}")
-    text = str(value).strip()
-    return "" if text in ("", "0") else text
-
-
-def money(value, key: str = "amount") -> Decimal:
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise UnexpectedPayload(f"'{key}' is not an amount: {value!r}")
-    return amount
-
-
-def gmt(value, key: str = "date") -> dt.datetime | None:
-    """A *_gmt date ("2017-03-22T19:28:02", UTC without an offset) as an aware datetime; None when empty."""
-    if not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise UnexpectedPayload(f"'{key}' is not a date: {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _meta(payload: dict) -> dict[str, str]:
@@ -102,8 +60,8 @@ def customer(payload: dict) -> c.StoreCustomer:
         last_name=str(payload.get("last_name") or billing.get("last_name") or ""),
         city=str(billing.get("city") or ""),
         country=str(billing.get("country") or ""),
-        created_at=gmt(payload.get("date_created_gmt"), "date_created_gmt"),
-        updated_at=gmt(payload.get("date_modified_gmt"), "date_modified_gmt"),
+        created_at=moment(payload.get("date_created_gmt"), "date_created_gmt"),
+        updated_at=moment(payload.get("date_modified_gmt"), "date_modified_gmt"),
     )
 
 
@@ -122,8 +80,8 @@ def order(payload: dict) -> c.StoreOrder | None:
     status = status if status in OrderStatus.values else OrderStatus.PLACED  # a plugin's own status: still an order
     if status == OrderStatus.SHIPPED:  # a plugin's "shipped" without a carrier (Kervan's shipped needs one)
         status = OrderStatus.FULFILLED
-    placed_at = gmt(need(payload, "date_created_gmt"), "date_created_gmt")
-    updated_at = gmt(payload.get("date_modified_gmt"), "date_modified_gmt") or placed_at
+    placed_at = moment(need(payload, "date_created_gmt"), "date_created_gmt")
+    updated_at = moment(payload.get("date_modified_gmt"), "date_modified_gmt") or placed_at
     if not isinstance(payload.get("line_items"), list):
         raise UnexpectedPayload("'line_items' is missing")
     items = payload["line_items"]
@@ -170,10 +128,10 @@ def order(payload: dict) -> c.StoreOrder | None:
         utm_source=meta.get("_wc_order_attribution_utm_source", "")[:200],
         utm_medium=meta.get("_wc_order_attribution_utm_medium", "")[:200],
         utm_campaign=meta.get("_wc_order_attribution_utm_campaign", "")[:200],
-        paid_at=gmt(payload.get("date_paid_gmt"), "date_paid_gmt"),
+        paid_at=moment(payload.get("date_paid_gmt"), "date_paid_gmt"),
         payment_method=PAYMENT_METHODS.get(str(payload.get("payment_method") or ""), ""),
         cancelled_at=updated_at if status == OrderStatus.CANCELLED else None,
-        delivered_at=gmt(payload.get("date_completed_gmt"), "date_completed_gmt"),
+        delivered_at=moment(payload.get("date_completed_gmt"), "date_completed_gmt"),
         carrier=carrier,
         tracking_number=tracking_number,
         shipped_at=shipped_at,
@@ -233,7 +191,7 @@ def order_refund(payload: dict, order_id: str = "") -> c.OrderRefunds:
     for item in payload.get("line_items") or ():
         if item.get("sku") and isinstance(item.get("quantity"), int) and item["quantity"]:
             units.append((str(item["sku"]), abs(item["quantity"])))
-    when = gmt(need(payload, "date_created_gmt"), "date_created_gmt")
+    when = moment(need(payload, "date_created_gmt"), "date_created_gmt")
     refund = c.StoreRefund(
         external_id=refund_id,
         amount=abs(money(need(payload, "amount"), "amount")),
@@ -299,7 +257,7 @@ def product(payload: dict, currency: str, variations: list | None = None) -> c.S
         image_url=str(images[0].get("src") or "") if images and isinstance(images[0], dict) else "",
         category=str(categories[0].get("name") or "") if categories and isinstance(categories[0], dict) else "",
         active=payload.get("status", "publish") == "publish",
-        updated_at=gmt(payload.get("date_modified_gmt"), "date_modified_gmt"),
+        updated_at=moment(payload.get("date_modified_gmt"), "date_modified_gmt"),
     )
 
 

@@ -253,7 +253,7 @@ def test_malformed_json_is_a_400():
         ("orders/create", lambda o: o.pop("currency"), "currency"),
         ("orders/create", lambda o: o["line_items"][2].pop("price"), "price"),
         ("orders/create", lambda o: o.update(created_at="31/12/2021", processed_at=None), "31/12/2021"),
-        ("orders/create", lambda o: o.update(id=8.209829119461545e17), "not an integer"),
+        ("orders/create", lambda o: o.update(id=8.209829119461545e17), "not an id"),
     ],
 )
 def test_an_order_missing_what_it_needs_is_dead_and_nothing_written(topic, change, reason):
