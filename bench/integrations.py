@@ -197,7 +197,8 @@ def backfill(orders: int) -> dict:
     print(f"bench: backfill {run.status} in {elapsed:.1f} s: {run.counts} {run.error}")
     # The floor: the same orders (other customers, another source) as one file through the bulk import.
     floor_shop = connection(f"floor-{int(time.time())}", "http://127.0.0.1:9")
-    records = [r for n in range(orders) for r in shopify_orders.order_records(order(n, prefix="f"), floor_shop.source.key)
+    key = floor_shop.source.key
+    records = [r for n in range(orders) for r in shopify_orders.order_records(order(n, prefix="f"), key)
                if type(r).__name__ == "StoreOrder"]  # fmt: skip
     started = time.perf_counter()
     floor = history.orders_import(floor_shop, records, label="bench floor")

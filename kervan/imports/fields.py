@@ -220,7 +220,13 @@ ORDER_FIELDS = (
         "invoice",
         "fatura no",
     ),
-    _f("order_name", _("Order number shown to the customer"), "order name shown", "display number", "gorunen siparis no"),
+    _f(
+        "order_name",
+        _("Order number shown to the customer"),
+        "order name shown",
+        "display number",
+        "gorunen siparis no",
+    ),
     _f(
         "placed_at",
         _("Order date"),

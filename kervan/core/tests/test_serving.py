@@ -66,8 +66,12 @@ def _production_settings(**env: str) -> dict:
     done = subprocess.run(
         [PYTHON, "-c", code],
         cwd=ROOT,
-        env=_env(DJANGO_SETTINGS_MODULE="config.settings.production", KERVAN_SECRET_KEY="x" * 60,
-                 KERVAN_ENCRYPTION_KEYS="M2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2Y=", **env),
+        env=_env(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            KERVAN_SECRET_KEY="x" * 60,
+            KERVAN_ENCRYPTION_KEYS="M2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2ZtZ2Y=",
+            **env,
+        ),
         capture_output=True,
         text=True,
         timeout=60,

@@ -97,9 +97,13 @@ def test_key_rotation_re_encrypts_with_the_new_key(stub_shop, admin_actor, setti
     connection = _create(admin_actor, stub_shop)
     settings.KERVAN_ENCRYPTION_KEYS = f"{new},{old}"
     assert Connection.objects.get().credentials["token"] == SECRET  # the old key still decrypts
-    from kervan.core.crypto import reencrypt_all
+    import io
 
-    assert reencrypt_all() == 1
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("encryption_rotate", stdout=out)
+    assert out.getvalue().strip() == "re-encrypted 1 stored secret(s)"
     settings.KERVAN_ENCRYPTION_KEYS = new
     assert Connection.objects.get().credentials["token"] == SECRET  # the new key alone now does
     settings.KERVAN_ENCRYPTION_KEYS = Fernet.generate_key().decode()
