@@ -11,4 +11,5 @@ def register() -> None:
         from kervan.workspace.nav import NavItem, register_nav
     except ImportError:  # pragma: no cover
         return
-    register_nav(NavItem("support", _("Help centre"), "support:kb_list", area="support", position=45))
+    # One menu entry for the whole help desk (the top bar stays one row on a desktop): its pages link to each other.
+    register_nav(NavItem("support", _("Support"), "support:kb_list", area="support", position=45))

@@ -195,7 +195,10 @@ def test_an_endpoint_turned_off_keeps_its_deliveries_for_when_it_is_on_again(clo
     assert drain() == {"delivered": 1}
 
 
-def test_an_unknown_event_name_is_refused_and_a_new_one_is_one_registration():
+def test_an_unknown_event_name_is_refused_and_a_new_one_is_one_registration(monkeypatch):
+    from kervan.core import outgoing
+
+    monkeypatch.setattr(outgoing, "_events", dict(outgoing._events))  # the registration ends with the test
     with pytest.raises(ValueError, match="Unknown outbound event"):
         emit("ticket.typo", event_id="1", data={})
     register_outbound_event("test.ticket_created", "Ticket created")
