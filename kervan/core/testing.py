@@ -2,12 +2,19 @@
 
 import email
 import email.policy
+import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection
+
+# Real third-party data the tests read (store webhooks, exports, bounces, CDNOW …): ../shared/data beside the
+# project, or where KERVAN_SHARED_DATA says. Never copied into the project.
+SHARED_DATA = Path(os.environ.get("KERVAN_SHARED_DATA") or Path(settings.BASE_DIR).parent / "shared" / "data")
 
 
 def other_session(*, autocommit: bool = True) -> psycopg.Connection:

@@ -2,19 +2,17 @@
 tested on its own against a loopback API), a delivery through the real intake address, and the worker run until
 nothing is due. The platforms' real payloads are read from ../shared/data/webhooks (never copied here)."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from kervan.core.models import Source
+from kervan.core.testing import SHARED_DATA
 from kervan.integrations.actions import SOURCE_KINDS
 from kervan.integrations.models import Connection
 from kervan.integrations.worker import deliveries_process
 
-WEBHOOK_SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "data" / "webhooks"
+WEBHOOK_SAMPLES = SHARED_DATA / "webhooks"
 needs_samples = pytest.mark.skipif(
     not WEBHOOK_SAMPLES.is_dir(), reason=f"the platforms' sample payloads are not at {WEBHOOK_SAMPLES} (../shared/data)"
 )

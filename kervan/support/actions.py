@@ -19,8 +19,9 @@ TITLE_MAX = 200
 BODY_MAX = 100_000
 NAME_MAX = 120
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# Words the help centre's own addresses use (/help/en/, /help/search/, /help/category/…): no article may take them.
-RESERVED_SLUGS = {"en", "tr", "search", "category", "feedback"}
+# Words the help centre's own addresses use (/help/en/, /help/search/, /help/contact/, /help/category/…): no
+# article may take them.
+RESERVED_SLUGS = {"en", "tr", "search", "category", "feedback", "contact"}
 
 
 def _text(value, field: str, limit: int, *, required: bool = False) -> str:

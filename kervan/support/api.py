@@ -1,5 +1,6 @@
-"""/api/v1/support: the knowledge base's published articles — search (the help centre's own search, so a shop's
-site or a chat widget finds what the help centre finds) and one article by its address."""
+"""/api/v1/support: tickets (kervan.support.ticket_api), and the knowledge base's published articles — search (the
+help centre's own search, so a shop's site or a chat widget finds what the help centre finds) and one article by its
+address."""
 
 import datetime as dt
 from typing import Literal
@@ -11,8 +12,10 @@ from kervan.core.api import ERRORS, STORABLE
 from kervan.core.errors import KervanError
 from kervan.support import markup, search, selectors
 from kervan.support.models import Article, ArticleTranslation
+from kervan.support.ticket_api import router as tickets_router
 
 router = Router(tags=["support"])
+router.add_router("", tickets_router)  # /api/v1/support/tickets…
 
 
 class SupportArticleOut(Schema):

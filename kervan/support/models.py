@@ -107,3 +107,161 @@ class SearchMiss(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["query", "language"], name="support_searchmiss_unique")]
         indexes = [models.Index(fields=["-count", "-last_seen"], name="support_searchmiss_top")]
+
+
+# ---------------------------------------------------------------- tickets (issue 14)
+#
+# A ticket is a customer's question and the conversation about it. Its SLA targets come from the policy for its
+# priority (a segment's policy first: VIPs answered faster), counted in business hours (kervan.support.business_hours)
+# and pushed back by the business time the ticket spent pending the customer. Inbound email, chat and CSAT join
+# later: `channel` names where a ticket came from and TicketMessage keeps the email Message-ID to thread replies on.
+
+DEFAULT_BUSINESS_HOURS = {str(day): ["09:00", "18:00"] for day in range(5)}  # Monday (0) to Friday, shop's time
+
+
+def default_business_hours() -> dict:
+    return dict(DEFAULT_BUSINESS_HOURS)
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class SlaPolicy(models.Model):
+    """Targets for one priority, in business minutes. With a segment it applies to that segment's members only (and
+    before the general policy of the priority)."""
+
+    name = models.CharField(max_length=120)
+    priority = models.CharField(max_length=8, choices=TicketPriority.choices)
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+    segment = models.ForeignKey("segments.Segment", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # {weekday (0 = Monday): ["HH:MM", "HH:MM"]} in `timezone`; a day not named is closed.
+    business_hours = models.JSONField(default=default_business_hours)
+    timezone = models.CharField(max_length=64, default="Europe/Istanbul")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "name", "id"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending customer")
+        ON_HOLD = "on_hold", _("On hold")
+        SOLVED = "solved", _("Solved")
+        CLOSED = "closed", _("Closed")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        WEB_FORM = "web_form", _("Contact form")
+        CHAT = "chat", _("Chat")
+        API = "api", _("API")
+        AGENT = "agent", _("Agent")
+
+    subject = models.CharField(max_length=200)
+    # Null for a sender Kervan does not know yet (the email says who wrote).
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    requester_email = models.CharField(max_length=254, blank=True)
+    requester_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=8, choices=TicketPriority.choices, default=TicketPriority.NORMAL)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.AGENT)
+    tags = models.JSONField(default=list, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    # Business seconds the ticket spent pending the customer: the resolution target moves back by as much.
+    paused_seconds = models.PositiveIntegerField(default=0)
+    sla_policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # When 80% of a target's business time is used: from then on the ticket is "at risk".
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    resolution_warn_at = models.DateTimeField(null=True, blank=True)
+    at_risk_recorded = models.BooleanField(default=False)
+    breached_first_response = models.BooleanField(default=False)
+    breached_resolution = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="support_ticket_status"),
+            models.Index(fields=["customer", "-created_at"], name="support_ticket_customer"),
+            models.Index(fields=["assignee", "status"], name="support_ticket_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    @property
+    def number(self) -> str:
+        return f"T-{self.pk:06d}" if self.pk else "T-"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (self.Status.SOLVED, self.Status.CLOSED)
+
+
+class TicketMessage(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("From the customer")
+        OUTBOUND = "outbound", _("Reply")
+        NOTE = "note", _("Internal note")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    mentions = models.JSONField(default=list, blank=True)  # staff usernames @mentioned in a note
+    # The email's Message-ID (sent or received), for In-Reply-To/References threading when email joins.
+    email_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ticket message")
+        verbose_name_plural = _("ticket messages")
+
+
+class AgentPresence(models.Model):
+    class Status(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_presence")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Round-robin: the online agent with the lowest turn gets the next new ticket, and then the highest turn + 1 (a
+    # counter, not a time: two tickets in the same instant still alternate).
+    turn = models.PositiveBigIntegerField(default=0)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)

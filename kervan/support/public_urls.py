@@ -13,6 +13,7 @@ for _language, _prefix in (("en", "en/"), ("tr", "")):  # /help/en/ before /help
     urlpatterns += [
         path(f"{_prefix}", views.index, _lang, name=f"index_{_language}"),
         path(f"{_prefix}search/", views.search_page, _lang, name=f"search_{_language}"),
+        path(f"{_prefix}contact/", views.contact, _lang, name=f"contact_{_language}"),
         path(f"{_prefix}category/<slug:slug>/", views.category, _lang, name=f"category_{_language}"),
         path(f"{_prefix}<slug:slug>/", views.article, _lang, name=f"article_{_language}"),
         path(f"{_prefix}<slug:slug>/feedback/", views.feedback, _lang, name=f"feedback_{_language}"),

@@ -7,6 +7,7 @@ browser revalidates with a 304. The "Was this helpful?" form carries a signed to
 instead of a CSRF cookie, and the feedback view checks that token and, when the browser sends one, that the Origin
 is this site — which is what CSRF protection gives a form that has no session to ride on. Searches and feedback
 are counted per address (kervan.accounts.throttle, as the tracker's limits): over a limit the answer is 429.
+The contact form (/help/contact/) works the same way and turns a message into a ticket (channel web_form).
 """
 
 import hashlib
@@ -26,15 +27,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from kervan.accounts import throttle
+from kervan.accounts.actors import Actor
 from kervan.accounts.api_auth import client_ip
 from kervan.core import clock
 from kervan.core.errors import KervanError
 from kervan.support import actions, markup, search, selectors
 from kervan.support.models import Article
+from kervan.support.ticket_actions import ticket_create
 
-DEFAULT_LIMITS = {"search": (60, 60), "feedback": (20, 3600)}  # (requests, seconds) per address
+DEFAULT_LIMITS = {"search": (60, 60), "feedback": (20, 3600), "contact": (5, 3600)}  # (requests, seconds) per address
 PAGE_MAX_AGE = 60  # seconds a page may be served from a cache before it is revalidated
 _FEEDBACK_SALT = "kervan.support.feedback"
+_CONTACT_SALT = "kervan.support.contact"
 
 
 def limit(name: str) -> throttle.Limit:
@@ -53,6 +57,7 @@ def _page(request, template: str, language: str, context: dict, *, status: int =
             "search_url": _url("search", language),
             "other_language": "en" if language == "tr" else "tr",
             "other_url": _url("index", "en" if language == "tr" else "tr"),
+            "contact_url": _url("contact", language),
         }
         html = get_template(template).render({**base, **context})  # no request: no session, no cookies
     response = HttpResponse(html, status=status)
@@ -68,6 +73,7 @@ def _page(request, template: str, language: str, context: dict, *, status: int =
 _LIMITED = {
     "search_rate_limited": gettext_lazy("Too many searches from your address; please wait a minute and try again."),
     "feedback_rate_limited": gettext_lazy("Too many answers from your address; please try again later."),
+    "contact_rate_limited": gettext_lazy("Too many messages from your address; please try again later."),
 }
 
 
@@ -194,3 +200,60 @@ def feedback(request, language: str, slug: str):
         raise Http404
     # Post/redirect/get: the thanks is a page of its own, so reloading it sends nothing again.
     return HttpResponseRedirect(_url("article", language, text.article.slug) + f"?feedback={answer}#feedback")
+
+
+# ---------------------------------------------------------------- the contact form: a message becomes a ticket
+
+CONTACT_FIELDS = ("name", "email", "subject", "message")
+
+
+def _contact_page(request, language: str, values: dict, *, status: int = 200, error: KervanError | None = None):
+    token = signing.dumps(["contact", language], salt=_CONTACT_SALT, compress=False)
+    context = {"values": values, "token": token, "error": error, "sent": request.GET.get("sent") == "1"}
+    return _page(request, "support/help/contact.html", language, context, status=status, cache=False)
+
+
+@csrf_exempt  # session-less like the feedback form: a signed token and the Origin check stand in for CSRF
+def contact(request, language: str):
+    """GET: the form (a thanks after sending). POST: a ticket for the email address given (channel web_form),
+    limited per address like the searches."""
+    values = {key: "" for key in CONTACT_FIELDS}
+    if request.method != "POST":
+        return _contact_page(request, language, values)
+    values = {key: request.POST.get(key, "")[:60_000] for key in CONTACT_FIELDS}
+    try:
+        kind, token_language = signing.loads(request.POST.get("token", ""), salt=_CONTACT_SALT, max_age=86_400)
+    except (signing.BadSignature, ValueError, TypeError):
+        kind, token_language = None, None
+    if (kind, token_language) != ("contact", language):
+        with translation.override(language):
+            error = KervanError(_("This form has expired; reload the page and send it again."), "form_expired")
+        return _contact_page(request, language, values, status=400, error=error)
+    if not _same_origin(request):
+        with translation.override(language):
+            detail = _("Messages are taken from this site's own pages only.")
+        return _page(request, "support/help/limited.html", language, {"detail": detail}, status=403)
+    try:
+        throttle.check(
+            f"help:contact:{throttle.hashed(client_ip(request))}",
+            limit("contact"),
+            detail=str(_LIMITED["contact_rate_limited"]),
+            code="contact_rate_limited",
+        )
+    except throttle.RateLimited as error:
+        return _rate_limited(request, language, error)
+    with translation.override(language):  # refusals in the page's language
+        try:
+            if not values["email"].strip():
+                raise KervanError(_("Please give your email address."), "required", field="requester_email")
+            ticket_create(
+                actor=Actor.system(),
+                channel="web_form",
+                requester_email=values["email"],
+                requester_name=values["name"],
+                subject=values["subject"],
+                body=values["message"],
+            )
+        except KervanError as error:
+            return _contact_page(request, language, values, status=400, error=error)
+    return HttpResponseRedirect(_url("contact", language) + "?sent=1")

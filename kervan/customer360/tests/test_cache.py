@@ -19,6 +19,7 @@ from kervan.customers.registry import timeline_sources
 from kervan.customers.tests.factories import make_customer, make_order
 from kervan.feedback.actions import review_create
 from kervan.orders.actions import order_set_status, refund_create, return_create
+from kervan.support.ticket_actions import ticket_create, ticket_reply
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -239,6 +240,18 @@ PAGE_CHANGES = {
     "review": (
         lambda api, c: review_create(actor=SYSTEM, order=c.orders.get(), rating=5, submitted_at=timezone.now()),
         "Submitted Review",
+    ),
+    "ticket": (
+        lambda api, c: ticket_create(actor=SYSTEM, customer=c, subject="Kargo gecikti", body="?"),
+        "Kargo gecikti",
+    ),
+    "ticket_message": (
+        lambda api, c: ticket_reply(
+            actor=SYSTEM,
+            ticket=ticket_create(actor=SYSTEM, customer=c, subject="S", body="?"),
+            body="Yarın teslim edilecek.",
+        ),
+        "Yarın teslim edilecek.",
     ),
 }
 

@@ -26,6 +26,7 @@ from kervan.customers.tests.factories import make_customer, make_order
 from kervan.events.actions import event_record
 from kervan.feedback.actions import review_create
 from kervan.orders.actions import order_set_status, refund_create, return_create
+from kervan.support.ticket_actions import ticket_create, ticket_reply
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -47,6 +48,8 @@ def _everything(customer: Customer) -> None:
     consent_record(actor=SYSTEM, customer=customer, channel="email", purpose="marketing", status="granted")
     consent_record(actor=SYSTEM, customer=customer, channel="sms", purpose="marketing", status="refused")
     customer_merge(actor=SYSTEM, survivor=customer, merged=make_customer())
+    ticket = ticket_create(actor=SYSTEM, customer=customer, subject="Kargo gecikti", body="Siparişim nerede?")
+    ticket_reply(actor=SYSTEM, ticket=ticket, body="Yarın teslim edilecek.")
     for i in range(3):
         event_record(
             name="Viewed Product",
@@ -168,8 +171,8 @@ def test_the_queries_of_a_first_read(api, admin_client):
     with CaptureQueriesContext(connection) as queries:
         assert admin_client.get(f"/customers/{customer.pk}/").status_code == 200
     # the session; the header's four; the timeline's kinds together (PostgreSQL: and the events apart), a load per
-    # kind on the page (eight), the order steps, the events' products; three cards, the custom fields; the audit row
-    assert len(queries) == (22 if connection.vendor == "postgresql" else 21), [q["sql"][:80] for q in queries]
+    # kind on the page (ten), the order steps, the events' products; three cards, the custom fields; the audit row
+    assert len(queries) == (24 if connection.vendor == "postgresql" else 23), [q["sql"][:80] for q in queries]
 
 
 TEMPLATE = """{% load i18n %}{% for item, shown in entries %}

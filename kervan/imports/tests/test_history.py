@@ -3,13 +3,13 @@ guest sales, cancellation invoices, its own statuses, currency and time zone (is
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from kervan.core.errors import KervanError
 from kervan.core.models import Source
+from kervan.core.testing import SHARED_DATA
 from kervan.currency.models import ExchangeRate
 from kervan.customers.models import Customer, CustomerStats, Identity
 from kervan.events.models import Event
@@ -367,7 +367,7 @@ def test_import_file_command_dry_run_summary_and_bad_input(tmp_path, capsys):
     assert Order.objects.count() == 4
 
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "exports"
+DATA = SHARED_DATA / "exports"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/exports is not here (a fresh clone)")
 
 

@@ -4,11 +4,11 @@ table and order tables (column for column), and the address company of Shopify's
 import csv
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from kervan.core.testing import SHARED_DATA
 from kervan.customers.models import Identity
 from kervan.imports.actions import import_job_start, import_job_upload
 from kervan.imports.file_settings import suggest_status
@@ -19,7 +19,7 @@ from .conftest import csv_file
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DATA = SHARED_DATA
 OPENCART = DATA / "webhooks" / "opencart"
 EXPORTS = DATA / "exports"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not here (a fresh clone)")

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from kervan.core.testing import SHARED_DATA
 from kervan.messaging import actions
 from kervan.messaging.bounces import read_bounce, read_bounces, read_mailbox
 
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data" / "email_bounces"
+DATA = SHARED_DATA / "email_bounces"
 CORPUS = DATA / "corpus"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"the bounce corpus is not at {DATA} (../shared/data)")
 

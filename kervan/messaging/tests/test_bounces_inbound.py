@@ -7,16 +7,16 @@ import smtplib
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from kervan.core.testing import SHARED_DATA
 from kervan.messaging import actions
 from kervan.messaging.channels.email.inbound import receiver
 
-CORPUS = Path(settings.BASE_DIR).parent / "shared" / "data" / "email_bounces" / "corpus"
+CORPUS = SHARED_DATA / "email_bounces" / "corpus"
 needs_data = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the bounce corpus is not at {CORPUS} (../shared/data)")
 NOT_A_BOUNCE = b"From: ayse@example.com\r\nTo: bounces@shop.example\r\nSubject: Thanks!\r\n\r\nLovely mugs.\r\n"
 

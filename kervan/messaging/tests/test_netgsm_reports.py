@@ -5,17 +5,16 @@ documented status, in the form-parameter and the REST v2 report's JSON shape."""
 
 import csv
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from django.conf import settings
 
+from kervan.core.testing import SHARED_DATA
 from kervan.customers.tests.factories import make_customer
 from kervan.messaging.channels.sms import netgsm
 from kervan.messaging.models import Message, Suppression, Template
 
-CODES = Path(settings.BASE_DIR).parent / "shared" / "data" / "sms" / "netgsm" / "netgsm_codes.csv"
+CODES = SHARED_DATA / "sms" / "netgsm" / "netgsm_codes.csv"
 needs_data = pytest.mark.skipif(not CODES.is_file(), reason=f"Netgsm's codes are not at {CODES} (../shared/data)")
 QUERY_ONLY = {"100"}  # SmsStatus.ALL: a report query's filter, never a message's status
 URL = "/m/hooks/netgsm/report/"

@@ -5,15 +5,14 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
-from django.conf import settings
 
 from kervan.accounts.actors import Actor
 from kervan.core import clock as core_clock
 from kervan.core.errors import KervanError
+from kervan.core.testing import SHARED_DATA
 from kervan.customers.tests.factories import make_customer, make_order
 from kervan.outbound import schedules
 from kervan.outbound.models import ExportSchedule
@@ -22,7 +21,7 @@ from kervan.outbound.timing import next_run, period_bounds
 pytestmark = pytest.mark.django_db
 IST = dt.timezone(dt.timedelta(hours=3))
 NOW = dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)  # Monday 2 March, 07:00 in Istanbul
-SHOPIFY_HEADER = Path(settings.BASE_DIR).parent / "shared" / "data" / "exports" / "shopify" / "orders_export_header.csv"
+SHOPIFY_HEADER = SHARED_DATA / "exports" / "shopify" / "orders_export_header.csv"
 
 ORDER_COLUMNS = [
     {"field": "number", "title": "Sipariş No"},

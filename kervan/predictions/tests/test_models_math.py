@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kervan.core.testing import SHARED_DATA
 from kervan.predictions import models_bgnbd as bg
 
 ROOT = Path(__file__).resolve().parents[3]
-CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+CDNOW = SHARED_DATA / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "ll": -9582.4, "p": 6.25, "q": 3.74, "gamma": 15.44}
 FHL = bg.BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426)
 

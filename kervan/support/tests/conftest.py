@@ -60,3 +60,32 @@ def kb(db, editor):
         ),
     }
     return {"categories": {"shipping": shipping, "returns": returns, "products": products}, **articles}
+
+
+# ---------------------------------------------------------------- tickets
+
+MONDAY_10 = "2026-12-07T10:00:00+03:00"  # a working Monday morning in Istanbul
+
+
+@pytest.fixture
+def monday(clock):
+    """The clock frozen on Monday 7 December 2026, 10:00 in Istanbul (business hours)."""
+    import datetime as dt
+
+    with clock.frozen(dt.datetime.fromisoformat(MONDAY_10)):
+        yield clock
+
+
+@pytest.fixture
+def make_agent(make_user):
+    """A Support user, with an agent presence when `presence` is given."""
+
+    def make(username: str, presence: str | None = None, role: str = "support"):
+        from kervan.support.models import AgentPresence
+
+        user = make_user(role, username)
+        if presence:
+            AgentPresence.objects.create(user=user, status=presence)
+        return user
+
+    return make
