@@ -4,6 +4,8 @@ that found nothing (for editors to write the missing article).
 The search index is not a model field: a `tsvector` column on PostgreSQL and an FTS5 table on SQLite, created by
 this app's migration for each database and kept in step by kervan.support.search.index (called by the actions)."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -203,6 +205,8 @@ class Ticket(models.Model):
     at_risk_recorded = models.BooleanField(default=False)
     breached_first_response = models.BooleanField(default=False)
     breached_resolution = models.BooleanField(default=False)
+    # The customer's language: replies, canned replies and the CSAT email in it; assignment rules can match it.
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.TURKISH)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -227,6 +231,12 @@ class Ticket(models.Model):
 
 
 class TicketMessage(models.Model):
+    class Delivery(models.TextChoices):
+        NONE = "", _("Not emailed")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("From the customer")
         OUTBOUND = "outbound", _("Reply")
@@ -242,14 +252,42 @@ class TicketMessage(models.Model):
     )
     body = models.TextField()
     mentions = models.JSONField(default=list, blank=True)  # staff usernames @mentioned in a note
-    # The email's Message-ID (sent or received), for In-Reply-To/References threading when email joins.
+    # The email's Message-ID (sent or received), for In-Reply-To/References threading.
     email_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField()
+    # Emailing a reply (outbound messages only): queued when the reply is written, sent by a task through the
+    # messaging email transport, tried again after a retryable failure (delivery_due_at), failed for good otherwise.
+    delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default="")
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_due_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("ticket message")
         verbose_name_plural = _("ticket messages")
+        indexes = [models.Index(fields=["delivery", "delivery_due_at"], name="support_message_delivery")]
+
+
+def attachment_path(instance: "TicketAttachment", filename: str) -> str:
+    # A random name: the customer's file name is kept in `filename`, never trusted as a path.
+    return f"support/attachments/{secrets.token_hex(2)}/{secrets.token_urlsafe(16)}"
+
+
+class TicketAttachment(models.Model):
+    """A file sent with a message (an email's attachment, an agent's upload), within KERVAN_SUPPORT_ATTACHMENTS'
+    size and type limits."""
+
+    message = models.ForeignKey(TicketMessage, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
 
 
 class AgentPresence(models.Model):
@@ -265,3 +303,166 @@ class AgentPresence(models.Model):
     # counter, not a time: two tickets in the same instant still alternate).
     turn = models.PositiveBigIntegerField(default=0)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+
+class TicketViewer(models.Model):
+    """An agent who has a ticket open (seen in the last moments) and whether they are writing a reply: the ticket
+    page warns the others, and a reply sent over another agent's newer one asks to be confirmed."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="viewers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+    composing = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="support_ticketviewer_unique")]
+
+
+class CannedReply(models.Model):
+    """A saved answer agents insert into a ticket reply or a chat. The body may use variables (Jinja2 sandbox):
+    {{ customer.first_name }}, {{ ticket.number }}, {{ order.number }}, {{ agent.first_name }}…"""
+
+    title = models.CharField(max_length=120)
+    # Typed after "/" in the chat console and the reply box to insert the reply.
+    shortcut = models.SlugField(max_length=40, blank=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.TURKISH)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uses = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AssignmentRule(models.Model):
+    """Who gets a new ticket: rules are tried in `position` order and the first whose conditions all hold assigns
+    (one agent directly, several by round-robin among those online); no rule matching leaves round-robin among all
+    online agents. An empty condition matches anything."""
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    channel = models.CharField(max_length=8, choices=Ticket.Channel.choices, blank=True)
+    tag = models.CharField(max_length=50, blank=True)  # a ticket tag
+    language = models.CharField(max_length=2, choices=Language.choices, blank=True)
+    segment = models.ForeignKey("segments.Segment", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # A customer tag (kervan.customers Tag, compared case-folded), e.g. "VIP".
+    customer_tag = models.CharField(max_length=50, blank=True)
+    agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    set_priority = models.CharField(max_length=8, choices=TicketPriority.choices, blank=True)
+    matched = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CsatSurvey(models.Model):
+    """ "How did we do?" after a ticket is solved: emailed once (due_at, after KERVAN_CSAT_DELAY_MINUTES) with one
+    link per score; the answer (1–5 and an optional comment) lands on the ticket, the agent's report and the
+    customer's timeline. A ticket solved again after reopening gets a new survey."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="surveys")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    email = models.CharField(max_length=254)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.TURKISH)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 (very unhappy) to 5 (very happy)
+    comment = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["sent_at", "due_at"], name="support_csat_due"),
+            models.Index(fields=["answered_at"], name="support_csat_answered"),
+        ]
+
+
+# ---------------------------------------------------------------- live chat (issue 14)
+#
+# A conversation between a storefront visitor (the widget) and agents (the console), over WebSockets (Django
+# Channels). The visitor holds `visitor_key`, a random secret the widget keeps: it is the only way to read a
+# conversation from the storefront. Identified visitors are linked to their customer; an anonymous one is linked
+# when the tracker's anonymous id identifies (identity resolution).
+
+
+class ChatConversation(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting for an agent")
+        ACTIVE = "active", _("Active")
+        CLOSED = "closed", _("Closed")
+
+    visitor_key = models.CharField(max_length=64, unique=True)
+    anonymous_id = models.CharField(max_length=64, blank=True, db_index=True)  # the tracker's visitor id
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="chats"
+    )
+    visitor_name = models.CharField(max_length=200, blank=True)
+    visitor_email = models.CharField(max_length=254, blank=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.TURKISH)
+    page_url = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="chats"
+    )
+    started_at = models.DateTimeField()
+    # The first agent message: started_at → first_agent_message_at is the visitor's wait (the reports' chat wait).
+    first_agent_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the conversation became a ticket (converted by an agent, or unanswered/offline).
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="chats")
+    # Read state: the id of the last message each side has seen.
+    visitor_read_upto = models.PositiveBigIntegerField(default=0)
+    agent_read_upto = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        verbose_name = _("chat")
+        verbose_name_plural = _("chats")
+        indexes = [
+            models.Index(fields=["status", "-last_message_at"], name="support_chat_status"),
+            models.Index(fields=["customer", "-started_at"], name="support_chat_customer"),
+            models.Index(fields=["assignee", "status"], name="support_chat_assignee"),
+        ]
+
+
+class ChatMessage(models.Model):
+    class Sender(models.TextChoices):
+        VISITOR = "visitor", _("Visitor")
+        AGENT = "agent", _("Agent")
+        SYSTEM = "system", _("System")
+
+    conversation = models.ForeignKey(ChatConversation, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=8, choices=Sender.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]

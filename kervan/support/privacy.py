@@ -1,13 +1,14 @@
-"""Tickets in a privacy request (kervan.customers.privacy): the person's tickets and what was written in them. On
-erasure a ticket keeps its number, status and times (the support reports count it) and loses the requester's address
-and name, its subject, custom fields and every message's text."""
+"""Tickets, chats and satisfaction answers in a privacy request (kervan.customers.privacy): the person's tickets and
+chats and what was written in them. On erasure a ticket or chat keeps its number, status and times (the support
+reports count them) and loses the person's address and name, its subject, custom fields and every message's text;
+a survey keeps its score and loses its address and comment."""
 
 from typing import Any
 
 from django.db.models import Q
 
 from kervan.customers.registry import PrivacyHandler, PrivacySubject
-from kervan.support.models import Ticket, TicketMessage
+from kervan.support.models import ChatConversation, ChatMessage, CsatSurvey, Ticket, TicketMessage
 
 ERASED = "[erased]"
 
@@ -19,6 +20,7 @@ def _tickets(subject: PrivacySubject):
 def export(subject: PrivacySubject) -> dict[str, Any]:
     tickets = _tickets(subject).order_by("created_at", "id")
     messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(direction=TicketMessage.Direction.NOTE)
+    chats = ChatConversation.objects.filter(customer_id__in=subject.customer_ids)
     return {
         "tickets": list(
             tickets.values(
@@ -35,6 +37,21 @@ def export(subject: PrivacySubject) -> dict[str, Any]:
         ),
         "ticket_messages": list(
             messages.order_by("created_at", "id").values("ticket_id", "direction", "body", "created_at")
+        ),
+        "chats": list(
+            chats.order_by("started_at", "id").values(
+                "id", "visitor_name", "visitor_email", "page_url", "status", "started_at", "closed_at"
+            )
+        ),
+        "chat_messages": list(
+            ChatMessage.objects.filter(conversation__in=chats)
+            .order_by("created_at", "id")
+            .values("conversation_id", "sender", "body", "created_at")
+        ),
+        "satisfaction_surveys": list(
+            CsatSurvey.objects.filter(customer_id__in=subject.customer_ids)
+            .order_by("created_at", "id")
+            .values("ticket_id", "email", "score", "comment", "answered_at")
         ),
     }
 
@@ -53,6 +70,16 @@ def anonymise(subject: PrivacySubject) -> list[str]:
     messages = TicketMessage.objects.filter(Q(ticket__in=tickets) | Q(author_customer_id__in=subject.customer_ids))
     if messages.exclude(body=ERASED).update(body=ERASED):
         changed.append("support.TicketMessage.body")
+    chats = ChatConversation.objects.filter(customer_id__in=subject.customer_ids)
+    if chats.filter(~Q(visitor_name="") | ~Q(visitor_email="") | ~Q(page_url="")).update(
+        visitor_name="", visitor_email="", page_url=""
+    ):
+        changed += ["support.ChatConversation.visitor_name", "support.ChatConversation.visitor_email"]
+    if ChatMessage.objects.filter(conversation__in=chats).exclude(body=ERASED).update(body=ERASED):
+        changed.append("support.ChatMessage.body")
+    surveys = CsatSurvey.objects.filter(customer_id__in=subject.customer_ids)
+    if surveys.filter(~Q(email="") | ~Q(comment="")).update(email="", comment=""):
+        changed += ["support.CsatSurvey.email", "support.CsatSurvey.comment"]
     return changed
 
 
@@ -60,5 +87,5 @@ HANDLER = PrivacyHandler(
     name="support",
     export=export,
     anonymise=anonymise,
-    models=("support.Ticket", "support.TicketMessage"),
+    models=("support.Ticket", "support.TicketMessage", "support.ChatConversation", "support.CsatSurvey"),
 )
