@@ -118,6 +118,11 @@ def register_merge(name: str, reassign: Reassign) -> None:
 
 
 def register_timeline_source(source: TimelineSource) -> None:
+    # The timeline orders entries of one instant by their source's position and pages on (time, position, id): two
+    # sources sharing a position would make that order ambiguous and a page could repeat or skip an entry.
+    for kind, other in _registry.timeline.items():
+        if kind != source.kind and other.position == source.position:
+            raise ValueError(f"timeline position {source.position} is taken by '{kind}' (wanted by '{source.kind}')")
     _add(_registry.timeline, source.kind, source)
 
 

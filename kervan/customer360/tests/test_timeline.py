@@ -1,6 +1,7 @@
 """The 360 timeline's events: newest first, each once across pages, whatever their names; order actions' own
 events are shown through the order rows instead. (PostgreSQL reads them per name; SQLite in the one UNION.)"""
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -75,3 +76,16 @@ def test_a_key_sees_only_the_timeline_kinds_of_areas_it_may_read(make_api_key):
     refused = customers_only.get(f"/customers/{customer.pk}/timeline", {"kinds": "order"})
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_kind"
     assert ApiClient(make_api_key({"orders": "read"})[1]).get(f"/customers/{customer.pk}/timeline").status_code == 403
+
+
+def test_two_timeline_kinds_cannot_share_a_position(monkeypatch):
+    from kervan.customers import registry
+
+    monkeypatch.setattr(registry._registry, "timeline", dict(registry._registry.timeline))
+    taken = next(iter(registry._registry.timeline.values()))
+    clash = dataclasses.replace(taken, kind="clashing_kind")
+    with pytest.raises(ValueError, match=f"position {taken.position} is taken by '{taken.kind}'"):
+        registry.register_timeline_source(clash)
+    assert "clashing_kind" not in registry._registry.timeline
+    registry.register_timeline_source(dataclasses.replace(taken, kind="clashing_kind", position=10_000))
+    assert registry._registry.timeline["clashing_kind"].position == 10_000
