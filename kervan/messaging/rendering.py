@@ -216,8 +216,11 @@ class _TextMaker(HTMLParser):
                 self.out.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(" ".join(data.split()) if data.strip() else (" " if data else ""))
+        if self.skip or not data:
+            return
+        # Collapse runs of white space but keep one at either end: "Kargo <b>nerede</b>" is two words, not one.
+        text = " ".join(data.split())
+        self.out.append((" " if data[0].isspace() else "") + text + (" " if text and data[-1].isspace() else ""))
 
 
 def html_to_text(html: str) -> str:

@@ -39,6 +39,11 @@ def test_html_is_escaped_in_html_and_a_text_part_is_made_from_it():
     assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
     assert rendered.text == "Merhaba <script>x</script>\n\nBak (https://x.example/a)"
     assert html_to_text("<style>p{}</style><ul><li>bir</li><li>iki</li></ul>") == "- bir\n- iki"
+    # Words either side of an inline tag stay apart; no space is invented inside one word.
+    assert (
+        html_to_text("<p>Kargo <b>nerede</b>?</p><p>Sipari<i>ş</i> 12\n  geldi</p>")
+        == "Kargo nerede?\n\nSipariş 12 geldi"
+    )
 
 
 @pytest.mark.parametrize(
