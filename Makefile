@@ -44,8 +44,8 @@ endef
 run: $(STAMP)
 	$(PREPARE)
 	@trap 'kill 0' EXIT; $(PY) manage.py db_worker -v 0 & $(PY) manage.py run_scheduler & \
-	  $(VENV)/bin/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers 1 --blocking-threads 4 \
-	  --log-level warning config.wsgi:application
+	  $(VENV)/bin/granian --interface asginl --host 0.0.0.0 --port $(PORT) --workers 1 \
+	  --log-level warning config.asgi:application
 
 dev: $(STAMP)
 	$(PREPARE)

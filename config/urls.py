@@ -33,6 +33,7 @@ urlpatterns = [
     path("flows/", include("kervan.flows.urls")),
     path("support/", include("kervan.support.urls")),
     path("help/", include("kervan.support.public_urls")),
+    path("chat/", include("kervan.support.chat_public_urls")),
     path("settings/outbound/", include("kervan.outbound.urls")),
     path("integrations/", include("kervan.integrations.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -42,9 +43,11 @@ handler500 = "kervan.core.views.server_error"
 handler404 = "kervan.core.views.page_not_found"
 if settings.ANYMAIL.get("WEBHOOK_SECRET") and settings.KERVAN_ESP_WEBHOOKS:
     # The tracking webhooks of the ESPs the shop uses (kervan.messaging.channels.email.esp), only behind their
-    # basic-auth secret: without one anymail would take anybody's "bounced" for any address. Tracking only (inbound
-    # mail is not ours to take); each ESP's own signing key, where it has one, goes in ANYMAIL too.
+    # basic-auth secret: without one anymail would take anybody's "bounced" for any address (or anybody's
+    # email as a customer's). Each ESP's own signing key, where it has one, goes in ANYMAIL too.
     from anymail.urls import urlpatterns as anymail_urls
 
     wanted = {f"{esp}_tracking_webhook" for esp in settings.KERVAN_ESP_WEBHOOKS}
+    # And their inbound webhooks: email the ESP received for the support address (kervan.support.email_in).
+    wanted |= {f"{esp}_inbound_webhook" for esp in settings.KERVAN_ESP_WEBHOOKS}
     urlpatterns.append(path("anymail/", include(([u for u in anymail_urls if u.name in wanted], "anymail"))))

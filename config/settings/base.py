@@ -237,3 +237,61 @@ ANYMAIL: dict = {"WEBHOOK_SECRET": os.environ.get("KERVAN_ESP_WEBHOOK_SECRET", "
 # The ESPs whose tracking webhooks are served (anymail's names: "postmark", "sendgrid", "mailgun", "brevo"...).
 KERVAN_ESP_WEBHOOKS = [e.strip() for e in os.environ.get("KERVAN_ESP_WEBHOOKS", "").split(",") if e.strip()]
 KERVAN_PUSH: dict = json.loads(os.environ.get("KERVAN_PUSH", "{}"))  # web push: vapid_private_key, subject
+
+# Live chat (kervan.support.consumers, config/asgi.py): WebSockets through Django Channels. The channel layer carries
+# a chat's messages between the sockets: in this process's memory by default (one web process), on Redis when
+# KERVAN_CHANNEL_REDIS_URL is set (several web processes, and the task worker's unanswered-chat tickets reach the
+# consoles).
+ASGI_APPLICATION = "config.asgi.application"
+if os.environ.get("KERVAN_CHANNEL_REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["KERVAN_CHANNEL_REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A waiting chat nobody joined within this many minutes becomes a ticket (the agents answer by email).
+KERVAN_CHAT_UNANSWERED_MINUTES = int(os.environ.get("KERVAN_CHAT_UNANSWERED_MINUTES", "5"))
+# (count, seconds): a visitor's chat messages per conversation, and the widget's HTTP calls per address.
+KERVAN_CHAT_LIMITS = {
+    "visitor_messages": (20, 10),
+    "address_requests": (60, 60),
+    "address_starts": (10, 600),  # new conversations: each one rings every agent's console
+    "address_offline": (5, 600),
+}
+# Support by email (kervan.support.email_in / email_out): replies go From and Reply-To this address (empty: "destek@"
+# and the host of KERVAN_PUBLIC_URL); the support mailbox (manage.py support_smtp, an ESP's inbound webhook) takes
+# mail to it and to any address of KERVAN_SUPPORT_INBOUND_DOMAINS.
+KERVAN_SUPPORT_EMAIL = os.environ.get("KERVAN_SUPPORT_EMAIL", "")
+KERVAN_SUPPORT_INBOUND_DOMAINS = [
+    d.strip().lower() for d in os.environ.get("KERVAN_SUPPORT_INBOUND_DOMAINS", "").split(",") if d.strip()
+]
+# Files on tickets (emailed in or uploaded by agents): each at most max_bytes, max_files per message, of these types
+# (MIME types, "image/*", or file name extensions); a whole email at most max_message_bytes.
+KERVAN_SUPPORT_ATTACHMENTS: dict = {
+    "max_bytes": 10 * 1024 * 1024,
+    "max_files": 10,
+    "max_message_bytes": 25 * 1024 * 1024,
+    "types": [
+        "image/*",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        ".pdf",
+        ".txt",
+        ".csv",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".zip",
+    ],
+}
+# CSAT (kervan.support.csat): the "How did we do?" email goes this many minutes after a ticket is solved.
+KERVAN_CSAT_DELAY_MINUTES = int(os.environ.get("KERVAN_CSAT_DELAY_MINUTES", "60"))

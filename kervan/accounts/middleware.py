@@ -11,8 +11,9 @@ class TwoFactorMiddleware:
     The API is not redirected: its session authentication refuses such a session with 401 itself.
     """
 
-    # The public help centre and webhook intake have no staff session to check (and public pages stay cacheable).
-    EXEMPT_PREFIXES = ("/static/", "/api/", "/i18n/", "/help/", "/integrations/hooks/")
+    # The public help centre, the storefront chat widget and webhook intake have no staff session to check (and
+    # public pages stay cacheable).
+    EXEMPT_PREFIXES = ("/static/", "/api/", "/i18n/", "/help/", "/chat/", "/integrations/hooks/")
 
     def __init__(self, get_response):
         self.get_response = get_response

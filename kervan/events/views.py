@@ -166,6 +166,9 @@ def tracker_settings(request):
     context = {
         "site": site,
         "snippet": _snippet(request, site),
+        # The storefront chat widget (kervan.support.chat_public_views), also loaded by the tracker's data-chat.
+        "chat_snippet": f'<script async src="{request.build_absolute_uri("/chat/widget.js")}"'
+        " data-kervan-chat></script>",
         "can_write": can_write,
         # Only shown to those who may change settings: with it, anyone could sign in as any customer's visitor.
         "identity_secret": site.identity_secret if can_write else "",

@@ -213,6 +213,7 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         indexes = [
+            models.Index(fields=["-created_at", "-id"], name="support_ticket_created"),  # the list's default order
             models.Index(fields=["status", "-created_at"], name="support_ticket_status"),
             models.Index(fields=["customer", "-created_at"], name="support_ticket_customer"),
             models.Index(fields=["assignee", "status"], name="support_ticket_assignee"),

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q
 
 from kervan.customers.registry import PrivacyHandler, PrivacySubject
-from kervan.support.models import ChatConversation, ChatMessage, CsatSurvey, Ticket, TicketMessage
+from kervan.support.models import ChatConversation, ChatMessage, CsatSurvey, Ticket, TicketAttachment, TicketMessage
 
 ERASED = "[erased]"
 
@@ -70,6 +70,11 @@ def anonymise(subject: PrivacySubject) -> list[str]:
     messages = TicketMessage.objects.filter(Q(ticket__in=tickets) | Q(author_customer_id__in=subject.customer_ids))
     if messages.exclude(body=ERASED).update(body=ERASED):
         changed.append("support.TicketMessage.body")
+    files = TicketAttachment.objects.filter(message__in=messages)
+    for attachment in files:  # the stored files go with their rows (a failed delete leaves only an unnamed file)
+        attachment.file.delete(save=False)
+    if files.delete()[0]:
+        changed.append("support.TicketAttachment")
     chats = ChatConversation.objects.filter(customer_id__in=subject.customer_ids)
     if chats.filter(~Q(visitor_name="") | ~Q(visitor_email="") | ~Q(page_url="")).update(
         visitor_name="", visitor_email="", page_url=""
@@ -87,5 +92,11 @@ HANDLER = PrivacyHandler(
     name="support",
     export=export,
     anonymise=anonymise,
-    models=("support.Ticket", "support.TicketMessage", "support.ChatConversation", "support.CsatSurvey"),
+    models=(
+        "support.Ticket",
+        "support.TicketMessage",
+        "support.TicketAttachment",
+        "support.ChatConversation",
+        "support.CsatSurvey",
+    ),
 )

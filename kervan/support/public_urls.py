@@ -3,6 +3,7 @@ cache keeps one copy per address)."""
 
 from django.urls import path
 
+from kervan.support import csat_views
 from kervan.support import public_views as views
 
 app_name = "help"
@@ -18,3 +19,5 @@ for _language, _prefix in (("en", "en/"), ("tr", "")):  # /help/en/ before /help
         path(f"{_prefix}<slug:slug>/", views.article, _lang, name=f"article_{_language}"),
         path(f"{_prefix}<slug:slug>/feedback/", views.feedback, _lang, name=f"feedback_{_language}"),
     ]
+# A CSAT survey's page (kervan.support.csat_views): one address per survey, in the survey's language.
+urlpatterns += [path("csat/<str:token>/", csat_views.survey, name="csat")]

@@ -3,8 +3,8 @@ internal note, status, priority, assignment (by hand, or round-robin among the o
 tags, merge, bulk changes and agent presence (the scheduled SLA check is kervan.support.sla_check). Each change is
 audited on the ticket's customer, so it reaches the Customer 360 (its cache is forgotten by kervan.core.audit).
 
-Outbound email is not sent yet: ticket_reply records the reply and calls `deliver_reply`, the seam where the
-messaging channels' email transport joins (with inbound email and Message-ID threading)."""
+A reply is emailed: ticket_reply calls `deliver_reply`, which queues it for kervan.support.email_out (inbound email
+is kervan.support.email_in, threading by Message-ID)."""
 
 import datetime as dt
 import re
@@ -28,7 +28,7 @@ from kervan.events.actions import event_record
 from kervan.events.models import CanonicalEvent
 from kervan.support.actions import _text
 from kervan.support.business_hours import BusinessHours
-from kervan.support.models import AgentPresence, SlaPolicy, Ticket, TicketMessage, TicketPriority
+from kervan.support.models import AgentPresence, Language, SlaPolicy, Ticket, TicketMessage, TicketPriority
 
 SUBJECT_MAX = 200
 BODY_MAX = 50_000
@@ -153,10 +153,12 @@ SLA_FIELDS = [
 # ---------------------------------------------------------------- creation
 
 
-def _round_robin():
-    """The online agent whose turn it is (the lowest turn), moved to the back of the queue. Runs in the caller's
-    transaction; on PostgreSQL the row lock makes two tickets arriving together go to two agents."""
+def _round_robin(candidates=None):
+    """The online agent (of `candidates`, a user queryset, when given) whose turn it is (the lowest turn), moved to the
+    back of the queue. Runs in the caller's transaction; on PostgreSQL the row lock makes two tickets arriving together
+    go to two agents."""
     online = AgentPresence.objects.filter(status=AgentPresence.Status.ONLINE, user__in=agents())
+    online = online if candidates is None else online.filter(user__in=candidates)
     presence = online.select_for_update(of=("self",)).order_by("turn", "id").select_related("user").first()
     if presence is None:
         return None
@@ -179,6 +181,7 @@ def ticket_create(
     custom_fields=None,
     order_id=None,
     assignee_id=None,
+    language: str = Language.TURKISH,
 ) -> Ticket:
     """A new ticket with the customer's first message. The requester is the customer, or an email address (the
     customer it belongs to when Kervan knows one). Without an assignee it goes round-robin to an online agent."""
@@ -208,8 +211,6 @@ def ticket_create(
     assignee = _agent(assignee_id)
     now = clock.now()
     with transaction.atomic():
-        if assignee is None:
-            assignee = _round_robin()
         ticket = Ticket(
             subject=subject,
             customer=customer,
@@ -224,7 +225,12 @@ def ticket_create(
             created_at=now,
             updated_at=now,
             sla_policy=policy_for(priority, getattr(customer, "pk", None)),
+            language=_choice(language, Language, "language"),  # before the assignment rules, which may match it
         )
+        if assignee is None:  # the first matching assignment rule, else round-robin (it may also set the priority)
+            from kervan.support.routing import ticket_route
+
+            assignee, priority = ticket_route(ticket), ticket.priority
         _apply_sla(ticket)
         ticket.save()
         TicketMessage.objects.create(
@@ -294,8 +300,11 @@ def _writable(ticket: Ticket) -> None:
 
 
 def deliver_reply(message: TicketMessage) -> None:
-    """Where a reply leaves for the customer's mailbox. TODO(issue 14, email): hand it to the messaging channels'
-    email transport (with a Message-ID kept in message.email_message_id); until then the reply is recorded only."""
+    """Where a reply leaves for the customer's mailbox: queued to be emailed (kervan.support.email_out) when the
+    ticket has the requester's address, in the reply's transaction."""
+    from kervan.support.email_out import reply_queue
+
+    reply_queue(message)
 
 
 def ticket_reply(*, actor: Actor, ticket: Ticket, body, status: str = "") -> TicketMessage:
@@ -427,6 +436,10 @@ def ticket_set_status(*, actor: Actor, ticket: Ticket, status: str) -> Ticket:
         audit(
             actor=actor, action="update", obj=ticket, customer_id=ticket.customer_id, changes={"status": [old, status]}
         )
+        if status == Status.SOLVED:  # "How did we do?" is emailed a little later
+            from kervan.support.csat import csat_on_solved
+
+            csat_on_solved(ticket)
     return ticket
 
 

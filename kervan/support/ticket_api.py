@@ -44,6 +44,13 @@ class TicketOut(Schema):
     merged_into_id: int | None
 
 
+class TicketAttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
 class TicketMessageOut(Schema):
     id: int
     direction: str
@@ -51,6 +58,13 @@ class TicketMessageOut(Schema):
     author_user_id: int | None
     author_customer_id: int | None
     created_at: dt.datetime
+    delivery: str  # a reply's email: "" (not emailed), queued, sent or failed (with delivery_error)
+    delivery_error: str
+    attachments: list[TicketAttachmentOut]
+
+    @staticmethod
+    def resolve_attachments(message) -> list:
+        return list(message.attachments.all())
 
 
 class TicketDetailOut(TicketOut):
@@ -103,7 +117,11 @@ def _out(ticket: Ticket) -> dict:
 
 
 def _detail(ticket: Ticket) -> dict:
-    return {**_out(ticket), "custom_fields": ticket.custom_fields, "messages": list(selectors.ticket_messages(ticket))}
+    return {
+        **_out(ticket),
+        "custom_fields": ticket.custom_fields,
+        "messages": list(selectors.ticket_messages(ticket).prefetch_related("attachments")),
+    }
 
 
 @router.get("/tickets", response={200: TicketPage, **ERRORS}, summary="List tickets")

@@ -140,6 +140,7 @@ class CustomerSummary:
     prediction_currency: str
     tickets: list
     consents: list  # [(channel label, the deciding marketing consent record or None)]
+    chats: list | None = None  # the customer's latest live chats (kervan.support.chat_selectors)
 
 
 def customer_summary(*, actor: Actor, ticket: Ticket) -> CustomerSummary | None:
@@ -175,4 +176,7 @@ def customer_summary(*, actor: Actor, ticket: Ticket) -> CustomerSummary | None:
         (label, (header.consents.get(channel) or {}).get("marketing"))
         for channel, label in ConsentRecord.Channel.choices
     ]
-    return CustomerSummary(customer, header.stats, orders, prediction, reporting_currency(), tickets, consents)
+    from kervan.support.chat_selectors import customer_chats
+
+    chats = list(customer_chats(customer.pk))
+    return CustomerSummary(customer, header.stats, orders, prediction, reporting_currency(), tickets, consents, chats)

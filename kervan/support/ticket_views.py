@@ -3,7 +3,8 @@ conversation, reply and note forms, its controls and the customer's summary; the
 own presence (online agents take new tickets in turn)."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -12,7 +13,9 @@ from kervan.core.errors import KervanError
 from kervan.customers.models import Customer
 from kervan.support import ticket_actions as actions
 from kervan.support import ticket_selectors as selectors
-from kervan.support.models import AgentPresence, Ticket, TicketPriority
+from kervan.support import tools_views
+from kervan.support.attachments import download_type, ticket_reply_with_files
+from kervan.support.models import AgentPresence, Ticket, TicketAttachment, TicketPriority
 
 PAGE = 100
 
@@ -121,7 +124,13 @@ def _change(request, ticket: Ticket) -> str:
     post, actor = request.POST, request.actor
     action = post.get("action", "")
     if action == "reply":
-        actions.ticket_reply(actor=actor, ticket=ticket, body=post.get("body"), status=post.get("then_status", ""))
+        ticket_reply_with_files(
+            actor=actor,
+            ticket=ticket,
+            body=post.get("body"),
+            status=post.get("then_status", ""),
+            uploads=request.FILES.getlist("attachments"),
+        )
         return _("The reply is sent.")
     if action == "note":
         actions.ticket_note(actor=actor, ticket=ticket, body=post.get("body"))
@@ -144,7 +153,8 @@ def _change(request, ticket: Ticket) -> str:
 def ticket_detail(request, ticket_id: int):
     ticket = selectors.ticket_get(actor=request.actor, ticket_id=ticket_id)
     error = None
-    if request.method == "POST":
+    tools = tools_views.ticket_tools(request, ticket)  # a canned reply inserted, a reply crossing a newer message
+    if request.method == "POST" and not tools.get("held"):
         if not request.actor.can("support", "write"):
             return _forbidden(request)
         try:
@@ -163,15 +173,33 @@ def ticket_detail(request, ticket_id: int):
         {
             "ticket": ticket,
             "timer": selectors.sla_timer(ticket),
-            "conversation": selectors.ticket_messages(ticket),
+            "conversation": selectors.ticket_messages(ticket).prefetch_related("attachments"),
             "summary": selectors.customer_summary(actor=request.actor, ticket=ticket),
             "statuses": Ticket.Status.choices,
             "priorities": TicketPriority.choices,
             "agents": actions.agents().order_by("username"),
             "error": error,
+            **tools_views.ticket_context(request, ticket, tools),
         },
-        status=400 if error else 200,
+        status=400 if error else tools.get("status", 200),
     )
+
+
+@require_access("support", "read")
+def attachment_download(request, ticket_id: int, attachment_id: int):
+    """A ticket's file, always as a download of a type no browser renders as a page (nosniff)."""
+    ticket = selectors.ticket_get(actor=request.actor, ticket_id=ticket_id)
+    attachment = get_object_or_404(TicketAttachment, pk=attachment_id, message__ticket=ticket)
+    try:
+        handle = attachment.file.open("rb")
+    except OSError:
+        raise Http404(_("This file is no longer stored.")) from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.filename, content_type=download_type(attachment)
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_POST

@@ -19,7 +19,9 @@ from kervan.customers.registry import timeline_sources
 from kervan.customers.tests.factories import make_customer, make_order
 from kervan.feedback.actions import review_create
 from kervan.orders.actions import order_set_status, refund_create, return_create
-from kervan.support.ticket_actions import ticket_create, ticket_reply
+from kervan.support.chat_actions import chat_post, chat_start
+from kervan.support.csat import csat_answer
+from kervan.support.ticket_actions import ticket_create, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -240,6 +242,26 @@ PAGE_CHANGES = {
     "review": (
         lambda api, c: review_create(actor=SYSTEM, order=c.orders.get(), rating=5, submitted_at=timezone.now()),
         "Submitted Review",
+    ),
+    "chat": (
+        lambda api, c: chat_post(
+            conversation=chat_start(email=c.email, language="tr"), sender="visitor", body="Kargom nerede kaldı?"
+        ),
+        "Kargom nerede kaldı?",
+    ),
+    "csat": (
+        lambda api, c: csat_answer(
+            survey=ticket_set_status(
+                actor=SYSTEM,
+                ticket=ticket_create(
+                    actor=SYSTEM, customer=c, requester_email="csat@example.com", subject="S", body="?"
+                ),
+                status="solved",
+            ).surveys.get(),
+            score=5,
+            comment="Çok hızlı",
+        ),
+        "Çok hızlı",
     ),
     "ticket": (
         lambda api, c: ticket_create(actor=SYSTEM, customer=c, subject="Kargo gecikti", body="?"),

@@ -26,7 +26,9 @@ from kervan.customers.tests.factories import make_customer, make_order
 from kervan.events.actions import event_record
 from kervan.feedback.actions import review_create
 from kervan.orders.actions import order_set_status, refund_create, return_create
-from kervan.support.ticket_actions import ticket_create, ticket_reply
+from kervan.support.chat_actions import chat_post, chat_start
+from kervan.support.csat import csat_answer
+from kervan.support.ticket_actions import ticket_create, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -50,6 +52,10 @@ def _everything(customer: Customer) -> None:
     customer_merge(actor=SYSTEM, survivor=customer, merged=make_customer())
     ticket = ticket_create(actor=SYSTEM, customer=customer, subject="Kargo gecikti", body="Siparişim nerede?")
     ticket_reply(actor=SYSTEM, ticket=ticket, body="Yarın teslim edilecek.")
+    solved = ticket_create(actor=SYSTEM, customer=customer, requester_email="csat@example.com", subject="S", body="?")
+    ticket_set_status(actor=SYSTEM, ticket=solved, status="solved")
+    csat_answer(survey=solved.surveys.get(), score=4, comment="Teşekkürler")
+    chat_post(conversation=chat_start(email=customer.email), sender="visitor", body="Kargom nerede kaldı?")
     for i in range(3):
         event_record(
             name="Viewed Product",
@@ -171,8 +177,9 @@ def test_the_queries_of_a_first_read(api, admin_client):
     with CaptureQueriesContext(connection) as queries:
         assert admin_client.get(f"/customers/{customer.pk}/").status_code == 200
     # the session; the header's four; the timeline's kinds together (PostgreSQL: and the events apart), a load per
-    # kind on the page (ten), the order steps, the events' products; three cards, the custom fields; the audit row
-    assert len(queries) == (24 if connection.vendor == "postgresql" else 23), [q["sql"][:80] for q in queries]
+    # kind on the page (twelve), the order steps, the events' products, the chat's first lines (one per chat shown);
+    # three cards, the custom fields; the audit row
+    assert len(queries) == (27 if connection.vendor == "postgresql" else 26), [q["sql"][:80] for q in queries]
 
 
 TEMPLATE = """{% load i18n %}{% for item, shown in entries %}

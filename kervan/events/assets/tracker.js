@@ -9,6 +9,13 @@
   const key = script.getAttribute("data-key");
   const endpoint = new URL("/events/collect", script.src).href;
   const NAME = "kv_aid", MAX = 50;
+  if (script.getAttribute("data-chat") === "true") { // the live chat widget, from the same Kervan
+    const chat = d.createElement("script");
+    chat.async = true;
+    chat.src = new URL("/chat/widget.js", script.src).href;
+    chat.setAttribute("data-kervan-chat", "");
+    (d.head || d.documentElement).appendChild(chat);
+  }
   let queue = [], timer = null, wait = 0;
 
   function uuid() {

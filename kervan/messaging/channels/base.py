@@ -43,6 +43,8 @@ class Outgoing:
     text: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     marketing: bool = True
+    # Files to attach (email only): (file name, content, MIME type) each.
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class EmailTransport:
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
+        for filename, content, mimetype in message.attachments:
+            email.attach(filename, content, mimetype)
         try:
             # Opened once and kept for the batch: send_messages() alone would connect and quit for every message.
             self.connection.open()
