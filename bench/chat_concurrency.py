@@ -132,28 +132,7 @@ def fill(n_visitors: int, n_agents: int) -> tuple[list[dict], list[dict]]:
 # ---------------------------------------------------------------- servers
 
 
-def __getattr__(name: str):
-    """`bench.chat_concurrency:threads_application` (--experiment threads): config.asgi with the consumers' database
-    work on a pool of threads (database_sync_to_async(thread_sensitive=False)) instead of the one thread Channels
-    uses by default, so that one chat's commit does not wait behind another's."""
-    if name != "threads_application":
-        raise AttributeError(name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import channels.db
-
-    def pooled(function=None, **kwargs):
-        kwargs["thread_sensitive"] = False
-        if function is None:
-            return lambda f: channels.db.DatabaseSyncToAsync(f, **kwargs)
-        return channels.db.DatabaseSyncToAsync(function, **kwargs)
-
-    channels.db.database_sync_to_async = pooled  # before the consumers are imported (by config.asgi)
-    from config.asgi import application
-
-    return application
-
-
-def start_granian(port: int, database_url: str, log, app: str = "config.asgi:application") -> subprocess.Popen:
+def start_granian(port: int, database_url: str, log) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -174,7 +153,7 @@ def start_granian(port: int, database_url: str, log, app: str = "config.asgi:app
         "warning",
         "--backlog",
         "2048",
-        app,
+        "config.asgi:application",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     wait_for(f"http://127.0.0.1:{port}/help/", server)
@@ -409,7 +388,6 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="measure the minimal relay instead of Kervan")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--experiment", choices=["threads"], help="a variant of the server (not written)")
     args = parser.parse_args()
     limit = raise_file_limit()
     if args.serve_floor:
@@ -429,8 +407,7 @@ def main() -> None:
         filled = time.monotonic()
         visitors, agents = fill(args.visitors, args.agents)
         print(f"filled {len(visitors)} chats for {len(agents)} agents in {time.monotonic() - filled:.1f} s")
-        app = "bench.chat_concurrency:threads_application" if args.experiment else "config.asgi:application"
-        server = start_granian(args.port, args.database_url, log, app)
+        server = start_granian(args.port, args.database_url, log)
     try:
         run, connect_seconds, talk_seconds, sockets = asyncio.run(
             run_clients(
@@ -450,7 +427,7 @@ def main() -> None:
     rounded["server_cpu_ms_per_message"] = round(run.server_cpu * 1000 / max(1, figures["delivered"]), 2)
     rounded["rate_per_s"] = round(figures["delivered"] / talk_seconds, 1)
     print(json.dumps({**rounded, "connect_s": round(connect_seconds, 1), "errors": run.errors[:5]}, indent=2))
-    if args.no_write or args.experiment:
+    if args.no_write:
         return
     what = "minimal websockets relay (no Django, no database)" if args.floor else "Kervan (config.asgi, granian)"
     data = (
@@ -458,8 +435,8 @@ def main() -> None:
         f"open file limit {limit}) on one {what} process; each visitor sends {args.messages} messages at random "
         f"moments over {args.spread:.0f} s and its agent answers each at once ({figures['delivered']} deliveries "
         f"timed, {figures['lost']} lost, {len(run.errors)} error frames); latency = client send → the other "
-        f"side's receive, both clients in one asyncio process on the same 2 shared cores; connecting took "
-        f"{connect_seconds:.1f} s"
+        f"side's receive, both clients in one asyncio process on the same 2 shared cores (1-minute load average "
+        f"at the end {os.getloadavg()[0]:.1f}); connecting took {connect_seconds:.1f} s"
     )
     command = "python bench/chat_concurrency.py " + ("--floor" if args.floor else f"--database-url {args.database_url}")
     extra = {k: rounded[k] for k in rounded if k not in ("median", "p99")}

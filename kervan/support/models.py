@@ -136,7 +136,8 @@ class SlaPolicy(models.Model):
     """Targets for one priority, in business minutes. With a segment it applies to that segment's members only (and
     before the general policy of the priority)."""
 
-    name = models.CharField(max_length=120)
+    # Blank for the starting policy of a priority: it is shown by the priority's name, in the reader's language.
+    name = models.CharField(max_length=120, blank=True)
     priority = models.CharField(max_length=8, choices=TicketPriority.choices)
     first_response_minutes = models.PositiveIntegerField()
     resolution_minutes = models.PositiveIntegerField()
@@ -152,7 +153,7 @@ class SlaPolicy(models.Model):
         verbose_name_plural = _("SLA policies")
 
     def __str__(self) -> str:
-        return self.name
+        return self.name or str(self.get_priority_display())
 
 
 class Ticket(models.Model):

@@ -4,6 +4,7 @@ A change applies to tickets created (or given a new priority) from then on: a ti
 promised, so an open ticket's timer, "at risk" warning and breach stay consistent with what agents saw."""
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 
@@ -23,8 +24,14 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 WEEKDAYS = range(7)
 
 
+# The zones a shop picks from: the canonical "Region/City" names (and UTC), not the legacy aliases (US/Eastern,
+# MET, NZ-CHAT…) the tz database keeps for old systems.
+REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+@functools.cache
 def timezones() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+    return ["UTC", *sorted(name for name in zoneinfo.available_timezones() if name.split("/")[0] in REGIONS)]
 
 
 def target_minutes(hours, minutes, field: str) -> int:
@@ -78,7 +85,7 @@ def _values(*, name, priority, first_response_minutes, resolution_minutes, segme
         segment = Segment.objects.filter(pk=int(given)).first() if given.isdigit() and len(given) < 19 else None
         if segment is None:
             raise KervanError(_("There is no such segment."), "invalid_segment", field="segment")
-    if timezone not in zoneinfo.available_timezones():
+    if timezone not in timezones():
         raise KervanError(_("Choose a time zone from the list."), "invalid_timezone", field="timezone")
     for value, field in ((first_response_minutes, "first_response"), (resolution_minutes, "resolution")):
         if not isinstance(value, int) or not 0 < value <= TARGET_MAX_MINUTES:
@@ -90,7 +97,7 @@ def _values(*, name, priority, first_response_minutes, resolution_minutes, segme
             field="resolution",
         )
     return {
-        "name": _text(name, "name", NAME_MAX, required=True),
+        "name": _text(name, "name", NAME_MAX),
         "priority": priority,
         "first_response_minutes": first_response_minutes,
         "resolution_minutes": resolution_minutes,

@@ -92,6 +92,16 @@ class AsgiServer:
             self._thread.join(timeout=10)
         # What the sockets' last handlers (run while the server shut down) left open in the shared sync thread.
         SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+        # The consumers' database calls run on a pool of threads (kervan.support.consumers), each with its own
+        # connection that no one here can reach to close: on PostgreSQL end those sessions, or the test database
+        # cannot be dropped at the end ("being accessed by other users").
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def test_an_sla_policy_is_saved_from_hours_and_minutes(monday, agent_client):
         ({"first_response_hours": "-1"}, "Enter whole hours and minutes."),
         ({"resolution_minutes": "30"}, "cannot be shorter than the first response"),
         ({"timezone": "Mars/Olympus"}, "Choose a time zone from the list."),
-        ({"name": ""}, "This field is required."),
+        ({"name": "x" * 121}, "At most 120 characters"),
         ({"priority": "asap"}, "Choose one of"),
         ({"segment": "999999"}, "There is no such segment."),
         ({f"open_{day}": "" for day in range(7)}, "Open at least one day of the week."),
