@@ -104,6 +104,7 @@
     }
     const previous = chat.data;
     chat.data = Object.assign({}, previous, data);
+    if (!data.stub) delete chat.data.stub;
     if (typeof data.unread === "number" && focused !== data.id) chat.unread = data.unread;
     if (chat.pane) renderPaneHead(chat);
     if (chat.pane && previous.assignee_id === me && chat.data.assignee_id && chat.data.assignee_id !== me) {
@@ -207,7 +208,13 @@
     const id = chat.data.id;
     getJSON(base + id + "/messages/").then(function (body) {
       chat.readUpto = Math.max(chat.readUpto, body.conversation.visitor_read_upto || 0);
-      upsert(Object.assign({}, body.conversation, { unread: undefined }));
+      // The socket's frames are newer than this answer (a join may have landed meanwhile): they win, except over
+      // a stand-in made for a message of a conversation not seen yet.
+      const fresh = Object.assign({}, body.conversation);
+      delete fresh.unread;
+      chat.data = chat.data.stub ? fresh : Object.assign(fresh, chat.data, { ticket_url: chat.data.ticket_url || fresh.ticket_url });
+      renderPaneHead(chat);
+      renderList();
       chat.loaded = true;
       body.messages.forEach(function (message) { addMessage(chat, message); });
       chat.pending.splice(0).forEach(function (message) { addMessage(chat, message); });
@@ -276,7 +283,7 @@
 
   function onMessage(id, message) {
     let chat = chats.get(id);
-    if (!chat) { upsert({ id: id, status: "waiting" }); chat = chats.get(id); }
+    if (!chat) { upsert({ id: id, status: "waiting", stub: true }); chat = chats.get(id); }
     chat.data.last_message_at = message.at;
     if (chat.pane) addMessage(chat, message);
     if (message.sender === "visitor") {
