@@ -76,18 +76,9 @@ MISSES = ["zzqx", "kriptopara", "blockchain wallet", "uzay mekiği", "xylophone"
 
 
 def setup(database_url: str) -> None:
-    if database_url.startswith(("postgres://", "postgresql://")):
-        import psycopg
+    from bench.scratch_db import create_if_missing
 
-        from config.database import database_from_url
-
-        db = database_from_url(database_url)
-        with psycopg.connect(
-            host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres",
-            autocommit=True, connect_timeout=5,
-        ) as conn:  # fmt: skip
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-                conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    create_if_missing(database_url)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django

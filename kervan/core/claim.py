@@ -24,6 +24,8 @@ the work runs without holding any lock.
 """
 
 import datetime as dt
+import os
+import socket
 import uuid
 from typing import Any, TypeVar
 
@@ -33,13 +35,28 @@ from django.db.models import F, Q, QuerySet
 from kervan.core import clock
 from kervan.core.models import DueWork
 
-__all__ = ["DEFAULT_LEASE", "claim_due", "extend", "finish", "held", "held_all", "release", "release_all"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "claim_due",
+    "extend",
+    "finish",
+    "held",
+    "held_all",
+    "release",
+    "release_all",
+    "worker_name",
+]
 
 W = TypeVar("W", bound=DueWork)
 
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 LEASE_FIELDS = frozenset({"due_at", "leased_by", "leased_until", "lease_token"})
 WORKER_NAME_MAX = 100  # DueWork.leased_by's max_length
+
+
+def worker_name() -> str:
+    """This process's name as a lease holder: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:WORKER_NAME_MAX]
 
 
 def claim_due(

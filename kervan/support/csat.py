@@ -19,8 +19,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
-from django.db.models import Avg, Count, F, Q
+from django.db import transaction
+from django.db.models import Avg, Count, Q
 from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.audit import audit
+from kervan.core.claim import claim_due, finish, held, release, worker_name
 from kervan.core.errors import KervanError
 from kervan.events.actions import event_record
 from kervan.messaging.channels import transport_for
@@ -91,7 +92,7 @@ def csat_on_solved(ticket: Ticket) -> CsatSurvey | None:
     Runs in the status change's transaction."""
     if not ticket.requester_email or ticket.merged_into_id:
         return None
-    if CsatSurvey.objects.filter(ticket=ticket, sent_at__isnull=True, send_attempts__lt=MAX_ATTEMPTS).exists():
+    if CsatSurvey.objects.filter(ticket=ticket, due_at__isnull=False).exists():  # one still to be emailed
         return None
     now = clock.now()
     return CsatSurvey.objects.create(
@@ -108,44 +109,18 @@ def csat_on_solved(ticket: Ticket) -> CsatSurvey | None:
 # ---------------------------------------------------------------- sending (the scheduled task)
 
 
-def csat_send_due(*, limit: int = 50) -> dict[str, int]:
+def csat_send_due(*, limit: int = 50, worker: str = "") -> dict[str, int]:
     """Email up to `limit` due surveys; returns how many ended how ("sent", "retry", "failed", "dropped",
     "lost"). A survey whose ticket was reopened meanwhile is dropped (solving it again queues a new one)."""
-    claimed = _claim(limit)
-    outcome: dict[str, int] = defaultdict(int)
+    claimed = claim_due(CsatSurvey, worker=worker or worker_name(), limit=limit, lease=LEASE)
     if not claimed:
         return {}
+    outcome: dict[str, int] = defaultdict(int)
+    loaded = CsatSurvey.objects.select_related("ticket", "agent").filter(pk__in=[s.pk for s in claimed])
     with transport_for("email") as transport:
-        for survey in claimed:
+        for survey in loaded.order_by("due_at", "id"):
             outcome[_send_one(survey, transport)] += 1
     return dict(outcome)
-
-
-def _due():
-    return CsatSurvey.objects.filter(sent_at__isnull=True, send_attempts__lt=MAX_ATTEMPTS, due_at__lte=clock.now())
-
-
-def _claim(limit: int) -> list[CsatSurvey]:
-    """Lease due surveys with a compare-and-set on due_at (CsatSurvey is no DueWork row of kervan.core.claim: its
-    own columns make the lease), so two workers never email one survey twice at once."""
-    until = clock.now() + LEASE
-    with transaction.atomic():
-        candidates = _due().order_by("due_at", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("pk", "due_at")[:limit])
-        mine = [
-            pk
-            for pk, due_at in rows
-            if CsatSurvey.objects.filter(pk=pk, sent_at__isnull=True, due_at=due_at).update(
-                due_at=until, send_attempts=F("send_attempts") + 1
-            )
-        ]
-    return list(CsatSurvey.objects.filter(pk__in=mine).select_related("ticket", "agent").order_by("id"))
-
-
-def _held(survey: CsatSurvey):
-    return CsatSurvey.objects.filter(pk=survey.pk, sent_at__isnull=True, due_at=survey.due_at)
 
 
 def outgoing_for(survey: CsatSurvey):
@@ -176,18 +151,17 @@ def outgoing_for(survey: CsatSurvey):
 
 def _send_one(survey: CsatSurvey, transport: Transport) -> str:
     if survey.ticket.status not in (Ticket.Status.SOLVED, Ticket.Status.CLOSED) or not survey.email:
-        return "dropped" if _held(survey).delete()[0] else "lost"
+        return "dropped" if held(survey).delete()[0] else "lost"
     try:
         transport.send(outgoing_for(survey))
     except TransportError as error:
-        if error.permanent or survey.send_attempts >= MAX_ATTEMPTS:
-            _held(survey).update(send_attempts=MAX_ATTEMPTS)  # given up: never claimed again
+        if error.permanent or survey.attempts >= MAX_ATTEMPTS:
             log.warning("CSAT survey %s not sent: %s", survey.pk, error.reason)
-            return "failed"
-        backoff = BACKOFF_SECONDS[min(survey.send_attempts, len(BACKOFF_SECONDS)) - 1]
+            return "failed" if finish(survey) else "lost"  # given up: no longer due, never sent
+        backoff = BACKOFF_SECONDS[min(survey.attempts, len(BACKOFF_SECONDS)) - 1]
         retry_at = error.retry_at or clock.now() + dt.timedelta(seconds=backoff)
-        return "retry" if _held(survey).update(due_at=retry_at) else "lost"
-    return "sent" if _held(survey).update(sent_at=clock.now()) else "lost"
+        return "retry" if release(survey, due_at=retry_at) else "lost"
+    return "sent" if finish(survey, sent_at=clock.now()) else "lost"
 
 
 # ---------------------------------------------------------------- answers (the public page)

@@ -7,11 +7,11 @@ finds the ticket by In-Reply-To), answers the customer's last email (In-Reply-To
 earlier emails (References); the subject carries the ticket's number, "Re: <subject> [T-000123]", for mail that
 lost those headers. From and Reply-To are the support address (KERVAN_SUPPORT_EMAIL).
 
-Due replies are claimed row by row with a compare-and-set on delivery_due_at (a lease: TicketMessage is no DueWork
-row of kervan.core.claim, the columns are its own), so several workers never send one reply twice at once. A worker
-that dies mid-send leaves its reply due again when the lease ends: it is sent again with the same Message-ID, which
-mail clients show once; for a customer's answer a second copy is better than none. Retryable failures come back
-with a growing back-off and fail after MAX_ATTEMPTS; permanent ones fail at once, the reason shown on the ticket."""
+Due replies are claimed with kervan.core.claim (TicketMessage is DueWork), so several workers never send one reply
+twice at once. A worker that dies mid-send leaves its reply due again when the lease ends: it is sent again with the
+same Message-ID, which mail clients show once; for a customer's answer a second copy is better than none. Retryable
+failures come back with a growing back-off and fail after MAX_ATTEMPTS; permanent ones fail at once, the reason
+shown on the ticket."""
 
 import datetime as dt
 import logging
@@ -21,14 +21,14 @@ from email.utils import make_msgid
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.audit import audit
+from kervan.core.claim import claim_due, finish, release, worker_name
 from kervan.core.queue import enqueue_on_commit
 from kervan.messaging.channels import transport_for
 from kervan.messaging.channels.base import Outgoing, Sender, Transport, TransportError
@@ -74,11 +74,12 @@ def reply_queue(message: TicketMessage) -> bool:
     if message.direction != TicketMessage.Direction.OUTBOUND or not message.ticket.requester_email:
         return False
     message.delivery = Delivery.QUEUED
-    message.delivery_due_at = clock.now()
+    message.due_at = clock.now()
+    message.attempts = 0
     message.delivery_error = ""
     if not message.email_message_id:
         message.email_message_id = make_msgid(idstring=f"t{message.ticket_id}", domain=support_domain())
-    message.save(update_fields=["delivery", "delivery_due_at", "delivery_error", "email_message_id"])
+    message.save(update_fields=["delivery", "due_at", "attempts", "delivery_error", "email_message_id"])
     from kervan.support.tasks import ticket_replies_send_task
 
     enqueue_on_commit(ticket_replies_send_task)
@@ -88,44 +89,19 @@ def reply_queue(message: TicketMessage) -> bool:
 # ---------------------------------------------------------------- the worker
 
 
-def replies_send_due(*, limit: int = 50) -> dict[str, int]:
+def replies_send_due(*, limit: int = 50, worker: str = "") -> dict[str, int]:
     """Send up to `limit` due replies; returns how many ended how ("sent", "retry", "failed", "lost")."""
-    claimed = _claim(limit)
-    outcome: dict[str, int] = defaultdict(int)
+    claimed = claim_due(
+        TicketMessage.objects.filter(delivery=Delivery.QUEUED), worker=worker or worker_name(), limit=limit, lease=LEASE
+    )
     if not claimed:
         return {}
+    outcome: dict[str, int] = defaultdict(int)
+    loaded = TicketMessage.objects.select_related("ticket", "author_user").prefetch_related("attachments")
     with transport_for("email") as transport:
-        for message in claimed:
+        for message in loaded.filter(pk__in=[m.pk for m in claimed]).order_by("due_at", "id"):
             outcome[_send_one(message, transport)] += 1
     return dict(outcome)
-
-
-def _claim(limit: int) -> list[TicketMessage]:
-    """Lease due replies: each row moves its delivery_due_at to the lease's end only if no one moved it first."""
-    now = clock.now()
-    until = now + LEASE
-    due = TicketMessage.objects.filter(delivery=Delivery.QUEUED, delivery_due_at__lte=now)
-    with transaction.atomic():
-        candidates = due.order_by("delivery_due_at", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("pk", "delivery_due_at")[:limit])
-        mine = [
-            pk
-            for pk, due_at in rows
-            if TicketMessage.objects.filter(pk=pk, delivery=Delivery.QUEUED, delivery_due_at=due_at).update(
-                delivery_due_at=until, delivery_attempts=F("delivery_attempts") + 1
-            )
-        ]
-    claimed = TicketMessage.objects.filter(pk__in=mine).select_related("ticket", "author_user").order_by("id")
-    return list(claimed.prefetch_related("attachments"))
-
-
-def _held(message: TicketMessage):
-    """The row while this worker's lease still holds it (compare-and-set on the lease's end)."""
-    return TicketMessage.objects.filter(
-        pk=message.pk, delivery=Delivery.QUEUED, delivery_due_at=message.delivery_due_at
-    )
 
 
 def _thread_headers(message: TicketMessage) -> dict[str, str]:
@@ -182,17 +158,16 @@ def _send_one(message: TicketMessage, transport: Transport) -> str:
     try:
         transport.send(outgoing)
     except TransportError as error:
-        if error.permanent or message.delivery_attempts >= MAX_ATTEMPTS:
+        if error.permanent or message.attempts >= MAX_ATTEMPTS:
             return _fail(message, error.reason)
-        backoff = BACKOFF[min(message.delivery_attempts, len(BACKOFF)) - 1]
+        backoff = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
         retry_at = error.retry_at or clock.now() + dt.timedelta(seconds=backoff)
-        if not _held(message).update(delivery_due_at=retry_at, delivery_error=error.reason[:ERROR_MAX]):
+        if not release(message, due_at=retry_at, delivery_error=error.reason[:ERROR_MAX]):
             return "lost"
         log.info("Ticket reply %s not sent, tried again at %s: %s", message.pk, retry_at, error.reason)
         return "retry"
-    now = clock.now()
     with transaction.atomic():
-        if not _held(message).update(delivery=Delivery.SENT, sent_at=now, delivery_due_at=None, delivery_error=""):
+        if not finish(message, delivery=Delivery.SENT, sent_at=clock.now(), delivery_error=""):
             return "lost"
         _audit(message, Delivery.SENT)
     return "sent"
@@ -200,7 +175,7 @@ def _send_one(message: TicketMessage, transport: Transport) -> str:
 
 def _fail(message: TicketMessage, reason: str) -> str:
     with transaction.atomic():
-        if not _held(message).update(delivery=Delivery.FAILED, delivery_due_at=None, delivery_error=reason[:ERROR_MAX]):
+        if not finish(message, delivery=Delivery.FAILED, delivery_error=reason[:ERROR_MAX]):
             return "lost"
         _audit(message, Delivery.FAILED, reason=reason[:ERROR_MAX])
     log.warning("Ticket reply %s not delivered: %s", message.pk, reason)

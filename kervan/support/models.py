@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kervan.core.models import DueWork
+
 
 class Language(models.TextChoices):
     TURKISH = "tr", _("Turkish")
@@ -232,7 +234,7 @@ class Ticket(models.Model):
         return self.status not in (self.Status.SOLVED, self.Status.CLOSED)
 
 
-class TicketMessage(models.Model):
+class TicketMessage(DueWork):
     class Delivery(models.TextChoices):
         NONE = "", _("Not emailed")
         QUEUED = "queued", _("Queued")
@@ -257,11 +259,10 @@ class TicketMessage(models.Model):
     # The email's Message-ID (sent or received), for In-Reply-To/References threading.
     email_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField()
-    # Emailing a reply (outbound messages only): queued when the reply is written, sent by a task through the
-    # messaging email transport, tried again after a retryable failure (delivery_due_at), failed for good otherwise.
+    # Emailing a reply (outbound messages only): queued when the reply is written (due_at: DueWork, claimed with
+    # kervan.core.claim), sent by a task through the messaging email transport, tried again after a retryable
+    # failure, failed for good otherwise.
     delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default="")
-    delivery_attempts = models.PositiveSmallIntegerField(default=0)
-    delivery_due_at = models.DateTimeField(null=True, blank=True)
     delivery_error = models.CharField(max_length=300, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -269,7 +270,7 @@ class TicketMessage(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("ticket message")
         verbose_name_plural = _("ticket messages")
-        indexes = [models.Index(fields=["delivery", "delivery_due_at"], name="support_message_delivery")]
+        indexes = [models.Index(fields=["delivery", "due_at"], name="support_message_delivery")]
 
 
 def attachment_path(instance: "TicketAttachment", filename: str) -> str:
@@ -373,7 +374,7 @@ class AssignmentRule(models.Model):
         return self.name
 
 
-class CsatSurvey(models.Model):
+class CsatSurvey(DueWork):
     """ "How did we do?" after a ticket is solved: emailed once (due_at, after KERVAN_CSAT_DELAY_MINUTES) with one
     link per score; the answer (1–5 and an optional comment) lands on the ticket, the agent's report and the
     customer's timeline. A ticket solved again after reopening gets a new survey."""
@@ -387,9 +388,8 @@ class CsatSurvey(models.Model):
     )
     email = models.CharField(max_length=254)
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.TURKISH)
-    due_at = models.DateTimeField()
+    # due_at (DueWork, claimed with kervan.core.claim): when to email it; None once sent or given up.
     sent_at = models.DateTimeField(null=True, blank=True)
-    send_attempts = models.PositiveSmallIntegerField(default=0)
     score = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 (very unhappy) to 5 (very happy)
     comment = models.TextField(blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)

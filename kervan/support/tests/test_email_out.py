@@ -46,7 +46,7 @@ def test_a_reply_is_emailed_threaded_to_the_customers_mail(smtp, ticket, clock):
         uploads=[SimpleUploadedFile("kargo.pdf", b"%PDF-1.4 takip", content_type="application/pdf")],
     )
     reply.refresh_from_db()
-    assert (reply.delivery, reply.delivery_due_at) == ("queued", clock.now())
+    assert (reply.delivery, reply.due_at) == ("queued", clock.now())
     assert ticket_replies_send_task.call() == 1
     [received] = smtp.to("ayse@example.com")
     email = received.message
@@ -59,7 +59,7 @@ def test_a_reply_is_emailed_threaded_to_the_customers_mail(smtp, ticket, clock):
     assert "Kargonuz yarın teslim edilecek." in email.get_body(preferencelist=("plain",)).get_content()
     [attached] = list(email.iter_attachments())
     assert (attached.get_filename(), attached.get_content()) == ("kargo.pdf", b"%PDF-1.4 takip")
-    assert (reply.delivery, reply.sent_at, reply.delivery_attempts) == ("sent", clock.now(), 1)
+    assert (reply.delivery, reply.sent_at, reply.attempts) == ("sent", clock.now(), 1)
     assert ticket_replies_send_task.call() == 0  # sent once
 
     # The customer answers our reply, and the next reply names the whole conversation.
@@ -98,8 +98,8 @@ def test_a_retryable_refusal_backs_off_and_fails_after_the_last_try(smtp, ticket
     reply = actions.ticket_reply(actor=Actor.system(), ticket=ticket, body="Cevap.")
     assert email_out.replies_send_due() == {"retry": 1}
     reply.refresh_from_db()
-    assert reply.delivery == "queued" and reply.delivery_attempts == 1
-    assert reply.delivery_due_at == clock.now() + dt.timedelta(seconds=email_out.BACKOFF[0])
+    assert reply.delivery == "queued" and reply.attempts == 1
+    assert reply.due_at == clock.now() + dt.timedelta(seconds=email_out.BACKOFF[0])
     assert "452" in reply.delivery_error
     assert email_out.replies_send_due() == {}  # not due yet
     with translation.override("en"):
@@ -109,7 +109,7 @@ def test_a_retryable_refusal_backs_off_and_fails_after_the_last_try(smtp, ticket
         clock.advance(dt.timedelta(hours=13))
         email_out.replies_send_due()
     reply.refresh_from_db()
-    assert (reply.delivery, reply.delivery_attempts, reply.delivery_due_at) == ("failed", email_out.MAX_ATTEMPTS, None)
+    assert (reply.delivery, reply.attempts, reply.due_at) == ("failed", email_out.MAX_ATTEMPTS, None)
     assert not smtp.received
 
 
@@ -128,9 +128,14 @@ def test_a_permanent_refusal_fails_at_once_and_shows_on_the_ticket(smtp, ticket,
 
 
 def test_two_workers_never_claim_one_reply(ticket, clock):
-    actions.ticket_reply(actor=Actor.system(), ticket=ticket, body="Cevap.")
-    assert len(email_out._claim(10)) == 1
-    assert email_out._claim(10) == []  # leased: the other worker finds nothing due
+    from kervan.core.claim import claim_due
+
+    reply = actions.ticket_reply(actor=Actor.system(), ticket=ticket, body="Cevap.")
+    queued = TicketMessage.objects.filter(delivery="queued")
+    assert [m.pk for m in claim_due(queued, worker="other", limit=10, lease=email_out.LEASE)] == [reply.pk]
+    assert email_out.replies_send_due(worker="this") == {}  # leased by the other worker: nothing due here
+    reply.refresh_from_db()
+    assert (reply.delivery, reply.leased_by, reply.sent_at) == ("queued", "other", None)
 
 
 def test_the_reply_subject_keeps_one_re_and_one_number(ticket):
