@@ -7,8 +7,6 @@ their task on the task framework, then moves the row to its next run. Time is th
 """
 
 import datetime as dt
-import os
-import socket
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +56,7 @@ def scheduler_tick(*, worker: str | None = None) -> list[str]:
         if schedule.name not in known:
             ScheduledJob.objects.get_or_create(name=schedule.name, defaults={"due_at": next_run(schedule, now)})
     ran = []
-    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker or claim.worker_name()
     for job in claim.claim_due(ScheduledJob.objects.filter(name__in=list(_schedules)), worker=worker, limit=50):
         schedule = _schedules[job.name]
         with transaction.atomic():

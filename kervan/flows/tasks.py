@@ -1,15 +1,10 @@
 """Background work for flows: thin and idempotent."""
 
-import os
-import socket
-
 from django_tasks import task
 
+from kervan.core.claim import worker_name
+
 TICK_RUNS = 2_000  # due runs one tick executes at most (the next tick, seconds later, takes the rest)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 @task()

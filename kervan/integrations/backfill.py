@@ -17,12 +17,12 @@ from django.db import connections as db_connections
 from django.db import transaction
 
 from kervan.core import clock, http
-from kervan.core.claim import claim_due, extend, held, release
+from kervan.core.claim import claim_due, extend, held, release, worker_name
 from kervan.core.errors import KervanError
 from kervan.integrations import history, sync
 from kervan.integrations.canonical import ConsentChange, StoreCustomer, StoreOrder
 from kervan.integrations.models import Backfill, Connection
-from kervan.integrations.worker import LeaseLost, retry_wait, worker_name
+from kervan.integrations.worker import LeaseLost, retry_wait
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,14 @@ arrived, a database hiccup) is retried with growing waits, and dead after MAX_AT
 
 import datetime as dt
 import logging
-import os
 import random
-import socket
 
 import orjson
 from django.db import DatabaseError, transaction
 from django.utils.translation import gettext as _
 
 from kervan.core import clock, http
-from kervan.core.claim import claim_due, finish, release
+from kervan.core.claim import claim_due, finish, release, worker_name
 from kervan.core.errors import KervanError
 from kervan.integrations import sync
 from kervan.integrations.models import Connection, Delivery
@@ -33,10 +31,6 @@ BATCH = 100
 
 class LeaseLost(Exception):
     """Another worker took the delivery over while this one worked: its writes are rolled back."""
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def retry_wait(attempts: int) -> dt.timedelta:

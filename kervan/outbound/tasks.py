@@ -1,15 +1,10 @@
 """Background work for outbound: thin and idempotent."""
 
-import os
-import socket
-
 from django_tasks import task
 
+from kervan.core.claim import worker_name
+
 BATCH = 50
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 @task()

@@ -16,8 +16,6 @@ not for a day, is rebuilt whole.
 """
 
 import datetime as dt
-import os
-import socket
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from kervan.core import claim, clock
+from kervan.core.claim import worker_name
 from kervan.core.queue import enqueue_on_commit
 from kervan.customers.models import Customer
 from kervan.events.models import Event
@@ -41,10 +40,6 @@ WAKE_KEY = "segments:refresh-queued"
 WAKE_SECONDS = 5
 MOVE_EVERY = dt.timedelta(seconds=20)
 WHOLE_AFTER = dt.timedelta(days=1)
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 # Whether any dynamic segment exists, kept in the cache: most writes (every event batch) would otherwise pay a query
@@ -107,7 +102,7 @@ def segments_everything_changed() -> None:
 
 def segments_refresh_touched(*, worker: str | None = None, limit: int = BATCH) -> int:
     """Claim up to `limit` touched customers, re-evaluate them in every dynamic segment; returns how many."""
-    worker = worker or _worker_name()
+    worker = worker or worker_name()
     started = clock.now()
     rows = claim.claim_due(SegmentTouch.objects.all(), worker=worker, limit=limit)
     if not rows:

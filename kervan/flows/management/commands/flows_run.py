@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from kervan.core.claim import worker_name
 from kervan.flows.engine import run_due
-from kervan.flows.tasks import worker_name
 from kervan.flows.triggers import read_events, scan_all
 
 

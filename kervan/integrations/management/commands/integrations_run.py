@@ -4,8 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from kervan.core.claim import worker_name
 from kervan.integrations.backfill import backfills_run, connections_poll
-from kervan.integrations.worker import deliveries_process, worker_name
+from kervan.integrations.worker import deliveries_process
 
 
 class Command(BaseCommand):

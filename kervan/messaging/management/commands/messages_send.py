@@ -1,12 +1,11 @@
 """Send due messages in this process until none is due (or for ever with --loop), as many of these as you like at
 once: each claims its own rows (kervan.core.claim)."""
 
-import os
-import socket
 import time
 
 from django.core.management.base import BaseCommand
 
+from kervan.core.claim import worker_name
 from kervan.messaging.sending import deliver_due
 
 
@@ -14,7 +13,7 @@ class Command(BaseCommand):
     help = "Send the messages that are due (email, SMS, push)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--worker", default=f"{socket.gethostname()}:{os.getpid()}", help="this worker's name")
+        parser.add_argument("--worker", default=worker_name(), help="this worker's name")
         parser.add_argument("--batch", type=int, default=200, help="messages claimed at a time")
         parser.add_argument("--loop", action="store_true", help="keep waiting for more instead of ending")
 

@@ -1,12 +1,11 @@
 """Send due webhook deliveries in this process: until none is due (--once), or for ever. Run as many as you like at
 once: each claims its own rows (kervan.core.claim)."""
 
-import os
-import socket
 import time
 
 from django.core.management.base import BaseCommand
 
+from kervan.core.claim import worker_name
 from kervan.outbound.sending import deliver_due
 
 
@@ -15,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="send what is due now, then end")
-        parser.add_argument("--worker", default=f"{socket.gethostname()}:{os.getpid()}", help="this worker's name")
+        parser.add_argument("--worker", default=worker_name(), help="this worker's name")
         parser.add_argument("--batch", type=int, default=50, help="deliveries claimed at a time")
 
     def handle(self, *args, once: bool, worker: str, batch: int, **options):
