@@ -137,3 +137,17 @@ def worker_database_url() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def page_problems(page: Any) -> list[str]:
+    """What goes wrong on a browser page from now on (Playwright): console errors, script errors and failed
+    requests — a list the test asserts empty at the end. A request cancelled because the page navigated away (the
+    favicon of a page left at once) is no failure."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on(
+        "requestfailed",
+        lambda r: None if r.failure == "net::ERR_ABORTED" else problems.append(f"failed request: {r.url} {r.failure}"),
+    )
+    return problems

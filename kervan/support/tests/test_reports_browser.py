@@ -7,16 +7,14 @@ import pytest
 
 from kervan.accounts.models import User
 from kervan.core import clock
+from kervan.core.testing import page_problems
 from kervan.support.models import ChatConversation, CsatSurvey, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_reports_page_draws_its_charts(page, live_server):
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    problems = page_problems(page)
     agent = User.objects.create_user("destek", password="kervan-browser-pw", role="support", language="en")
     now = clock.now()
     for days, channel in ((1, "email"), (2, "chat"), (3, "email"), (20, "web_form")):

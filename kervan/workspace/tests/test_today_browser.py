@@ -7,21 +7,14 @@ import pytest
 
 from kervan.accounts.models import User
 from kervan.core import clock
+from kervan.core.testing import page_problems
 from kervan.customers.tests.factories import make_customer, make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _watch(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-    return problems
-
-
 def test_login_lands_on_today_the_chart_draws_and_a_card_opens_its_list(page, live_server):
-    problems = _watch(page)
+    problems = page_problems(page)
     User.objects.create_user("satis", password="kervan-browser-pw", role="sales", language="en")
     customer = make_customer(first_name="Işıl", last_name="Çağlar")
     now = clock.now()
