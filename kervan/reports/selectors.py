@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from kervan.accounts.actors import Actor
 from kervan.core.errors import KervanError
-from kervan.core.filters import parse_date
+from kervan.core.filters import day_start, parse_date
 from kervan.orders.daily_sales import shop_today
 from kervan.orders.models import SalesChannel
 from kervan.reports import rollup
@@ -44,6 +44,20 @@ class Period:
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=i) for i in range(self.days)]
+
+    @property
+    def low(self) -> dt.datetime:
+        """The first day's start in the shop's time zone (a query's lower bound, included)."""
+        return day_start(self.first)
+
+    @property
+    def high(self) -> dt.datetime:
+        """The day after the last one, its start (a query's upper bound, excluded)."""
+        return day_start(self.last + dt.timedelta(days=1))
 
     def previous(self) -> Period:
         """The same number of days just before."""

@@ -28,7 +28,7 @@ def _stacked() -> dict[str, Any]:
 
 
 def _day_labels(report: reports.SupportReport) -> list[str]:
-    return [formats.date_format(day, "j M") for day in report.period.days]
+    return [formats.date_format(day, "j M") for day in report.period.dates]
 
 
 def charts(report: reports.SupportReport) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,6 @@ from kervan.accounts.actors import Actor
 from kervan.core import clock
 from kervan.core.api import MAX_ID
 from kervan.core.errors import KervanError
-from kervan.core.filters import day_start
 from kervan.reports import selectors as report_selectors
 from kervan.support.models import ChatConversation, CsatSurvey, Ticket, TicketMessage
 
@@ -43,31 +42,9 @@ SATISFIED = 4  # a CSAT score of 4 or 5 counts as satisfied
 # ---------------------------------------------------------------- input
 
 
-@dataclass(frozen=True)
-class Period:
-    """Whole days [first, last] in the shop's time zone (Europe/Istanbul)."""
-
-    key: str
-    first: dt.date
-    last: dt.date
-
-    @property
-    def low(self) -> dt.datetime:
-        return day_start(self.first)
-
-    @property
-    def high(self) -> dt.datetime:
-        return day_start(self.last + dt.timedelta(days=1))
-
-    @property
-    def days(self) -> list[dt.date]:
-        return [self.first + dt.timedelta(days=i) for i in range((self.last - self.first).days + 1)]
-
-
-def period_from(key: str, start: str = "", end: str = "") -> Period:
-    """The period a picker value names (the Analytics page's presets and limits: kervan.reports.selectors)."""
-    chosen = report_selectors.period_from(key, start, end)
-    return Period(chosen.key, chosen.first, chosen.last)
+Period = report_selectors.Period
+# The period a picker value names: the Analytics page's presets and limits.
+period_from = report_selectors.period_from
 
 
 @dataclass(frozen=True)
@@ -195,7 +172,7 @@ def volume(actor: Actor, period: Period, filters: Filters) -> Volume:
         counts[(day, channel)] = n
         totals[channel] += n
     channels = [(code, str(label)) for code, label in Ticket.Channel.choices if code in totals]
-    return Volume(period.days, channels, counts, dict(totals))
+    return Volume(period.dates, channels, counts, dict(totals))
 
 
 @dataclass
@@ -365,7 +342,7 @@ def backlog(actor: Actor, period: Period, filters: Filters, volume_: Volume) -> 
     )
     running = open_before.count()
     days = []
-    for day in period.days:
+    for day in period.dates:
         running += volume_.per_day(day) - solved.get(day, 0)
         days.append((day, running))
     return Backlog(by_status, days)
