@@ -26,20 +26,19 @@ import argparse
 import collections
 import json
 import os
-import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from smtp_sink import Server  # bench/smtp_sink.py: this script's folder is on the path
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "messaging.json"
 PYTHON = sys.executable
 WORK = Path(os.environ.get("KERVAN_BENCH_TMP", "/tmp/kervan-campaign-send"))
-KEY = re.compile(rb"\nX-Kervan-Message: *([^\r\n]+)", re.IGNORECASE)
 TARGET = 500
 KILL_DATA = (
     "; 2 workers, one SIGKILLed when a third had arrived, the other went on; the dead worker's rows were taken over "
@@ -81,71 +80,6 @@ kullanımlık. Ürün iadelerinde 30 gün koşulsuz iade hakkınız saklıdır.<
 <p>Örnek Mağaza A.Ş. · Levent Mah. Büyükdere Cad. No:1 · 34330 Beşiktaş / İstanbul · Mersis 0123456789000015</p>
 </div></div></body></html>"""
 CONTENT = {"tr": {"subject": "{{ customer.first_name | default('Merhaba') }}, kış indirimi başladı", "html": HTML}}
-
-
-# --- the SMTP server (its own process) ---------------------------------------------------------------------------
-
-
-def serve(port: int, log: Path) -> None:
-    """Accept everything; write each message's X-Kervan-Message to `log`, one line per message, as it arrives."""
-    import asyncio
-
-    from aiosmtpd.controller import Controller
-
-    out = log.open("a", buffering=1)
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            found = KEY.search(envelope.content)
-            out.write(f"{found.group(1).decode() if found else '?'} {len(envelope.content)}\n")
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=0)
-    controller.start()
-    signal.signal(signal.SIGTERM, lambda *_: (controller.stop(), out.close(), sys.exit(0)))
-    asyncio.run(asyncio.Event().wait())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    def __init__(self) -> None:
-        WORK.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log = WORK / f"received-{self.port}.log"
-        self.log.unlink(missing_ok=True)
-        self.log.touch()
-        args = [PYTHON, __file__, "--serve", str(self.port), "--log", str(self.log)]
-        self.process = subprocess.Popen(args, cwd=ROOT)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("the SMTP server did not start")
-
-    def count(self) -> int:
-        with self.log.open("rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-
-    def keys(self) -> list[str]:
-        return [line.split()[0] for line in self.log.read_text().splitlines() if line.strip()]
-
-    def mean_size(self) -> int:
-        sizes = [int(line.split()[1]) for line in self.log.read_text().splitlines() if len(line.split()) > 1]
-        return sum(sizes) // len(sizes) if sizes else 0
-
-    def clear(self) -> None:
-        self.log.write_text("")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 # --- the database ------------------------------------------------------------------------------------------------
@@ -547,8 +481,6 @@ def record(figures: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/kervan_msgbench")
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--workers", type=int, action="append", help="worker processes (repeat for several runs)")
@@ -561,10 +493,6 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="time one message's steps in this process")
     parser.add_argument("--no-floor", action="store_true")
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.log)
-        return
-
     env = setup_django(args.database_url)
     template, sender, segment = prepare(args.recipients)
     from django.db import connection
@@ -572,7 +500,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM customers_customer")
         customers = cursor.fetchone()[0]
-    server = Server()
+    server = Server(WORK)
     command = "python bench/campaign_send.py " + " ".join(sys.argv[1:])
     data = (
         f"{customers:,} customers (demo_load, no orders), all with an email and a granted email consent; a static "
