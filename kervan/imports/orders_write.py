@@ -30,7 +30,8 @@ from kervan.customers.search import search_keys
 from kervan.events.models import CanonicalEvent, Event
 from kervan.imports import bulk
 from kervan.imports.customers_write import CUSTOMER_COLUMNS
-from kervan.imports.orders_plan import GUEST_TAG, Plan, PlannedOrder
+from kervan.imports.orders_amounts import PlannedOrder
+from kervan.imports.orders_plan import GUEST_TAG, Plan
 from kervan.imports.sources import import_source
 from kervan.orders.actions.returns import returns_settle
 from kervan.orders.models import (

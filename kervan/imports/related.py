@@ -946,7 +946,7 @@ class RelatedImport:
         database; reviews imported before are left as they are."""
         from kervan.catalog.models import Variant
         from kervan.feedback.models import Review
-        from kervan.imports.orders_plan import PaymentPlan
+        from kervan.imports.orders_amounts import PaymentPlan
         from kervan.orders.models import Order
 
         plan = self.orders.planned
@@ -954,11 +954,11 @@ class RelatedImport:
         numbers = sorted(({n for n in self.payments} | {r[1] for r in self.reviews}) - set(self.planned_index))
         self.existing: dict[str, tuple[int, int, dt.datetime]] = {}
         if numbers and plan.source_id is not None:
-            from kervan.imports.orders_plan import _as_datetime
+            from kervan.imports.orders_amounts import as_datetime
 
             sql = f"SELECT external_id, id, customer_id, placed_at FROM {Order._meta.db_table} WHERE source_id = %s"
             for number, pk, customer, placed in bulk.select_where_in(sql, "external_id", numbers, (plan.source_id,)):
-                self.existing[number] = (pk, customer, _as_datetime(placed))
+                self.existing[number] = (pk, customer, as_datetime(placed))
         self.later_payments: list[tuple] = []
         skipped_rows = 0
         for number, rows in self.payments.items():

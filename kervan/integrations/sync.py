@@ -31,7 +31,8 @@ from kervan.customers.identity import customer_identify, customer_resolve
 from kervan.customers.models import ConsentRecord, Customer, Identity
 from kervan.events.actions import event_record
 from kervan.events.models import CanonicalEvent
-from kervan.imports.orders_plan import GUEST_TAG, PATHS
+from kervan.imports.orders_amounts import PATHS
+from kervan.imports.orders_plan import GUEST_TAG
 from kervan.integrations import canonical as c
 from kervan.integrations.models import Connection, SyncState
 from kervan.integrations.sync_catalogue import CatalogueWriter
@@ -280,7 +281,7 @@ class Writer(CatalogueWriter):
 
     def order_status(self, order: Order, record: c.StoreOrder) -> None:
         """Move the order towards the status the platform gives, through the statuses the import would record
-        (kervan.imports.orders_plan.PATHS), never back."""
+        (kervan.imports.orders_amounts.PATHS), never back."""
         path = PATHS[record.status]
         if record.status == OrderStatus.DELIVERED:
             # order_set_status reaches delivered only from paid/fulfilled/shipped (NEXT_STATUSES); the import's path
