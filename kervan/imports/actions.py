@@ -222,7 +222,7 @@ def import_job_start(
     if options is not None and not isinstance(options, dict):
         raise KervanError(_("The settings must be an object."), "invalid_settings", field="settings")
     if job.kind == ImportKind.RELATED:
-        from kervan.imports.related import start_check
+        from kervan.imports.related_check import start_check
 
         start_check(job, mapping, options)  # roles, joins (counted again), mapping file by file, settings
         _check_statuses(job)
@@ -287,7 +287,7 @@ def _file_settings(options: dict) -> dict:
 
 def import_job_related_update(*, actor: Actor, job: ImportJob, related: dict) -> ImportJob:
     """Keep a related-files draft's roles and joins as the user chose them, and count the joins again."""
-    from kervan.imports.related import clean_related, join_counts
+    from kervan.imports.related_check import clean_related, join_counts
 
     require_import_access(actor, job.kind)
     job.options = {**job.options, "related": clean_related(related, job)}
@@ -335,7 +335,7 @@ def _importer_class(kind: str):
 
         return ProductImport
     if kind == ImportKind.RELATED:
-        from kervan.imports.related import RelatedImport
+        from kervan.imports.related_run import RelatedImport
 
         return RelatedImport
     from kervan.imports.orders import OrderImport

@@ -400,7 +400,7 @@ REQUIRED = {
     ImportKind.CUSTOMERS: [("email", "phone", "customer_id")],
     ImportKind.PRODUCTS: [("sku",)],
     ImportKind.ORDERS: [("order_number",), ("placed_at",)],
-    ImportKind.RELATED: [],  # checked file by file (kervan.imports.related.check_related_mapping)
+    ImportKind.RELATED: [],  # checked file by file (kervan.imports.related_check.check_related_mapping)
 }
 # An order file has a line per row (a price and a product), WooCommerce's encoded line items, or one row per order
 # without lines (Magento's order grid): then it needs the order's total.

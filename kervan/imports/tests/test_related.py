@@ -194,7 +194,7 @@ def test_a_bad_row_in_the_last_file_leaves_nothing_behind_in_refuse_mode(run_rel
 
 
 def test_a_failure_while_writing_the_last_file_rolls_back_everything(run_related, monkeypatch):
-    from kervan.imports import related
+    from kervan.imports import related_run as related
 
     def broken(self, *args):
         raise RuntimeError("disk full")
